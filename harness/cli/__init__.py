@@ -1,0 +1,34 @@
+"""`mailstorm` command line: one module per subcommand, errors shown as one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from harness.errors import MailstormError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from harness.cli import receiver_command
+
+    parser = argparse.ArgumentParser(
+        prog="mailstorm",
+        description="What real sender MTAs do when a receiver fails, measured.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    receiver_command.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        return int(arguments.run(arguments))
+    except MailstormError as error:
+        print(f"mailstorm: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mailstorm: interrupted", file=sys.stderr)
+        return 130

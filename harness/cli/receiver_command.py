@@ -1,0 +1,77 @@
+"""`mailstorm receiver`: run the controllable receiver standalone until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from harness.durations import format_duration
+from harness.receiver import ACCEPT_ALL, JournalWriter, ListenSpec, load_plan, serve
+from harness.receiver.listeners import BoundListener
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "receiver",
+        help="run the controllable SMTP receiver",
+        description=(
+            "Serve SMTP on the given addresses, answering as the fault plan says, and journal "
+            "everything. Runs until SIGINT or SIGTERM, then flushes the journal and exits 0. "
+            "Prints one 'listening NAME=HOST:PORT' line per listener when ready."
+        ),
+    )
+    parser.add_argument(
+        "--listen",
+        action="append",
+        metavar="[NAME=]HOST:PORT",
+        help="address to listen on (repeatable; port 0 picks a free port); default 127.0.0.1:2525",
+    )
+    parser.add_argument("--scenario", metavar="FILE", help="fault plan (TOML); default: accept all")
+    parser.add_argument("--journal", metavar="FILE", required=True, help="journal file (SQLite)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing journal file")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        metavar="K",
+        help="plan durations are real MTA time, divided by K on the wall clock (default 1)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    specs = [ListenSpec.parse(text) for text in arguments.listen or ["127.0.0.1:2525"]]
+    plan = (
+        load_plan(arguments.scenario, other_sections=("send", "observe", "scenario"))
+        if arguments.scenario
+        else ACCEPT_ALL
+    )
+    if arguments.time_scale <= 0:
+        print("mailstorm: error: --time-scale must be > 0", file=sys.stderr)
+        return 2
+    journal = JournalWriter(
+        arguments.journal,
+        meta={
+            "plan_name": plan.name,
+            "plan_source": plan.source,
+            "time_scale": repr(arguments.time_scale),
+        },
+        overwrite=arguments.overwrite,
+    )
+
+    def ready(listeners: list[BoundListener]) -> None:
+        rules = f"{len(plan.rules)} rule{'s' * (len(plan.rules) != 1)}"
+        print(f"plan {plan.name!r}: {rules}, time scale {arguments.time_scale:g}")
+        for listener in listeners:
+            print(f"listening {listener}", flush=True)
+
+    try:
+        core = serve(plan, specs, journal, time_scale=arguments.time_scale, on_ready=ready)
+    finally:
+        journal.close()
+    elapsed = format_duration(core.decider.elapsed_real() / arguments.time_scale)
+    print(f"stopped after {elapsed}; journal: {arguments.journal}", flush=True)
+    for error in core.errors:
+        print(f"mailstorm: receiver error: {type(error).__name__}: {error}", file=sys.stderr)
+    return 1 if core.errors else 0

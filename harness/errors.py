@@ -1,0 +1,32 @@
+"""The one exception hierarchy of mailstorm.
+
+Every error a user can cause (a malformed plan, a port in use, a missing tool) is a
+`MailstormError` subclass with a message that says what is wrong and where, so the CLI can print
+it as one line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+
+class MailstormError(Exception):
+    """Base class: an error the user can act on; its message is meant to be shown as is."""
+
+
+class PlanError(MailstormError):
+    """A fault plan is malformed: the message names the file, the key (or line) and the problem."""
+
+
+class ListenError(MailstormError):
+    """The receiver could not bind one of its listening addresses (port in use, bad address)."""
+
+
+class JournalError(MailstormError):
+    """A journal file cannot be created or read (missing, not a mailstorm journal, unwritable)."""
+
+
+class ReceiverError(MailstormError):
+    """The receiver's server thread failed; re-raised in the thread that drives the receiver."""
+
+
+class ToolMissingError(MailstormError):
+    """An external program the command needs (smtp-sink, docker, …) is not available here."""

@@ -1,0 +1,112 @@
+"""pytest plugin: the receiver as fixtures (registered through the `pytest11` entry point).
+
+A thin layer over `harness.receiver.Receiver`, so anything a fixture does can also be done
+with the context manager. Configuration precedence: fixture argument > command line > ini.
+
+Fixtures:
+- `receiver_plan`: the plan the `receiver` fixture starts with (accept all); override it in a
+  test module or conftest to give a module its own plan.
+- `receiver`: a started receiver on an ephemeral port, with its journal in `tmp_path`; a receiver
+  error fails the test at teardown.
+- `receiver_factory`: start more receivers (other plans, several listeners); all are stopped
+  at teardown.
+- `mailstorm_time_scale`: the run's time scale k (`--mailstorm-time-scale`, ini
+  `mailstorm_time_scale`, default 1).
+- `receiver_listen_host`: the address receivers bind by default (`--mailstorm-listen-host`,
+  default 127.0.0.1; a Docker bridge gateway makes them reachable from containers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.receiver import ACCEPT_ALL, FaultPlan, ListenSpec, Receiver
+from harness.receiver.server import DEFAULT_IDLE_TIMEOUT
+
+ReceiverFactory = Callable[..., Receiver]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mailstorm", "mailstorm SMTP receiver and targets")
+    group.addoption(
+        "--mailstorm-time-scale",
+        type=float,
+        default=None,
+        metavar="K",
+        help="compress real MTA time by K: plan durations last 1/K on the wall clock",
+    )
+    group.addoption(
+        "--mailstorm-listen-host",
+        default=None,
+        metavar="HOST",
+        help="address the receiver fixtures listen on (default 127.0.0.1)",
+    )
+    parser.addini("mailstorm_time_scale", "default time scale K for receiver fixtures", default="1")
+    parser.addini(
+        "mailstorm_listen_host", "default listen address for receivers", default="127.0.0.1"
+    )
+
+
+@pytest.fixture(scope="session")
+def mailstorm_time_scale(pytestconfig: pytest.Config) -> float:
+    value = pytestconfig.getoption("mailstorm_time_scale")
+    if value is None:
+        value = float(str(pytestconfig.getini("mailstorm_time_scale")))
+    if value <= 0:
+        raise pytest.UsageError(f"mailstorm time scale must be > 0, got {value}")
+    return float(value)
+
+
+@pytest.fixture(scope="session")
+def receiver_listen_host(pytestconfig: pytest.Config) -> str:
+    value = pytestconfig.getoption("mailstorm_listen_host")
+    return str(value if value is not None else pytestconfig.getini("mailstorm_listen_host"))
+
+
+@pytest.fixture
+def receiver_plan() -> FaultPlan:
+    return ACCEPT_ALL
+
+
+@pytest.fixture
+def receiver_factory(
+    tmp_path: Path, mailstorm_time_scale: float, receiver_listen_host: str
+) -> Iterator[ReceiverFactory]:
+    started: list[Receiver] = []
+
+    def start(
+        plan: FaultPlan = ACCEPT_ALL,
+        *,
+        listen: Iterable[str | ListenSpec] | None = None,
+        time_scale: float | None = None,
+        idle_timeout: float | None = None,
+    ) -> Receiver:
+        journal = tmp_path / f"journal-{len(started) + 1}.sqlite"
+        receiver = Receiver(
+            plan,
+            listen=listen if listen is not None else (f"{receiver_listen_host}:0",),
+            journal=journal,
+            time_scale=time_scale if time_scale is not None else mailstorm_time_scale,
+            idle_timeout=idle_timeout if idle_timeout is not None else DEFAULT_IDLE_TIMEOUT,
+        )
+        receiver.start()
+        started.append(receiver)
+        return receiver
+
+    yield start
+    failures: list[BaseException] = []
+    for receiver in reversed(started):
+        try:
+            receiver.stop()
+        except Exception as error:
+            failures.append(error)
+    if failures:
+        raise failures[0]
+
+
+@pytest.fixture
+def receiver(receiver_factory: ReceiverFactory, receiver_plan: FaultPlan) -> Receiver:
+    return receiver_factory(receiver_plan)

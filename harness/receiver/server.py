@@ -1,0 +1,344 @@
+"""Running the receiver: its asyncio core, in a background thread or in the foreground.
+
+`ReceiverCore` binds the listeners and owns the decider and the journal writer on one event
+loop. `Receiver` drives a core from a background thread so tests and harness code can use it as a
+context manager; errors raised in that thread are kept and re-raised in the caller's thread
+(a receiver bug must fail the test, not look like a remote fault). `serve` runs a core in the
+foreground until SIGINT or SIGTERM, for `mailstorm receiver`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import signal
+import socket
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from harness.errors import ListenError, ReceiverError
+from harness.receiver.decider import Decider
+from harness.receiver.journal import Journal
+from harness.receiver.journal_writer import JournalWriter
+from harness.receiver.listeners import BoundListener, ListenSpec
+from harness.receiver.plan import ACCEPT_ALL, FaultPlan
+from harness.receiver.session import FaultySMTP
+
+DEFAULT_HOSTNAME = "mailstorm.test"
+#: Idle timeout in wall seconds (RFC 5321 4.5.3.2.7 asks servers for at least 5 minutes).
+DEFAULT_IDLE_TIMEOUT = 300.0
+DEFAULT_DATA_SIZE_LIMIT = 50 * 1024 * 1024
+
+
+class ReceiverCore:
+    """Listeners, plan state and journal, living on one asyncio event loop."""
+
+    def __init__(
+        self,
+        plan: FaultPlan,
+        journal: JournalWriter,
+        *,
+        time_scale: float = 1.0,
+        hostname: str = DEFAULT_HOSTNAME,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        data_size_limit: int = DEFAULT_DATA_SIZE_LIMIT,
+    ) -> None:
+        self.decider = Decider(plan, time_scale=time_scale)
+        self.journal = journal
+        self.hostname = hostname
+        self.idle_timeout = idle_timeout
+        self.data_size_limit = data_size_limit
+        self.errors: list[BaseException] = []
+        self.listeners: list[BoundListener] = []
+        self.sessions: set[FaultySMTP] = set()
+        self._servers: list[asyncio.Server] = []
+        self.loop: asyncio.AbstractEventLoop  # set by start(), before any session exists
+
+    def report_error(self, error: BaseException) -> None:
+        self.errors.append(error)
+
+    def session_opened(self, session: FaultySMTP) -> None:
+        self.sessions.add(session)
+        self.decider.open_sessions += 1
+
+    def session_closed(self, session: FaultySMTP) -> None:
+        self.sessions.discard(session)
+        self.decider.open_sessions -= 1
+
+    async def start(self, specs: Sequence[ListenSpec]) -> list[BoundListener]:
+        """Bind every listener, or none: a failure closes those already bound."""
+        self.loop = asyncio.get_running_loop()
+        self.loop.set_exception_handler(self._loop_exception)
+        try:
+            for position, spec in enumerate(specs):
+                await self._bind(
+                    spec, spec.name or ("primary" if position == 0 else f"l{position}")
+                )
+        except BaseException:
+            await self.stop()
+            raise
+        self.decider.reset()
+        return self.listeners
+
+    async def _bind(self, spec: ListenSpec, name: str) -> None:
+        holder: list[BoundListener] = []
+
+        def protocol() -> FaultySMTP:
+            return FaultySMTP(self, holder[0])
+
+        try:
+            server = await self.loop.create_server(
+                protocol, spec.host, spec.port, reuse_address=True, backlog=1024
+            )
+        except OSError as error:
+            raise ListenError(_bind_problem(spec, error)) from None
+        self._servers.append(server)
+        host, port = server.sockets[0].getsockname()[:2]
+        holder.append(BoundListener(name=name, host=str(host), port=int(port)))
+        self.listeners.append(holder[0])
+
+    async def stop(self) -> None:
+        """Stop listening, hang up open sessions, and wait for them to finish."""
+        for server in self._servers:
+            server.close()
+        for session in list(self.sessions):
+            if isinstance(session.transport, asyncio.Transport):
+                session.transport.abort()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+        await asyncio.sleep(0)  # let connection_lost callbacks of aborted sessions run
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        if isinstance(error, ConnectionError):
+            return  # a client that vanished is the client's business, and the journal's
+        self.report_error(
+            error if error is not None else ReceiverError(str(context.get("message")))
+        )
+
+
+def _bind_problem(spec: ListenSpec, error: OSError) -> str:
+    where = f"{spec.host}:{spec.port}"
+    if error.errno == errno.EADDRINUSE:
+        return f"cannot listen on {where}: the port is already in use (pick another, or port 0)"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {where}: no such address on this machine"
+    if error.errno == errno.EACCES:
+        return f"cannot listen on {where}: permission denied (ports below 1024 need root)"
+    if isinstance(error, socket.gaierror):
+        return f"cannot listen on {where}: unknown host {spec.host!r}"
+    return f"cannot listen on {where}: {error.strerror or error}"
+
+
+class Receiver:
+    """The controllable SMTP receiver, running in a background thread.
+
+    Use it as a context manager; `listeners` tells the bound ports. The journal is written to
+    `journal` (a temporary file when not given, kept after stop so it can still be read).
+    """
+
+    def __init__(
+        self,
+        plan: FaultPlan = ACCEPT_ALL,
+        *,
+        listen: Iterable[str | ListenSpec] = ("127.0.0.1:0",),
+        journal: str | Path | None = None,
+        time_scale: float = 1.0,
+        hostname: str = DEFAULT_HOSTNAME,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        overwrite_journal: bool = False,
+    ) -> None:
+        self.plan = plan
+        self.specs = [
+            spec if isinstance(spec, ListenSpec) else ListenSpec.parse(spec) for spec in listen
+        ]
+        if not self.specs:
+            raise ListenError("the receiver needs at least one listen address")
+        if journal is None:
+            journal = Path(tempfile.mkdtemp(prefix="mailstorm-journal-")) / "journal.sqlite"
+        self.journal_path = Path(journal)
+        self.time_scale = time_scale
+        self.hostname = hostname
+        self.idle_timeout = idle_timeout
+        self.overwrite_journal = overwrite_journal
+        self.listeners: list[BoundListener] = []
+        self._core: ReceiverCore | None = None
+        self._writer: JournalWriter | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Open the journal, bind all listeners and serve; tears everything down if any fails."""
+        if self._thread is not None:
+            raise ReceiverError("receiver already started")
+        try:
+            self._writer = JournalWriter(
+                self.journal_path, meta=self._meta(), overwrite=self.overwrite_journal
+            )
+            self._loop = asyncio.new_event_loop()
+            self._core = ReceiverCore(
+                self.plan,
+                self._writer,
+                time_scale=self.time_scale,
+                hostname=self.hostname,
+                idle_timeout=self.idle_timeout,
+            )
+            self._thread = threading.Thread(
+                target=self._loop.run_forever, name="mailstorm-receiver", daemon=True
+            )
+            self._thread.start()
+            self.listeners = self._call(self._core.start(self.specs))
+        except BaseException:
+            self._teardown()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, flush the journal, and raise any error the server thread collected."""
+        self._teardown()
+        self.check_errors()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._teardown()
+        if exc is None:
+            self.check_errors()
+
+    def _teardown(self) -> None:
+        if self._core is not None and self._thread is not None and self._thread.is_alive():
+            self._call(self._core.stop())
+        if self._loop is not None:
+            if self._thread is not None and self._thread.is_alive():
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join()
+            self._loop.close()
+            self._loop = None
+        self._thread = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _call(self, coroutine: Any) -> Any:
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def _run_in_loop(self, function: Callable[[], Any]) -> Any:
+        assert self._loop is not None
+        done: Future[Any] = Future()
+
+        def run() -> None:
+            try:
+                done.set_result(function())
+            except BaseException as error:
+                done.set_exception(error)
+
+        self._loop.call_soon_threadsafe(run)
+        return done.result()
+
+    def _meta(self) -> dict[str, str]:
+        return {
+            "plan_name": self.plan.name,
+            "plan_source": self.plan.source,
+            "time_scale": repr(self.time_scale),
+            "hostname": self.hostname,
+        }
+
+    # -- use --------------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        return self._first().host
+
+    @property
+    def port(self) -> int:
+        return self._first().port
+
+    def _first(self) -> BoundListener:
+        if not self.listeners:
+            raise ReceiverError("receiver is not started")
+        return self.listeners[0]
+
+    def listener(self, name: str) -> BoundListener:
+        for bound in self.listeners:
+            if bound.name == name:
+                return bound
+        raise ReceiverError(
+            f"no listener named {name!r} (have: {', '.join(b.name for b in self.listeners)})"
+        )
+
+    @property
+    def open_sessions(self) -> int:
+        core = self._require_core()
+        return int(self._run_in_loop(lambda: core.decider.open_sessions))
+
+    def use_plan(self, plan: FaultPlan) -> None:
+        """Switch to another plan and start it over: counters reset, elapsed time from now."""
+        core = self._require_core()
+        self.plan = plan
+        self._run_in_loop(lambda: core.decider.reset(plan))
+
+    def reset(self) -> None:
+        """Start the current plan over (attempt counters, greylist, elapsed time)."""
+        self.use_plan(self.plan)
+
+    def flush(self) -> None:
+        """Wait until everything the receiver did so far is committed to the journal."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def journal(self) -> Journal:
+        """A reader over the journal, flushed first; close it (or use `with`) when done."""
+        self.flush()
+        return Journal(self.journal_path)
+
+    def check_errors(self) -> None:
+        """Raise the errors the server thread collected (a receiver bug), if any."""
+        if self._core is not None and self._core.errors:
+            errors = list(self._core.errors)
+            self._core.errors.clear()
+            summary = "; ".join(f"{type(error).__name__}: {error}" for error in errors)
+            raise ReceiverError(f"the receiver failed while serving: {summary}") from errors[0]
+
+    def _require_core(self) -> ReceiverCore:
+        if self._core is None or self._thread is None:
+            raise ReceiverError("receiver is not started")
+        return self._core
+
+
+def serve(
+    plan: FaultPlan,
+    specs: Sequence[ListenSpec],
+    journal: JournalWriter,
+    *,
+    time_scale: float = 1.0,
+    on_ready: Callable[[list[BoundListener]], None] = lambda listeners: None,
+) -> ReceiverCore:
+    """Serve in the foreground until SIGINT or SIGTERM; then stop and return the core."""
+
+    async def main() -> ReceiverCore:
+        core = ReceiverCore(plan, journal, time_scale=time_scale)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        on_ready(await core.start(specs))
+        await stopping.wait()
+        await core.stop()
+        return core
+
+    return asyncio.run(main())

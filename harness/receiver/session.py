@@ -1,0 +1,397 @@
+"""One SMTP session of the receiver: aiosmtpd's protocol with the fault plan at every stage.
+
+aiosmtpd parses SMTP; this subclass decides, at each stage, whether to behave normally or to
+reply, stall or hang up as the plan says, and records everything in the journal. Stages that
+aiosmtpd exposes as handler hooks (EHLO/HELO, MAIL, RCPT, end-of-data, QUIT) are decided in
+`_PlanHooks`; the greeting and the DATA command have no hook, so they are decided in overrides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
+
+from harness import message_ids
+from harness.receiver.decider import Decision, Facts
+from harness.receiver.plan import Drop, DropMode, Reply, Stage
+
+if TYPE_CHECKING:
+    from harness.receiver.listeners import BoundListener
+    from harness.receiver.server import ReceiverCore
+
+_END_OF_DATA = b"\r\n.\r\n"
+_COMMAND_STAGES = {
+    "EHLO": Stage.EHLO,
+    "HELO": Stage.EHLO,
+    "MAIL": Stage.MAIL,
+    "RCPT": Stage.RCPT,
+    "DATA": Stage.DATA,
+    "QUIT": Stage.QUIT,
+}
+
+
+class _Hangup(asyncio.CancelledError):
+    """Raised to end a session on purpose: aiosmtpd lets CancelledError end its client loop."""
+
+
+@dataclass
+class _Transaction:
+    """What this session knows of the current mail transaction."""
+
+    message_id: str | None = None
+    message_attempt: int | None = None
+    pair_attempts: dict[str, int] = field(default_factory=dict)
+
+
+class FaultySMTP(SMTP):
+    """The receiver's SMTP protocol: one instance per connection."""
+
+    def __init__(self, core: ReceiverCore, listener: BoundListener) -> None:
+        super().__init__(
+            _PlanHooks(core),
+            hostname=core.hostname,
+            ident="mailstorm receiver",
+            timeout=core.idle_timeout,
+            data_size_limit=core.data_size_limit,
+            enable_SMTPUTF8=True,
+            loop=core.loop,
+        )
+        self.core = core
+        self.listener = listener
+        self.session_id = 0
+        self.client = ""
+        self.transaction = _Transaction()
+        self._greeting: str | None = None
+        self._open = False
+        self._stage: Stage | None = Stage.GREETING  #: of the command being answered
+        self._smtp_methods = {
+            name: self._journaled(name, method) for name, method in self._smtp_methods.items()
+        }
+
+    # -- connection lifecycle -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if not self._open:
+            self._open = True
+            peer = transport.get_extra_info("peername")
+            self.client = str(peer[0]) if peer else ""
+            self.session_id = self.core.journal.record_session(
+                self.listener.name, self.listener.address, self.client
+            )
+            self.core.session_opened(self)
+            self.record("connect", f"from {self.client} to {self.listener.address}")
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._open:
+            self._open = False
+            self.core.session_closed(self)
+            self.record("disconnect", f"connection closed{f': {error}' if error else ''}")
+        super().connection_lost(error)
+
+    def record(self, kind: str, text: str, rule: int | None = None) -> None:
+        stage = self._stage
+        self.core.journal.record_event(
+            self.session_id,
+            kind,
+            text,
+            stage=stage.value if stage else None,
+            rule=rule,
+            message_id=self.transaction.message_id,
+        )
+
+    def _journaled(
+        self, name: str, method: Callable[[str | None], Awaitable[None]]
+    ) -> Callable[[str | None], Awaitable[None]]:
+        stage = _COMMAND_STAGES.get(name)
+
+        async def journaled(arg: str | None) -> None:
+            self._stage = stage
+            self.record("command", f"{name} {arg}" if arg else name)
+            await method(arg)
+
+        return journaled
+
+    async def push(self, status: str | bytes) -> None:
+        if self._greeting is not None:
+            status, self._greeting = self._greeting, None
+        text = status if isinstance(status, str) else status.decode("utf-8", "surrogateescape")
+        self.record("reply", text)
+        await super().push(text)
+
+    # -- deciding and acting ----------------------------------------------------------------
+
+    def facts(
+        self,
+        stage: Stage,
+        *,
+        sender: str | None = None,
+        recipients: tuple[str, ...] | None = None,
+    ) -> Facts:
+        envelope = self.envelope
+        session = self.session
+        if sender is None and envelope is not None:
+            sender = envelope.mail_from
+        if recipients is None:
+            recipients = tuple(envelope.rcpt_tos) if envelope is not None else ()
+        pairs = self.transaction.pair_attempts
+        return Facts(
+            stage=stage,
+            listener=self.listener.name,
+            listen_address=self.listener.address,
+            client=self.client,
+            helo=(session.host_name or "") if session is not None else "",
+            sender=_plain_sender(sender),
+            recipients=recipients,
+            message_attempt=self.transaction.message_attempt,
+            pair_attempts=tuple(pairs.get(recipient.lower(), 0) for recipient in recipients),
+        )
+
+    async def decide(self, facts: Facts) -> Decision | None:
+        """Run the plan for this stage: None when the server should go on as normal."""
+        if not self.core.decider.has_rules(facts.stage):
+            return None
+        decision = self.core.decider.decide(facts)
+        if decision.rule is None:
+            return None
+        self._stage = facts.stage
+        self.record("decision", decision.describe(), decision.rule.index)
+        await self._stall(decision.action.stall)
+        if isinstance(decision.action.outcome, Drop) and (
+            decision.action.outcome.mode is DropMode.BEFORE_REPLY
+        ):
+            self.hang_up("dropped before replying")
+        return decision
+
+    async def _stall(self, real_seconds: float) -> None:
+        if real_seconds <= 0:
+            return
+        if self._timeout_handle is not None:
+            self._timeout_handle.cancel()
+        if math.isinf(real_seconds):
+            await self.loop.create_future()  # until the client or the receiver hangs up
+        await asyncio.sleep(self.core.decider.wall_seconds(real_seconds))
+        self._reset_timeout()
+
+    def hang_up(self, why: str) -> None:
+        """Cut the connection without a reply and end the session's client loop."""
+        self.record("drop", why)
+        if isinstance(self.transport, asyncio.Transport):
+            self.transport.abort()
+        raise _Hangup(why)
+
+    async def send_reply(self, reply: Reply, facts: Facts) -> str | None:
+        """Send `reply` now if it closes the connection; else return it for aiosmtpd to send."""
+        rendered = reply.render(_template_fields(facts))
+        if not reply.close:
+            return rendered
+        await self.push(rendered)
+        self.record("drop", "closed after reply")
+        if self.transport is not None:
+            self.transport.close()
+        raise _Hangup("closed after reply")
+
+    # -- stages without an aiosmtpd hook ----------------------------------------------------
+
+    async def _handle_client(self) -> None:
+        facts = self.facts(Stage.GREETING)
+        decision = await self.decide(facts)
+        reply = decision.action.outcome if decision is not None else None
+        if isinstance(reply, Reply):
+            rendered = await self.send_reply(reply, facts)
+            if reply.code >= 300:
+                await self.push(rendered or "")
+                await self._refuse_commands()
+                return
+            self._greeting = rendered
+        await super()._handle_client()
+
+    async def _refuse_commands(self) -> None:
+        """After a refusing greeting (554, 521), answer 503 to all but QUIT (RFC 5321 3.1)."""
+        while self.transport is not None:
+            line = await self._reader.readline()
+            if not line:
+                return
+            command = line.strip().split(b" ", 1)[0].upper()
+            self.record("command", line.strip().decode("utf-8", "replace"))
+            if command == b"QUIT":
+                await self.push("221 2.0.0 Bye")
+                self.transport.close()
+                return
+            await self.push("503 5.5.1 No service here; only QUIT")
+
+    async def smtp_DATA(self, arg: str | None) -> None:
+        envelope, session = self.envelope, self.session
+        ready = bool(envelope and envelope.rcpt_tos and session and session.host_name)
+        if arg or not ready:
+            await super().smtp_DATA(arg)  # aiosmtpd answers the protocol errors
+            return
+        facts = self.facts(Stage.DATA)
+        decision = await self.decide(facts)
+        outcome = decision.action.outcome if decision is not None else None
+        if isinstance(outcome, Reply):
+            await self.push(await self.send_reply(outcome, facts) or "")
+            return
+        if isinstance(outcome, Drop) and outcome.mode is DropMode.MID_DATA:
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+            await self._read_then_drop(outcome.after_bytes)
+        await super().smtp_DATA(arg)
+
+    async def _read_then_drop(self, limit: int) -> None:
+        received = b""
+        while len(received) < limit and _END_OF_DATA not in received:
+            chunk = await self._reader.read(min(65536, limit - len(received)))
+            if not chunk:
+                break
+            received += chunk
+        self.hang_up(f"dropped mid-DATA after {len(received)} bytes")
+
+
+class _PlanHooks:
+    """aiosmtpd handler hooks: each asks the session to decide its stage."""
+
+    def __init__(self, core: ReceiverCore) -> None:
+        self.core = core
+
+    async def handle_EHLO(
+        self,
+        server: FaultySMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        server.transaction = _Transaction()
+        facts = server.facts(Stage.EHLO)
+        decision = await server.decide(facts)
+        if decision is not None and isinstance(decision.action.outcome, Reply):
+            rendered = await server.send_reply(decision.action.outcome, facts)
+            return [rendered or ""]
+        return responses
+
+    async def handle_HELO(
+        self, server: FaultySMTP, session: Session, envelope: Envelope, hostname: str
+    ) -> Any:
+        session.host_name = hostname
+        server.transaction = _Transaction()
+        facts = server.facts(Stage.EHLO)
+        decision = await server.decide(facts)
+        if decision is not None and isinstance(decision.action.outcome, Reply):
+            return await server.send_reply(decision.action.outcome, facts)
+        return MISSING
+
+    async def handle_MAIL(
+        self,
+        server: FaultySMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        options: list[str],
+    ) -> Any:
+        sender = _plain_sender(address) or ""
+        message_id = message_ids.id_from_address(sender) if sender else None
+        key = message_id or sender.lower() or "<>"
+        server.transaction = _Transaction(
+            message_id=message_id,
+            message_attempt=server.core.decider.count_message_attempt(key),
+        )
+        facts = server.facts(Stage.MAIL, sender=sender)
+        decision = await server.decide(facts)
+        reply = decision.action.outcome if decision is not None else None
+        rendered = "250 2.1.0 OK"
+        if isinstance(reply, Reply):
+            rendered = await server.send_reply(reply, facts) or ""
+            if reply.code >= 300:
+                return rendered
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return rendered
+
+    async def handle_RCPT(
+        self,
+        server: FaultySMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        options: list[str],
+    ) -> Any:
+        sender = _plain_sender(envelope.mail_from) or ""
+        if server.transaction.message_id is None and sender == "":
+            server.transaction.message_id = message_ids.id_from_address(address)
+        attempt = server.core.decider.count_pair_attempt(sender, address)
+        server.transaction.pair_attempts[address.lower()] = attempt
+        facts = server.facts(Stage.RCPT, recipients=(address,))
+        decision = await server.decide(facts)
+        reply = decision.action.outcome if decision is not None else None
+        rendered = "250 2.1.5 OK"
+        if isinstance(reply, Reply):
+            rendered = await server.send_reply(reply, facts) or ""
+            if reply.code >= 300:
+                return rendered
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return rendered
+
+    async def handle_DATA(self, server: FaultySMTP, session: Session, envelope: Envelope) -> Any:
+        server._stage = Stage.EOD
+        content: bytes = envelope.original_content or b""
+        transaction = server.transaction
+        sender = _plain_sender(envelope.mail_from) or ""
+        if transaction.message_id is None:
+            transaction.message_id = message_ids.id_from_content(content)
+        facts = server.facts(Stage.EOD)
+        decision = await server.decide(facts)
+        outcome = decision.action.outcome if decision is not None else None
+        if isinstance(outcome, Drop):  # only after-dot reaches here
+            server.hang_up(f"dropped after end-of-data, {len(content)} bytes read, no reply")
+        if isinstance(outcome, Reply) and outcome.code >= 300:
+            return await server.send_reply(outcome, facts)
+        dsn_for = None
+        if sender == "":
+            dsn_for = message_ids.id_from_content(content) or transaction.message_id
+        number, durable = server.core.journal.record_message(
+            server.session_id,
+            message_id=None if sender == "" else transaction.message_id,
+            mail_from=sender,
+            rcpt_tos=envelope.rcpt_tos,
+            dsn_for=dsn_for,
+            content=content,
+        )
+        await asyncio.wrap_future(durable)
+        if isinstance(outcome, Reply):
+            return await server.send_reply(outcome, facts)
+        return f"250 2.0.0 OK queued as {number}"
+
+    async def handle_QUIT(self, server: FaultySMTP, session: Session, envelope: Envelope) -> Any:
+        facts = server.facts(Stage.QUIT)
+        decision = await server.decide(facts)
+        if decision is not None and isinstance(decision.action.outcome, Reply):
+            return await server.send_reply(decision.action.outcome, facts)
+        return MISSING
+
+    async def handle_exception(self, error: Exception) -> str:
+        """A bug in the receiver must fail the run, not pass as a remote 4xx: keep it, then 451."""
+        self.core.report_error(error)
+        return f"451 4.3.0 mailstorm receiver error: {type(error).__name__}"
+
+
+def _plain_sender(address: str | None) -> str | None:
+    """aiosmtpd reports the null reverse-path as '<>'; the journal and the plan use ''."""
+    if address is None:
+        return None
+    return "" if address in ("<>", "") else address
+
+
+def _template_fields(facts: Facts) -> dict[str, str]:
+    return {
+        "sender": facts.sender or "",
+        "recipient": facts.recipients[-1] if facts.recipients else "",
+        "client": facts.client,
+        "helo": facts.helo,
+    }
