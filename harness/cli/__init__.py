@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from harness.errors import MailstormError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from harness.cli import receiver_command
+#: Subcommand modules under harness.cli, in help order; each has `register(subparsers)`.
+COMMAND_MODULES = ("receiver_command",)
 
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mailstorm",
         description="What real sender MTAs do when a receiver fails, measured.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    receiver_command.register(commands)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"harness.cli.{name}").register(commands)
     return parser
 
 
