@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from harness.errors import ListenError
 
 _SPEC = re.compile(
-    r"^(?:(?P<name>[A-Za-z][\w.-]*)=)?(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+)):(?P<port>\d+)$"
+    r"^(?:(?P<name>[A-Za-z][\w.-]*)=)?(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]\s]+)):(?P<port>\d+)$"
 )
 
 

@@ -58,6 +58,7 @@ class ReceiverCore:
         self.sessions: set[FaultySMTP] = set()
         self._servers: list[asyncio.Server] = []
         self.loop: asyncio.AbstractEventLoop  # set by start(), before any session exists
+        self.idle: asyncio.Event  # set while no session is open
 
     def report_error(self, error: BaseException) -> None:
         self.errors.append(error)
@@ -65,15 +66,20 @@ class ReceiverCore:
     def session_opened(self, session: FaultySMTP) -> None:
         self.sessions.add(session)
         self.decider.open_sessions += 1
+        self.idle.clear()
 
     def session_closed(self, session: FaultySMTP) -> None:
         self.sessions.discard(session)
         self.decider.open_sessions -= 1
+        if not self.sessions:
+            self.idle.set()
 
     async def start(self, specs: Sequence[ListenSpec]) -> list[BoundListener]:
         """Bind every listener, or none: a failure closes those already bound."""
         self.loop = asyncio.get_running_loop()
         self.loop.set_exception_handler(self._loop_exception)
+        self.idle = asyncio.Event()
+        self.idle.set()
         try:
             for position, spec in enumerate(specs):
                 await self._bind(
@@ -295,6 +301,17 @@ class Receiver:
     def reset(self) -> None:
         """Start the current plan over (attempt counters, greylist, elapsed time)."""
         self.use_plan(self.plan)
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait until no session is open (all closed and journaled), at most `timeout` s."""
+        core = self._require_core()
+        try:
+            self._call(asyncio.wait_for(core.idle.wait(), timeout))
+        except TimeoutError:
+            raise ReceiverError(
+                f"{core.decider.open_sessions} session(s) still open after {timeout}s"
+            ) from None
+        self.flush()
 
     def flush(self) -> None:
         """Wait until everything the receiver did so far is committed to the journal."""

@@ -112,6 +112,8 @@ class FaultySMTP(SMTP):
 
         async def journaled(arg: str | None) -> None:
             self._stage = stage
+            if stage is Stage.MAIL:  # a new transaction: its id is known from the command line
+                self.transaction = _Transaction(message_id=message_ids.id_from_address(arg or ""))
             self.record("command", f"{name} {arg}" if arg else name)
             await method(arg)
 
@@ -300,7 +302,7 @@ class _PlanHooks:
         server.transaction = _Transaction(
             message_id=message_id,
             message_attempt=server.core.decider.count_message_attempt(key),
-        )
+        )  # the attempt counts only once aiosmtpd accepted the command's syntax
         facts = server.facts(Stage.MAIL, sender=sender)
         decision = await server.decide(facts)
         reply = decision.action.outcome if decision is not None else None
