@@ -4,36 +4,7 @@ Every problem is reported as a `PlanError` naming the file, the rule (with the l
 `[[rule]]` header when it came from a file), the key and what is wrong, because a plan that
 silently does something else than its author meant would make every verdict built on it wrong.
 
-The format, with every key::
-
-    name = "greylist"             # optional
-    description = "..."           # optional
-    seed = 7                      # for `probability`; default 0
-
-    [[rule]]
-    name = "first two attempts fail"   # optional, shown in the journal
-    stage = "rcpt"                # or a list; greeting|connect, ehlo|helo, mail, rcpt, data,
-                                  #   eod|end-of-data, quit
-    # conditions (all optional, all must hold):
-    listener = "primary"          # listener name or "host:port"; glob, or {regex = "..."};
-    client = "172.17.*"           #   a list means any of them
-    helo = "*.example"
-    sender = "*@example.test"
-    recipient = "user@libero.test"
-    recipient_domain = "libero.test"
-    message_attempt = "1-2"       # 3, "1-2", "3-", {min = 1, max = 2}
-    pair_attempt = 1
-    after = "0h"                  # elapsed since the plan started, real MTA time
-    before = "72h"
-    sessions_above = 10           # more than 10 sessions open (this one included)
-    greylist = "5m"               # triplet first seen less than 5 m ago
-    probability = 0.25            # seeded
-    # the action:
-    stall = "6m"                  # or "forever"; then the reply/drop/accept below
-    reply = "451 4.3.0 try later" # or {code = 451, enhanced = "4.3.0", text = ["a", "b"],
-                                  #     close = false}  (close defaults to true for 421)
-    drop = "before-reply"         # or "mid-data" (with drop_after_bytes = N), "after-dot"
-    accept = true
+The format is documented, with every key, in docs/fault-plans.md.
 """
 
 from __future__ import annotations
