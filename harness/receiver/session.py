@@ -201,16 +201,23 @@ class FaultySMTP(SMTP):
     # -- stages without an aiosmtpd hook ----------------------------------------------------
 
     async def _handle_client(self) -> None:
-        facts = self.facts(Stage.GREETING)
-        decision = await self.decide(facts)
-        reply = decision.action.outcome if decision is not None else None
-        if isinstance(reply, Reply):
-            rendered = await self.send_reply(reply, facts)
-            if reply.code >= 300:
-                await self.push(rendered or "")
-                await self._refuse_commands()
-                return
-            self._greeting = rendered
+        try:
+            facts = self.facts(Stage.GREETING)
+            decision = await self.decide(facts)
+            reply = decision.action.outcome if decision is not None else None
+            if isinstance(reply, Reply):
+                rendered = await self.send_reply(reply, facts)
+                if reply.code >= 300:
+                    await self.push(rendered or "")
+                    await self._refuse_commands()
+                    return
+                self._greeting = rendered
+        except asyncio.CancelledError:
+            # The client hung up (aiosmtpd cancels us on EOF) or we did: either way the
+            # connection must close, or a half-closed socket would keep the session open.
+            if self.transport is not None:
+                self.transport.close()
+            raise
         await super()._handle_client()
 
     async def _refuse_commands(self) -> None:
@@ -218,6 +225,7 @@ class FaultySMTP(SMTP):
         while self.transport is not None:
             line = await self._reader.readline()
             if not line:
+                self.transport.close()
                 return
             command = line.strip().split(b" ", 1)[0].upper()
             self.record("command", line.strip().decode("utf-8", "replace"))

@@ -28,6 +28,7 @@ def start(receiver_factory: ReceiverFactory, stage: Stage, action: str) -> Recei
 
 
 def decisions_at(receiver: Receiver, stage: Stage) -> list[str]:
+    receiver.wait_idle()  # the session ended and all it did is journaled
     with receiver.journal() as journal:
         return [event.text for event in journal.decisions() if event.stage == stage.value]
 
@@ -49,6 +50,7 @@ def test_reply_permanent_multi_line(receiver_factory: ReceiverFactory, stage: St
         seen = probe.until(stage)
     assert (seen.kind, seen.code) == ("reply", 554)
     assert seen.lines == ["5.7.1 first line", "5.7.1 second line"]
+    receiver.wait_idle()  # the session ended and all it did is journaled
     with receiver.journal() as journal:
         replies = [event.text for event in journal.events(kind="reply")]
     assert "554-5.7.1 first line\r\n554 5.7.1 second line" in replies
@@ -62,6 +64,7 @@ def test_reply_421_closes_the_connection(receiver_factory: ReceiverFactory, stag
         assert (seen.kind, seen.code, seen.text) == ("reply", 421, "4.7.0 too busy, closing")
         if stage is not Stage.GREETING:  # smtplib itself hangs up after a 421 greeting
             assert probe.step(Stage.EHLO).kind == "closed"
+    receiver.wait_idle()  # the session ended and all it did is journaled
     with receiver.journal() as journal:
         assert [event.text for event in journal.events(kind="drop")] == ["closed after reply"]
 
@@ -91,6 +94,7 @@ def test_stall_forever(receiver_factory: ReceiverFactory, stage: Stage) -> None:
     with Probe(receiver.host, receiver.port, timeout=1.0) as probe:
         seen = probe.until(stage)
     assert seen.kind == "timeout"
+    receiver.wait_idle()  # the session ended and all it did is journaled
     with receiver.journal() as journal:
         assert not [event for event in journal.events(kind="reply") if "never sent" in event.text]
 
@@ -101,6 +105,7 @@ def test_drop_before_reply(receiver_factory: ReceiverFactory, stage: Stage) -> N
     with Probe(receiver.host, receiver.port) as probe:
         seen = probe.until(stage)
     assert seen.kind == "closed"
+    receiver.wait_idle()  # the session ended and all it did is journaled
     with receiver.journal() as journal:
         replies_at_stage = [e for e in journal.events(kind="reply") if e.stage == stage.value]
         assert replies_at_stage == []
@@ -116,6 +121,7 @@ def test_accept_behaves_like_a_normal_server(
         seen = probe.until(Stage.QUIT)
         assert seen.code == 221
         assert [probe.seen[step].code for step in STAGES] == [220, 250, 250, 250, 354, 250, 221]
+    receiver.wait_idle()  # the session ended and all it did is journaled
     with receiver.journal() as journal:
         [stored] = journal.messages()
     assert stored.message_id == probe.message_id
@@ -129,6 +135,7 @@ def test_drop_mid_data_after_n_bytes(receiver_factory: ReceiverFactory) -> None:
         assert probe.until(Stage.DATA).code == 354
         seen = probe.step(Stage.EOD, body=big_body.encode())
     assert seen.kind == "closed"
+    receiver.wait_idle()  # the session ended and all it did is journaled
     with receiver.journal() as journal:
         assert [event.text for event in journal.events(kind="drop")] == [
             "dropped mid-DATA after 5000 bytes"
@@ -143,6 +150,7 @@ def test_drop_mid_data_of_a_short_message_drops_at_the_dot(
     with Probe(receiver.host, receiver.port) as probe:
         seen = probe.until(Stage.EOD)
     assert seen.kind == "closed"
+    receiver.wait_idle()  # the session ended and all it did is journaled
     with receiver.journal() as journal:
         assert journal.messages() == []
 
@@ -154,6 +162,7 @@ def test_drop_after_dot_reads_everything_and_never_replies(
     with Probe(receiver.host, receiver.port) as probe:
         seen = probe.until(Stage.EOD)
     assert seen.kind == "closed"
+    receiver.wait_idle()  # the session ended and all it did is journaled
     with receiver.journal() as journal:
         [drop] = journal.events(kind="drop")
         assert drop.text.startswith("dropped after end-of-data")
