@@ -5,12 +5,16 @@ The public API is re-exported here; everything else is internal and may change.
 
 from harness.durations import format_duration, parse_duration
 from harness.errors import (
+    DockerUnavailableError,
+    ImageBuildError,
     JournalError,
     ListenError,
     MailstormError,
     PlanError,
     ReceiverError,
+    TargetMetadataError,
     ToolMissingError,
+    UnknownTargetError,
 )
 from harness.message_ids import new_message_id, sender_address
 from harness.receiver import (
@@ -34,8 +38,10 @@ __version__ = "0.1.0"
 __all__ = [
     "ACCEPT_ALL",
     "BoundListener",
+    "DockerUnavailableError",
     "EventRecord",
     "FaultPlan",
+    "ImageBuildError",
     "Journal",
     "JournalError",
     "ListenError",
@@ -47,7 +53,9 @@ __all__ = [
     "ReceiverError",
     "SessionRecord",
     "Stage",
+    "TargetMetadataError",
     "ToolMissingError",
+    "UnknownTargetError",
     "__version__",
     "format_duration",
     "load_plan",

@@ -30,3 +30,28 @@ class ReceiverError(MailstormError):
 
 class ToolMissingError(MailstormError):
     """An external program the command needs (smtp-sink, docker, …) is not available here."""
+
+
+class DockerUnavailableError(MailstormError):
+    """No Docker engine answers: the message says where we looked and what to start.
+
+    Container tests and commands need an engine; `./mailstorm` starts one on a Debian machine
+    where it runs as root, elsewhere the user starts one or points DOCKER_HOST at one.
+    """
+
+
+class ImageBuildError(MailstormError):
+    """An image (the Debian base or a target's) could not be built; the tail of its log is attached
+    to the message, so the failing step is visible without digging in the engine's logs."""
+
+
+class UnknownTargetError(MailstormError):
+    """A target name has no `targets/<name>/Dockerfile`; the message lists the known targets."""
+
+
+class BenchError(MailstormError):
+    """A benchmark could not measure: a program failed, or a server lost what it acknowledged."""
+
+
+class TargetMetadataError(MailstormError):
+    """A target's `target.toml` is missing or malformed: the message names the file and the key."""

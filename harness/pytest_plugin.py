@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.containers.session_cleanup import ContainerCleanupPlugin
 from harness.receiver import ACCEPT_ALL, FaultPlan, ListenSpec, Receiver
 from harness.receiver.server import DEFAULT_IDLE_TIMEOUT
 
@@ -48,6 +49,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "mailstorm_listen_host", "default listen address for receivers", default="127.0.0.1"
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Containers of dead runs go at session start, this process's own at the end.
+    if not config.pluginmanager.has_plugin(ContainerCleanupPlugin.name):
+        config.pluginmanager.register(ContainerCleanupPlugin(), ContainerCleanupPlugin.name)
 
 
 @pytest.fixture(scope="session")

@@ -58,3 +58,48 @@ ensure_test_tools() {
   # Tests drive real Postfix tools (smtp-source, smtp-sink) where they can.
   :
 }
+
+docker_answers() { docker info >/dev/null 2>&1; }
+
+ensure_docker() {
+  # ensure_docker: make sure `docker info` answers, so container tests and commands find an engine.
+  # On a Debian machine where we are root (a fresh CI machine) it installs Debian's docker.io if
+  # dockerd is missing and starts dockerd detached, since nothing else will start it; elsewhere it
+  # only says what to start. Flags for dockerd (MAILSTORM_DOCKERD_FLAGS overrides them):
+  #   --storage-driver=overlay2  say it explicitly so a silent fallback to vfs (a full copy of
+  #                              every layer, slow image builds) fails loudly instead
+  #                              (where / is itself overlayfs, set --storage-driver=vfs)
+  # The log goes to MAILSTORM_DOCKERD_LOG (default /var/log/mailstorm-dockerd.log).
+  local log="${MAILSTORM_DOCKERD_LOG:-/var/log/mailstorm-dockerd.log}" pid waited
+  command -v docker >/dev/null && docker_answers && return 0
+  if [ -n "${DOCKER_HOST:-}" ]; then
+    die "the Docker engine at DOCKER_HOST=$DOCKER_HOST does not answer: start it, or unset DOCKER_HOST"
+  fi
+  is_debian_root \
+    || die "needs a running Docker engine: start one (Docker Desktop, 'systemctl start docker') or set DOCKER_HOST, then run again"
+  if ! command -v dockerd >/dev/null; then
+    say "installing Debian's docker.io (the Docker engine)"
+    apt_install docker.io
+  fi
+  command -v docker >/dev/null || apt_install docker.io
+  pid="$(cat /var/run/docker.pid 2>/dev/null || true)"
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]; then
+    say "dockerd (pid $pid) runs but does not answer yet; waiting for it"
+  else
+    say "starting dockerd in the background (log: $log)"
+    # Detached (own session, no terminal, output to the log) so it outlives this script. Started
+    # from `sh -c` so it is never a process-group leader, which would make setsid fork and $!
+    # name a parent that exits at once.
+    pid="$(sh -c 'setsid nohup dockerd "$@" </dev/null >>"$0" 2>&1 & echo $!' "$log" \
+      ${MAILSTORM_DOCKERD_FLAGS:---storage-driver=overlay2})"  # unquoted: words on purpose
+  fi
+  # Bounded poll: up to 60 s, every 0.5 s; stop early when dockerd has died.
+  for ((waited = 0; waited < 120; waited++)); do
+    docker_answers && return 0
+    kill -0 "$pid" 2>/dev/null \
+      || die "dockerd exited while starting; the end of $log says why:
+$(tail -n 15 "$log" 2>/dev/null)"
+    sleep 0.5
+  done
+  die "dockerd (pid $pid) did not answer 'docker info' within 60 s; see $log"
+}

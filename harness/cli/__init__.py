@@ -11,7 +11,7 @@ from harness.errors import MailstormError
 
 
 #: Subcommand modules under harness.cli, in help order; each has `register(subparsers)`.
-COMMAND_MODULES = ("demo_command", "receiver_command")
+COMMAND_MODULES = ("demo_command", "receiver_command", "clean_command")
 
 
 def build_parser() -> argparse.ArgumentParser:
