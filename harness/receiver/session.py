@@ -9,8 +9,9 @@ aiosmtpd exposes as handler hooks (EHLO/HELO, MAIL, RCPT, end-of-data, QUIT) are
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +54,7 @@ class FaultySMTP(SMTP):
 
     def __init__(self, core: ReceiverCore, listener: BoundListener) -> None:
         super().__init__(
-            _PlanHooks(core),
+            core.plan_hooks,
             hostname=core.hostname,
             ident="mailstorm receiver",
             timeout=core.idle_timeout,
@@ -69,9 +70,14 @@ class FaultySMTP(SMTP):
         self._greeting: str | None = None
         self._open = False
         self._stage: Stage | None = Stage.GREETING  #: of the command being answered
-        self._smtp_methods = {
-            name: self._journaled(name, method) for name, method in self._smtp_methods.items()
-        }
+        # aiosmtpd only calls .get() and .items() on this table, which a Mapping provides.
+        self._smtp_methods = _JournaledCommands(self, self._smtp_methods)  # type: ignore[assignment]
+
+    def __dir__(self) -> list[str]:
+        """Only the smtp_* and auth_* names: aiosmtpd's __init__ scans dir(self) and getattr's
+        every name (inspect.getmembers) on each connection to find those methods, which cost
+        a sixth of the receiver's CPU; they are the class's, so they are listed once per class."""
+        return _names_with_prefix(type(self), ("smtp_", "auth_"))
 
     # -- connection lifecycle -------------------------------------------------------------
 
@@ -262,11 +268,35 @@ class FaultySMTP(SMTP):
         self.hang_up(f"dropped mid-DATA after {len(received)} bytes")
 
 
+class _JournaledCommands(Mapping[str, Callable[[str | None], Awaitable[None]]]):
+    """aiosmtpd's command table with each command journaled, wrapped when looked up rather
+    than all fifteen on every connection."""
+
+    def __init__(
+        self, session: FaultySMTP, methods: Mapping[str, Callable[[str | None], Awaitable[None]]]
+    ) -> None:
+        self._session = session
+        self._methods = methods
+
+    def __getitem__(self, name: str) -> Callable[[str | None], Awaitable[None]]:
+        return self._session._journaled(name, self._methods[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._methods)
+
+    def __len__(self) -> int:
+        return len(self._methods)
+
+
 class _PlanHooks:
     """aiosmtpd handler hooks: each asks the session to decide its stage."""
 
     def __init__(self, core: ReceiverCore) -> None:
         self.core = core
+
+    def __dir__(self) -> list[str]:
+        """Only the hook names aiosmtpd looks for on each connection (see FaultySMTP)."""
+        return _names_with_prefix(type(self), ("handle_", "auth_"))
 
     async def handle_EHLO(
         self,
@@ -389,6 +419,22 @@ class _PlanHooks:
         """A bug in the receiver must fail the run, not pass as a remote 4xx: keep it, then 451."""
         self.core.report_error(error)
         return f"451 4.3.0 mailstorm receiver error: {type(error).__name__}"
+
+
+_NAMES_WITH_PREFIX: dict[tuple[type, tuple[str, ...]], list[str]] = {}
+
+
+def _names_with_prefix(cls: type, prefixes: tuple[str, ...]) -> list[str]:
+    """The names in dir(cls) that start with one of `prefixes`, computed once per class."""
+    key = (cls, prefixes)
+    names = _NAMES_WITH_PREFIX.get(key)
+    if names is None:
+        names = _NAMES_WITH_PREFIX[key] = [n for n in dir(cls) if n.startswith(prefixes)]
+    return names
+
+
+# aiosmtpd calls inspect.signature on the EHLO hook for every connection; give it the answer.
+_PlanHooks.handle_EHLO.__signature__ = inspect.signature(_PlanHooks.handle_EHLO)  # type: ignore[attr-defined]
 
 
 def _plain_sender(address: str | None) -> str | None:

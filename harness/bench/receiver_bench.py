@@ -1,0 +1,283 @@
+"""`mailstorm bench receiver`: our receiver's throughput against Postfix's `smtp-sink`.
+
+Both servers get the same load from the same client in the same run: `smtp-source` sending N
+messages of S body bytes over P parallel sessions, a fresh connection for every message. The
+receiver runs as `mailstorm receiver` with its journal on, and acknowledges each message only
+after committing it, as it always does; smtp-sink throws messages away. The ratio of the two
+rates says how much headroom the receiver leaves a sender under test (target: at least half).
+
+A benchmark that does not check its work can lie, so both counts are verified afterwards:
+smtp-sink's own counters must show N messages, and the receiver's journal must hold N messages
+of at least S bytes, each in a session of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypedDict
+
+from harness.bench.postfix_tools import PostfixTools, find_postfix_tools
+from harness.bench.servers import ReceiverProcess, SmtpSink, run_smtp_source
+from harness.errors import BenchError
+from harness.receiver import Journal
+
+#: About 10 s on a 2-core machine at ~1000 msgs/s for the receiver (smtp-sink takes ~1 s).
+DEFAULT_MESSAGES = 10_000
+DEFAULT_SESSIONS = 20
+DEFAULT_SIZE = 1024
+#: The receiver should sustain at least this fraction of smtp-sink's rate.
+TARGET_RATIO = 0.5
+#: The slowest rate (msgs/s) we wait for before calling a run stuck; bounds every run in time.
+_SLOWEST_RATE = 50.0
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    messages: int = DEFAULT_MESSAGES
+    sessions: int = DEFAULT_SESSIONS
+    size: int = DEFAULT_SIZE
+
+    def __post_init__(self) -> None:
+        for name in ("messages", "sessions", "size"):
+            if getattr(self, name) < 1:
+                raise BenchError(f"{name} must be at least 1, not {getattr(self, name)}")
+
+    @property
+    def timeout(self) -> float:
+        """Seconds one smtp-source run may take before it counts as stuck."""
+        return 30.0 + self.messages / _SLOWEST_RATE
+
+
+@dataclass(frozen=True)
+class Rate:
+    """One server's measurement: `messages` delivered in `seconds` of wall time."""
+
+    server: str
+    messages: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.messages / self.seconds if self.seconds > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class MachineInfo:
+    cores: int
+    usable_cores: int
+    cpu: str
+    system: str
+    python: str
+
+    @classmethod
+    def here(cls) -> MachineInfo:
+        return cls(
+            cores=os.cpu_count() or 1,
+            usable_cores=len(os.sched_getaffinity(0)),
+            cpu=_cpu_model(),
+            system=platform.platform(),
+            python=platform.python_version(),
+        )
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+class RateRecord(TypedDict):
+    server: str
+    messages: int
+    seconds: float
+    messages_per_second: float
+
+
+class MachineRecord(TypedDict):
+    cores: int
+    usable_cores: int
+    cpu: str
+    system: str
+    python: str
+
+
+class ResultRecord(TypedDict):
+    """The JSON that `--json FILE` writes."""
+
+    benchmark: str
+    messages: int
+    sessions: int
+    size: int
+    connection_per_message: bool
+    postfix_version: str
+    smtp_sink: RateRecord
+    receiver: RateRecord
+    ratio: float
+    target_ratio: float
+    meets_target: bool
+    machine: MachineRecord
+
+
+@dataclass(frozen=True)
+class ReceiverBenchResult:
+    config: BenchConfig
+    sink: Rate
+    receiver: Rate
+    postfix_version: str
+    machine: MachineInfo
+
+    @property
+    def ratio(self) -> float:
+        """Receiver rate over smtp-sink rate: 1.0 would be as fast as smtp-sink."""
+        return self.receiver.per_second / self.sink.per_second
+
+    @property
+    def meets_target(self) -> bool:
+        return self.ratio >= TARGET_RATIO
+
+    def record(self) -> ResultRecord:
+        machine = self.machine
+        return ResultRecord(
+            benchmark="receiver",
+            messages=self.config.messages,
+            sessions=self.config.sessions,
+            size=self.config.size,
+            connection_per_message=True,
+            postfix_version=self.postfix_version,
+            smtp_sink=_rate_record(self.sink),
+            receiver=_rate_record(self.receiver),
+            ratio=round(self.ratio, 4),
+            target_ratio=TARGET_RATIO,
+            meets_target=self.meets_target,
+            machine=MachineRecord(
+                cores=machine.cores,
+                usable_cores=machine.usable_cores,
+                cpu=machine.cpu,
+                system=machine.system,
+                python=machine.python,
+            ),
+        )
+
+    def report(self) -> str:
+        """The human-readable result, one fact per line."""
+        config, machine = self.config, self.machine
+        verdict = "met" if self.meets_target else "NOT met"
+        return "\n".join(
+            [
+                f"receiver benchmark: {config.messages} messages of {config.size} bytes, "
+                f"{config.sessions} parallel sessions, a new connection per message",
+                f"machine: {machine.cores} cores ({machine.usable_cores} usable), {machine.cpu}; "
+                f"{machine.system}; Python {machine.python}; Postfix {self.postfix_version}",
+                _rate_line("smtp-sink", self.sink),
+                _rate_line("mailstorm receiver (journal on)", self.receiver),
+                f"ratio receiver/smtp-sink: {self.ratio:.3f} "
+                f"(target at least {TARGET_RATIO:g}: {verdict})",
+            ]
+        )
+
+
+def _rate_record(rate: Rate) -> RateRecord:
+    return RateRecord(
+        server=rate.server,
+        messages=rate.messages,
+        seconds=round(rate.seconds, 4),
+        messages_per_second=round(rate.per_second, 1),
+    )
+
+
+def _rate_line(label: str, rate: Rate) -> str:
+    return (
+        f"{label + ':':<34}{rate.per_second:>9.1f} msgs/s  "
+        f"({rate.messages} in {rate.seconds:.2f} s)"
+    )
+
+
+def run_receiver_bench(
+    config: BenchConfig,
+    *,
+    tools: PostfixTools | None = None,
+    progress: Callable[[str], None] = lambda line: None,
+) -> ReceiverBenchResult:
+    """Measure smtp-sink, then the receiver, under the same smtp-source load; verify both."""
+    if tools is None:
+        progress("looking for Postfix's smtp-sink and smtp-source")
+        tools = find_postfix_tools()
+    progress(f"smtp-sink: {config.messages} messages")
+    sink = _measure_sink(tools, config)
+    progress(f"smtp-sink: {sink.per_second:.0f} msgs/s")
+    progress(f"mailstorm receiver: {config.messages} messages")
+    receiver = _measure_receiver(tools, config)
+    return ReceiverBenchResult(
+        config=config,
+        sink=sink,
+        receiver=receiver,
+        postfix_version=tools.version,
+        machine=MachineInfo.here(),
+    )
+
+
+def _measure_sink(tools: PostfixTools, config: BenchConfig) -> Rate:
+    with SmtpSink(tools, HOST) as sink:
+        seconds = _drive(tools, sink.port, config)
+        received = sink.wait_for_messages(config.messages)
+    if received != config.messages:
+        raise BenchError(
+            f"smtp-source reported success, but smtp-sink counted {received} of "
+            f"{config.messages} messages"
+        )
+    return Rate("smtp-sink", config.messages, seconds)
+
+
+def _measure_receiver(tools: PostfixTools, config: BenchConfig) -> Rate:
+    with tempfile.TemporaryDirectory(prefix="mailstorm-bench-") as scratch:
+        journal = Path(scratch) / "journal.sqlite"
+        with ReceiverProcess(journal, HOST) as receiver:
+            seconds = _drive(tools, receiver.port, config)
+        verify_journal(journal, config)
+    return Rate("mailstorm receiver", config.messages, seconds)
+
+
+def _drive(tools: PostfixTools, port: int, config: BenchConfig) -> float:
+    return run_smtp_source(
+        tools,
+        HOST,
+        port,
+        messages=config.messages,
+        sessions=config.sessions,
+        size=config.size,
+        timeout=config.timeout,
+    )
+
+
+def verify_journal(path: Path, config: BenchConfig) -> None:
+    """Raise unless the journal holds exactly the load: N messages, each whole, one per session.
+
+    Every message was acknowledged only after its commit, so a shortfall here is a receiver
+    bug (or a load that was not what we think), and the measured rate would mean nothing.
+    """
+    with Journal(path) as journal:
+        messages = journal.messages()
+        sessions = journal.sessions()
+    problems: list[str] = []
+    if len(messages) != config.messages:
+        problems.append(f"{len(messages)} messages instead of {config.messages}")
+    short = [message.id for message in messages if message.size < config.size]
+    if short:
+        problems.append(f"{len(short)} messages shorter than {config.size} bytes")
+    if len({message.session_id for message in messages}) != len(messages):
+        problems.append("some sessions carried more than one message")
+    if len(sessions) != config.messages:
+        problems.append(f"{len(sessions)} sessions instead of one per message")
+    if problems:
+        raise BenchError(f"the receiver's journal does not match the load: {'; '.join(problems)}")
