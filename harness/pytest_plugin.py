@@ -14,6 +14,10 @@ Fixtures:
   `mailstorm_time_scale`, default 1).
 - `receiver_listen_host`: the address receivers bind by default (`--mailstorm-listen-host`,
   default 127.0.0.1; a Docker bridge gateway makes them reachable from containers).
+- `container_gateway`: the Docker bridge gateway, where a receiver must listen for sender MTAs
+  in containers to reach it (needs a Docker engine).
+- `target_factory`: start sender-MTA targets by name with a route table; all are removed at
+  teardown, with their logs attached to a failing test's report.
 """
 
 from __future__ import annotations
@@ -23,11 +27,14 @@ from pathlib import Path
 
 import pytest
 
+from harness.containers import bridge_gateway, docker_client
 from harness.containers.session_cleanup import ContainerCleanupPlugin
 from harness.receiver import ACCEPT_ALL, FaultPlan, ListenSpec, Receiver
 from harness.receiver.server import DEFAULT_IDLE_TIMEOUT
+from harness.targets import RouteTable, SenderTarget, target_class
 
 ReceiverFactory = Callable[..., Receiver]
+TargetFactory = Callable[..., SenderTarget]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -117,3 +124,40 @@ def receiver_factory(
 @pytest.fixture
 def receiver(receiver_factory: ReceiverFactory, receiver_plan: FaultPlan) -> Receiver:
     return receiver_factory(receiver_plan)
+
+
+@pytest.fixture(scope="session")
+def container_gateway() -> str:
+    client = docker_client()
+    try:
+        return bridge_gateway(client)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def target_factory(
+    mailstorm_time_scale: float, request: pytest.FixtureRequest
+) -> Iterator[TargetFactory]:
+    started: list[SenderTarget] = []
+
+    def start(name: str, routes: RouteTable, *, time_scale: float | None = None) -> SenderTarget:
+        scale = time_scale if time_scale is not None else mailstorm_time_scale
+        target = target_class(name)(routes, time_scale=scale).start()
+        started.append(target)
+        return target
+
+    yield start
+    failed = getattr(request.node, "mailstorm_call_failed", False)
+    for target in reversed(started):
+        if failed:
+            request.node.add_report_section("call", f"{target.name} log", target.diagnostics())
+        target.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    report = yield
+    if call.when == "call" and getattr(report, "failed", False):
+        item.mailstorm_call_failed = True  # type: ignore[attr-defined]
+    return report

@@ -1,0 +1,326 @@
+"""The shared base of every sender-MTA target: a container, configured, started, fed, inspected.
+
+A target is what a testcontainers user expects: construct it with its configuration, `start()`
+it (or use `with`), read what it did, and it is removed when it stops, even when start fails
+half-way. Each MTA's module (`postfix.py`, `exim.py`, ...) supplies only what differs: how to
+configure routes and time, how to start the daemon, and how to read its queue and log.
+
+The container runs `sleep infinity` under an init process; the MTA is configured by exec once
+the container is up, so a failed configuration leaves a live container to read logs from
+before it is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import io
+import tarfile
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+from harness.containers import ensure_target_image, load_target_metadata, run_labels
+from harness.errors import MailstormError
+from harness.message_ids import HEADER, new_message_id, sender_address
+from harness.targets.readiness import CommandSucceeds, TargetStartError
+from harness.targets.records import LogRecord, QueuedMessage
+from harness.targets.routes import RouteTable
+from harness.targets.time_scaling import TimeScaling
+
+from testcontainers.core.container import DockerContainer  # isort: skip  (after harness.containers)
+
+#: The name sender MTAs use for themselves, and the domain their bounces go to.
+SENDER_HOSTNAME = "sender.mailstorm.test"
+BOUNCE_DOMAIN = "bounces.mailstorm.test"
+#: Log lines shown in a failure's notes.
+LOG_TAIL_LINES = 40
+
+
+class TargetError(MailstormError):
+    """A command inside a target failed, or the target is used before it started."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A message handed to the target, with what is needed to follow it."""
+
+    message_id: str
+    sender: str
+    recipients: tuple[str, ...]
+    wall: float  #: Unix time of the submission (host clock)
+    mono: float  #: monotonic time of the submission, comparable with the receiver's journal
+    size: int
+
+
+class SenderTarget(ABC):
+    """A sender MTA in a container, routed to the receiver and running on a scaled clock."""
+
+    #: The folder under targets/ and the registry key.
+    name: ClassVar[str]
+    #: The MTA's log file inside the container.
+    log_path: ClassVar[str]
+    #: The command that exits 0 once the MTA accepts submissions.
+    ready_command: ClassVar[list[str]]
+
+    def __init__(
+        self,
+        routes: RouteTable,
+        *,
+        time_scale: float = 1.0,
+        bounce_domain: str = BOUNCE_DOMAIN,
+        hostname: str = SENDER_HOSTNAME,
+        image: str | None = None,
+        startup_timeout: float = 60.0,
+    ) -> None:
+        if time_scale <= 0:
+            raise TargetError(f"time scale must be > 0, got {time_scale}")
+        routes.require(bounce_domain, "the DSNs this MTA sends would be lost")
+        self.routes = routes
+        self.time_scale = time_scale
+        self.bounce_domain = bounce_domain
+        self.hostname = hostname
+        self.startup_timeout = startup_timeout
+        self._image = image
+        self._container: DockerContainer | None = None
+        self.version = ""
+        self.package_version = ""
+        self.scaling = TimeScaling(time_scale, ())
+        self.timings: dict[str, float] = {}  #: seconds: image, container, configure, ready
+
+    # -- what each MTA provides ---------------------------------------------------------------
+
+    @abstractmethod
+    def scale_time(self) -> TimeScaling:
+        """Read the MTA's defaults in the container and compute the scaled parameters."""
+
+    @abstractmethod
+    def configure(self) -> None:
+        """Write routes, time parameters and logging into the container's MTA configuration."""
+
+    @abstractmethod
+    def start_mta(self) -> None:
+        """Start the MTA daemon (the container is up and configured)."""
+
+    @abstractmethod
+    def queue(self) -> list[QueuedMessage]:
+        """The messages the MTA still holds."""
+
+    @abstractmethod
+    def parse_log_line(self, line: str) -> LogRecord | None:
+        """One log line as a record (None for lines that are not log records)."""
+
+    @abstractmethod
+    def first_retry_window(self) -> tuple[float, float]:
+        """Earliest and latest first retry after a temporary failure, in real seconds, as this
+        target's scaled configuration implies (the suites check the MTA keeps to it)."""
+
+    def submit_command(self, sender: str, recipients: Sequence[str]) -> list[str]:
+        """The local submission command; the message comes on its standard input."""
+        return ["/usr/sbin/sendmail", "-oi", "-f", sender, "--", *recipients]
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Build or find the image, start the container, configure and start the MTA."""
+        if self._container is not None:
+            raise TargetError(f"{self.name} target already started")
+        try:
+            started = time.monotonic()
+            image = self._image or ensure_target_image(self.name)
+            self.timings["image"] = time.monotonic() - started
+            started = time.monotonic()
+            container = DockerContainer(image).with_command(["sleep", "infinity"])
+            container.with_kwargs(labels=run_labels(), hostname=self.hostname, init=True)
+            self._container = container
+            container.start()
+            self.timings["container"] = time.monotonic() - started
+            started = time.monotonic()
+            self._read_versions()
+            self.scaling = self.scale_time()
+            self.configure()
+            self.start_mta()
+            self.timings["configure"] = time.monotonic() - started
+            started = time.monotonic()
+            ready = CommandSucceeds(self.ready_command, timeout=self.startup_timeout)
+            ready.wait_until_ready(container)
+            self.timings["ready"] = time.monotonic() - started
+        except BaseException as error:
+            self._attach_diagnostics(error)
+            self.stop()
+            if isinstance(error, MailstormError | KeyboardInterrupt):
+                raise
+            raise TargetStartError(f"{self.name} target failed to start: {error}") from error
+        return self
+
+    def stop(self) -> None:
+        """Remove the container; safe to call twice and after a failed start."""
+        container, self._container = self._container, None
+        if container is None:
+            return
+        with contextlib.suppress(Exception):  # already gone: nothing left to remove
+            container.stop(force=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            self._attach_diagnostics(exc)
+        self.stop()
+
+    # -- using it -----------------------------------------------------------------------------
+
+    @property
+    def container(self) -> DockerContainer:
+        if self._container is None:
+            raise TargetError(f"{self.name} target is not started")
+        return self._container
+
+    def exec(self, command: Sequence[str] | str, *, check: bool = True) -> str:
+        """Run a command in the container; its output (stdout and stderr together)."""
+        argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
+        result = self.container.get_wrapped_container().exec_run(argv)
+        raw = result.output
+        assert isinstance(raw, bytes)  # exec_run without stream=True returns bytes
+        output = raw.decode("utf-8", "replace")
+        if check and result.exit_code != 0:
+            shown = " ".join(argv)
+            raise TargetError(
+                f"{self.name}: `{shown}` exited {result.exit_code}: {output.strip()[-800:]}"
+            )
+        return output
+
+    def put_file(self, path: str, content: bytes | str, mode: int = 0o644) -> None:
+        """Write a file into the container (its directory must exist)."""
+        data = content.encode() if isinstance(content, str) else content
+        directory, _, name = path.rpartition("/")
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+        if not self.container.get_wrapped_container().put_archive(
+            directory or "/", archive.getvalue()
+        ):
+            raise TargetError(f"{self.name}: could not write {path}")
+
+    def submit(
+        self,
+        recipients: Sequence[str],
+        *,
+        message_id: str | None = None,
+        subject: str = "mailstorm test message",
+        body: str = "This message was sent by mailstorm.\r\n",
+        size: int | None = None,
+        headers: Mapping[str, str] = {},
+    ) -> Submission:
+        """Hand a message to the MTA as a local program would; bounces come back to the receiver."""
+        if not recipients:
+            raise TargetError("a message needs at least one recipient")
+        message_id = message_id or new_message_id()
+        sender = sender_address(message_id, self.bounce_domain)
+        content = build_message(
+            message_id, sender, recipients, subject=subject, body=body, size=size, headers=headers
+        )
+        path = f"/tmp/{message_id}.eml"
+        self.put_file(path, content)
+        wall, mono = time.time(), time.monotonic()
+        command = " ".join(_quote(word) for word in self.submit_command(sender, recipients))
+        self.exec(f"{command} < {path} && rm -f {path}")
+        return Submission(message_id, sender, tuple(recipients), wall, mono, len(content))
+
+    def log_lines(self) -> list[str]:
+        return self.exec(f"cat {self.log_path} 2>/dev/null || true").splitlines()
+
+    def logs(self) -> list[LogRecord]:
+        """The MTA's log, parsed."""
+        return [record for line in self.log_lines() if (record := self.parse_log_line(line))]
+
+    def describe(self) -> dict[str, Any]:
+        """What a report records about this target."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "package_version": self.package_version,
+            "time_scale": self.time_scale,
+            "parameters": [
+                {
+                    "name": p.name,
+                    "default_seconds": p.default_seconds,
+                    "configured_seconds": p.configured_seconds,
+                    "effective_real_seconds": p.effective_real_seconds,
+                    "exact": p.exact,
+                    "note": p.note,
+                }
+                for p in self.scaling.parameters
+            ],
+        }
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _read_versions(self) -> None:
+        metadata = load_target_metadata(self.name)
+        output = self.exec(list(metadata.version_command))
+        self.version = metadata.parse_version(output) or output.strip().splitlines()[0]
+        package = self.exec(["dpkg-query", "-W", "-f", "${Version}", metadata.package], check=False)
+        self.package_version = package.strip()
+
+    def diagnostics(self) -> str:
+        """The MTA log's tail and the container's own output, for failure messages."""
+        if self._container is None:
+            return f"{self.name}: no container"
+        try:
+            tail = "\n".join(self.log_lines()[-LOG_TAIL_LINES:])
+            stdout, stderr = self._container.get_logs()
+        except Exception as error:  # the container may be gone: say so, do not mask the failure
+            return f"{self.name}: could not read logs: {error}"
+        output = (stdout + stderr).decode("utf-8", "replace").strip()[-2000:]
+        return (
+            f"--- {self.name} log ({self.log_path}) ---\n{tail}\n--- container output ---\n{output}"
+        )
+
+    def _attach_diagnostics(self, error: BaseException) -> None:
+        if not getattr(error, "_mailstorm_diagnostics", False):
+            error.add_note(self.diagnostics())
+            error._mailstorm_diagnostics = True  # type: ignore[attr-defined]
+
+
+def build_message(
+    message_id: str,
+    sender: str,
+    recipients: Sequence[str],
+    *,
+    subject: str,
+    body: str,
+    size: int | None = None,
+    headers: Mapping[str, str] = {},
+) -> bytes:
+    """An RFC 5322 message carrying the harness id; padded with body lines to `size` bytes."""
+    lines = [
+        f"From: mailstorm <{sender}>",
+        f"To: {', '.join(recipients)}",
+        f"Subject: {subject}",
+        f"Date: {email.utils.formatdate(localtime=False)}",
+        f"Message-ID: <{message_id}@mailstorm.test>",
+        f"{HEADER}: {message_id}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+        "",
+    ]
+    content = ("\r\n".join(lines) + "\r\n" + body).encode()
+    line = b"x" * 76 + b"\r\n"
+    if size is not None and len(content) < size:
+        content += line * -(-(size - len(content)) // len(line))  # whole lines, at least `size`
+    return content
+
+
+def _quote(word: str) -> str:
+    return "'" + word.replace("'", "'\"'\"'") + "'"

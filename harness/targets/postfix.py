@@ -1,0 +1,168 @@
+"""Postfix as a sender target.
+
+Routes go into a transport map (`domain smtp:[ip]:port, [ip]:port`: brackets, so no MX lookup;
+a list is tried in order, Postfix 3.5+). Time is compressed by dividing Postfix's own defaults
+(read with `postconf -d` in the image, so the shape is Debian's) of the queue scheduler and SMTP
+client timeouts by the time scale. Postfix takes whole seconds, so small values round; the
+scaling says by how much. The log goes to a file through postlogd (`maillog_file`, Postfix 3.4+):
+a container has no syslog. The queue is `postqueue -j`; a deferred message's next attempt is its
+queue file's modification time, which is how Postfix's queue manager schedules it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from harness.message_ids import id_from_address
+from harness.targets.base import SenderTarget
+from harness.targets.records import LogRecord, QueuedMessage, QueuedRecipient
+from harness.targets.time_scaling import ScaledParameter, TimeScaling, scale_whole_seconds
+
+TRANSPORT_MAP = "/etc/postfix/mailstorm_transport"
+QUEUE_DIRECTORIES = ("incoming", "active", "deferred", "hold")
+
+#: The retry schedule and give-up parameters, then the SMTP client's per-command timeouts.
+TIME_PARAMETERS = (
+    "queue_run_delay",
+    "minimal_backoff_time",
+    "maximal_backoff_time",
+    "maximal_queue_lifetime",
+    "bounce_queue_lifetime",
+    "delay_warning_time",
+    "smtp_connect_timeout",
+    "smtp_helo_timeout",
+    "smtp_mail_timeout",
+    "smtp_rcpt_timeout",
+    "smtp_data_init_timeout",
+    "smtp_data_xfer_timeout",
+    "smtp_data_done_timeout",
+    "smtp_quit_timeout",
+)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_TIME_VALUE = re.compile(r"^(\d+)([smhdw]?)$")
+_LOG_LINE = re.compile(
+    r"^(?P<time>\w{3} [ \d]\d \d\d:\d\d:\d\d) \S+ (?P<process>postfix[\w/-]*)\[\d+\]: "
+    r"(?:(?P<queue_id>[0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}): )?(?P<text>.*)$"
+)
+_FIELD = re.compile(r"(?:^|, )([\w-]+)=(<[^>]*>|[^,\s]*)")
+_STATUS = re.compile(r"status=(\w+)(?: \((?P<reason>.*)\))?$")
+
+
+class PostfixTarget(SenderTarget):
+    name = "postfix"
+    log_path = "/var/log/postfix.log"
+    ready_command: ClassVar[list[str]] = ["postfix", "status"]
+
+    def scale_time(self) -> TimeScaling:
+        output = self.exec(["postconf", "-d", *TIME_PARAMETERS])
+        defaults = dict(line.split(" = ", 1) for line in output.splitlines() if " = " in line)
+        return TimeScaling(
+            self.time_scale,
+            tuple(self._scaled(name, defaults[name]) for name in TIME_PARAMETERS),
+        )
+
+    def _scaled(self, name: str, value: str) -> ScaledParameter:
+        found = _TIME_VALUE.match(value.strip())
+        if found is None:
+            raise ValueError(f"postconf -d {name} gave {value!r}, not a time value")
+        seconds = int(found.group(1)) * _UNITS[found.group(2) or "s"]
+        return scale_whole_seconds(name, seconds, self.time_scale)
+
+    def first_retry_window(self) -> tuple[float, float]:
+        """A deferred message waits `minimal_backoff_time`, then for the next deferred-queue
+        scan, which runs every `queue_run_delay`."""
+        backoff = self.scaling.get("minimal_backoff_time").effective_real_seconds
+        scan = self.scaling.get("queue_run_delay").effective_real_seconds
+        return backoff, backoff + scan
+
+    def configure(self) -> None:
+        transport = "".join(
+            f"{domain} smtp:{', '.join(str(hop) for hop in hops)}\n"
+            for domain, hops in self.routes.routes
+        )
+        self.put_file(TRANSPORT_MAP, transport)
+        settings = {
+            "myhostname": self.hostname,
+            "inet_interfaces": "loopback-only",
+            "inet_protocols": "ipv4",
+            "transport_maps": f"texthash:{TRANSPORT_MAP}",
+            "maillog_file": self.log_path,
+            # Routes are [address]es; nothing else may be looked up: no network but ours.
+            "smtp_dns_support_level": "disabled",
+            **{p.name: f"{p.configured_seconds:g}s" for p in self.scaling.parameters},
+        }
+        self.exec(["postconf", "-e", *(f"{key}={value}" for key, value in settings.items())])
+        self.exec(["postfix", "check"])
+
+    def start_mta(self) -> None:
+        self.exec(["postfix", "start"])
+
+    def queue(self) -> list[QueuedMessage]:
+        next_attempts = self._queue_file_times()
+        messages = []
+        for line in self.exec(["postqueue", "-j"]).splitlines():
+            entry = json.loads(line)
+            queue_id = entry["queue_id"]
+            sender = entry.get("sender", "")
+            messages.append(
+                QueuedMessage(
+                    queue_id=queue_id,
+                    sender=sender,
+                    recipients=tuple(
+                        QueuedRecipient(r["address"], r.get("delay_reason", ""))
+                        for r in entry.get("recipients", [])
+                    ),
+                    status=entry.get("queue_name", ""),
+                    arrival=datetime.fromtimestamp(entry["arrival_time"], UTC),
+                    next_attempt=next_attempts.get(queue_id)
+                    if entry.get("queue_name") == "deferred"
+                    else None,
+                    message_id=id_from_address(sender),
+                )
+            )
+        return messages
+
+    def _queue_file_times(self) -> dict[str, datetime]:
+        directories = " ".join(f"/var/spool/postfix/{d}" for d in QUEUE_DIRECTORIES)
+        output = self.exec(f"find {directories} -type f -printf '%f %T@\\n' 2>/dev/null || true")
+        times = {}
+        for line in output.splitlines():
+            queue_id, _, stamp = line.partition(" ")
+            if stamp:
+                times[queue_id] = datetime.fromtimestamp(float(stamp), UTC)
+        return times
+
+    def parse_log_line(self, line: str) -> LogRecord | None:
+        found = _LOG_LINE.match(line)
+        if found is None:
+            return None
+        text = found.group("text")
+        fields = {key: value.strip("<>") for key, value in _FIELD.findall(text)}
+        status = _STATUS.search(text)
+        if status is not None:
+            fields["status"] = status.group(1)
+            if status.group("reason"):
+                fields["reason"] = status.group("reason")
+        return LogRecord(
+            time=_log_time(found.group("time")),
+            process=found.group("process"),
+            queue_id=found.group("queue_id"),
+            text=text,
+            fields=fields,
+            raw=line,
+        )
+
+
+def _log_time(stamp: str) -> datetime | None:
+    """Syslog-style stamps have no year: take this year's, in UTC (the container's zone)."""
+    now = datetime.now(UTC)
+    try:
+        parsed = datetime.strptime(f"{now.year} {stamp}", "%Y %b %d %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    if parsed > now.replace(microsecond=0) and (parsed - now).days > 300:
+        parsed = parsed.replace(year=now.year - 1)  # a December line read in January
+    return parsed

@@ -1,0 +1,37 @@
+"""What a target reports about itself: its queue and its log, as typed records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class QueuedRecipient:
+    address: str
+    reason: str = ""  #: why it is still queued (the last error), when the MTA says
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """A message the MTA still holds."""
+
+    queue_id: str
+    sender: str
+    recipients: tuple[QueuedRecipient, ...]
+    status: str  #: the MTA's word: deferred, active, incoming, frozen, ...
+    arrival: datetime | None
+    next_attempt: datetime | None  #: when the MTA will try again, when it can be told
+    message_id: str | None = None  #: the harness id, from the envelope sender
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One line of the MTA's log, with the fields the harness joins on."""
+
+    time: datetime | None
+    process: str
+    queue_id: str | None
+    text: str
+    fields: dict[str, str] = field(default_factory=dict)  #: to=, relay=, status=, dsn=, ...
+    raw: str = ""

@@ -1,0 +1,66 @@
+"""Where a sender MTA sends each test domain: an ordered list of receiver addresses, no DNS.
+
+The harness never lets a target resolve a test domain: each route names the receiver listeners
+to try, in fallback order, so a scenario controls exactly which "MX" answers. The bounce domain
+has a route too, or the DSNs the MTA sends back would be lost instead of reaching the receiver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from harness.errors import MailstormError
+
+
+class RouteError(MailstormError):
+    """A route table cannot be used as given (no hops, a bad domain, a missing bounce route)."""
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One receiver address a domain is sent to."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}"
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    """Test domain -> ordered hops (the first is tried first, the next on failure)."""
+
+    routes: tuple[tuple[str, tuple[Hop, ...]], ...]
+
+    @classmethod
+    def of(cls, routes: Mapping[str, Sequence[Hop | tuple[str, int]]]) -> RouteTable:
+        table: list[tuple[str, tuple[Hop, ...]]] = []
+        for domain, hops in routes.items():
+            if not domain or any(c in domain for c in " \t\n:[]"):
+                raise RouteError(f"route domain {domain!r} is not a domain name")
+            if not hops:
+                raise RouteError(f"route for {domain!r} names no receiver address")
+            table.append(
+                (domain.lower(), tuple(h if isinstance(h, Hop) else Hop(*h) for h in hops))
+            )
+        return cls(tuple(table))
+
+    @classmethod
+    def to_one(cls, domains: Iterable[str], host: str, port: int) -> RouteTable:
+        """Every domain to the same single receiver address."""
+        return cls.of({domain: [Hop(host, port)] for domain in domains})
+
+    def domains(self) -> list[str]:
+        return [domain for domain, _ in self.routes]
+
+    def hops(self, domain: str) -> tuple[Hop, ...]:
+        for name, hops in self.routes:
+            if name == domain.lower():
+                return hops
+        raise RouteError(f"no route for {domain!r} (routed: {', '.join(self.domains())})")
+
+    def require(self, domain: str, why: str) -> None:
+        if domain.lower() not in self.domains():
+            raise RouteError(f"the route table has no route for {domain!r}: {why}")

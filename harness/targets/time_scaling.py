@@ -1,0 +1,84 @@
+"""Compressing an MTA's clock by shrinking its own time parameters, and saying what that costs.
+
+A target divides each schedule or timeout parameter's default by the run's time scale k, so the
+*shape* of its default behaviour is kept while days pass in minutes. Measured times are then
+multiplied back by k. Where a parameter cannot take the exact value (whole seconds only, a
+minimum, a hard-coded constant) the target records the value it really got, and the report shows
+the distortion instead of hiding it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ScaledParameter:
+    """One MTA parameter: its default, what was configured, and what that means in real time."""
+
+    name: str
+    default_seconds: float  #: the MTA's own default, in real seconds
+    configured_seconds: float  #: what the MTA was given (wall seconds in the scaled run)
+    time_scale: float
+    note: str = ""  #: why it is not exact, when it is not
+
+    @property
+    def effective_real_seconds(self) -> float:
+        """What the configured value amounts to once measured times are scaled back."""
+        return self.configured_seconds * self.time_scale
+
+    @property
+    def distortion(self) -> float:
+        """Effective over default: 1.0 is exact, 1.2 means the scaled run is 20% slower."""
+        if self.default_seconds == 0:
+            return 1.0 if self.configured_seconds == 0 else float("inf")
+        return self.effective_real_seconds / self.default_seconds
+
+    @property
+    def exact(self) -> bool:
+        return abs(self.distortion - 1.0) < 1e-9
+
+
+def scale_whole_seconds(
+    name: str, default_seconds: float, time_scale: float, *, minimum: float = 1.0
+) -> ScaledParameter:
+    """Scale a parameter that takes whole seconds with a lower bound (most MTA settings)."""
+    if default_seconds == 0:
+        return ScaledParameter(name, 0, 0, time_scale)  # 0 means "off": keep it off
+    wanted = default_seconds / time_scale
+    configured = max(minimum, float(round(wanted)))
+    note = ""
+    if configured != wanted:
+        reason = (
+            f"at least {minimum:g}s"
+            if configured == minimum and wanted < minimum
+            else "whole seconds"
+        )
+        note = f"wanted {wanted:.3g}s, {reason}"
+    return ScaledParameter(name, default_seconds, configured, time_scale, note)
+
+
+@dataclass(frozen=True)
+class TimeScaling:
+    """The time scale applied to one target, parameter by parameter."""
+
+    time_scale: float
+    parameters: tuple[ScaledParameter, ...]
+
+    def get(self, name: str) -> ScaledParameter:
+        for parameter in self.parameters:
+            if parameter.name == name:
+                return parameter
+        raise KeyError(name)
+
+    def distorted(self, tolerance: float = 0.05) -> list[ScaledParameter]:
+        """Parameters whose effective real value is off their default by more than `tolerance`."""
+        return [p for p in self.parameters if abs(p.distortion - 1.0) > tolerance]
+
+    def describe(self) -> list[str]:
+        lines = []
+        for p in self.parameters:
+            state = "exact" if p.exact else f"x{p.distortion:.3g} ({p.note})"
+            scaled = f"{p.default_seconds:g}s -> {p.configured_seconds:g}s wall"
+            lines.append(f"{p.name}: default {scaled}, {state}")
+        return lines

@@ -1,0 +1,151 @@
+"""Every registered sender MTA, in its container, against the real receiver.
+
+The three behaviours every target must show before the conformance suites can trust it: a
+routed message is delivered; a temporary RCPT failure (`rcpt-450`) is queued and retried within
+the target's scaled schedule; a permanent one (`rcpt-550`) bounces and the DSN comes back.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import MessageRecord, parse_plan
+from harness.pytest_plugin import ReceiverFactory, TargetFactory
+from harness.receiver import EventRecord, Receiver
+from harness.targets import BOUNCE_DOMAIN, TARGETS, RouteTable, SenderTarget
+from harness.waiting import wait_until
+
+pytestmark = pytest.mark.docker
+
+#: One real hour passes in a minute: Postfix's 5-minute backoff becomes 5 s.
+TIME_SCALE = 60.0
+DOMAIN = "receiver.test"
+#: Wall seconds allowed on top of a scaled schedule for process start-up and queue scans.
+SLACK_WALL = 2.0
+
+
+@pytest.fixture(params=sorted(TARGETS))
+def target_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def start(
+    receiver_factory: ReceiverFactory,
+    target_factory: TargetFactory,
+    gateway: str,
+    name: str,
+    plan: str = "",
+) -> tuple[Receiver, SenderTarget]:
+    receiver = receiver_factory(parse_plan(plan), listen=[f"{gateway}:0"], time_scale=TIME_SCALE)
+    routes = RouteTable.to_one([DOMAIN, BOUNCE_DOMAIN], receiver.host, receiver.port)
+    return receiver, target_factory(name, routes, time_scale=TIME_SCALE)
+
+
+def journal_summary(receiver: Receiver) -> str:
+    with receiver.journal() as journal:
+        messages = [(m.message_id or f"DSN for {m.dsn_for}") for m in journal.messages()]
+        replies = [e.text for e in journal.events(kind="reply") if e.stage in ("rcpt", "eod")]
+    return f"messages {messages}; replies {replies[-6:]}"
+
+
+def messages_for(receiver: Receiver, message_id: str) -> list[MessageRecord]:
+    with receiver.journal() as journal:
+        return journal.messages(message_id=message_id)
+
+
+def rcpt_decisions(receiver: Receiver, message_id: str) -> list[EventRecord]:
+    with receiver.journal() as journal:
+        return [e for e in journal.decisions() if e.stage == "rcpt" and e.message_id == message_id]
+
+
+def test_routed_message_is_delivered(
+    receiver_factory: ReceiverFactory,
+    target_factory: TargetFactory,
+    container_gateway: str,
+    target_name: str,
+) -> None:
+    receiver, target = start(receiver_factory, target_factory, container_gateway, target_name)
+    sent = target.submit([f"user@{DOMAIN}"], subject="delivered")
+    [stored] = wait_until(
+        lambda: messages_for(receiver, sent.message_id),
+        timeout=60,
+        what=f"{target_name} to deliver {sent.message_id}",
+        seen=lambda: journal_summary(receiver),
+    )
+    assert stored.rcpt_tos == (f"user@{DOMAIN}",)
+    assert stored.mail_from == sent.sender
+    assert b"Subject: delivered" in stored.content
+    wait_until(
+        lambda: not [q for q in target.queue() if q.message_id == sent.message_id],
+        timeout=30,
+        what="the delivered message to leave the queue",
+        seen=lambda: str(target.queue()),
+    )
+    assert target.version
+    assert target.package_version
+
+
+def test_rcpt_450_is_deferred_and_retried_within_the_scaled_schedule(
+    receiver_factory: ReceiverFactory,
+    target_factory: TargetFactory,
+    container_gateway: str,
+    target_name: str,
+) -> None:
+    plan = f'[[rule]]\nstage = "rcpt"\nrecipient_domain = "{DOMAIN}"\nreply = "450 4.2.0 busy"\n'
+    receiver, target = start(receiver_factory, target_factory, container_gateway, target_name, plan)
+    earliest, latest = target.first_retry_window()
+    sent = target.submit([f"user@{DOMAIN}"])
+
+    def two_attempts() -> list[EventRecord]:
+        attempts = rcpt_decisions(receiver, sent.message_id)
+        return attempts[:2] if len(attempts) >= 2 else []
+
+    first, second = wait_until(
+        two_attempts,
+        timeout=latest / TIME_SCALE + 60,
+        what=f"{target_name} to retry after 450",
+        seen=lambda: journal_summary(receiver),
+    )
+    gap_real = (second.mono - first.mono) * TIME_SCALE
+    slack_real = SLACK_WALL * TIME_SCALE
+    assert earliest - slack_real <= gap_real <= latest + slack_real, (
+        f"first retry after {gap_real:.0f} real s; "
+        f"the scaled schedule allows {earliest:.0f}-{latest:.0f}"
+    )
+    [queued] = [q for q in target.queue() if q.message_id == sent.message_id]
+    assert [r.address for r in queued.recipients] == [f"user@{DOMAIN}"]
+    with receiver.journal() as journal:
+        assert journal.dsns() == []  # a temporary failure is no reason to bounce
+
+
+def test_rcpt_550_bounces_and_the_dsn_reaches_the_receiver(
+    receiver_factory: ReceiverFactory,
+    target_factory: TargetFactory,
+    container_gateway: str,
+    target_name: str,
+) -> None:
+    plan = (
+        f'[[rule]]\nstage = "rcpt"\nrecipient_domain = "{DOMAIN}"\n'
+        'reply = "550 5.1.1 <{recipient}> recipient rejected"\n'
+    )
+    receiver, target = start(receiver_factory, target_factory, container_gateway, target_name, plan)
+    sent = target.submit([f"user@{DOMAIN}"])
+
+    def dsn() -> list[MessageRecord]:
+        with receiver.journal() as journal:
+            return [d for d in journal.dsns() if d.dsn_for == sent.message_id]
+
+    [report] = wait_until(
+        dsn, timeout=60, what=f"{target_name}'s DSN", seen=lambda: journal_summary(receiver)
+    )
+    assert report.mail_from == ""
+    assert report.rcpt_tos == (sent.sender,)
+    assert b"multipart/report" in report.content
+    assert f"<user@{DOMAIN}> recipient rejected".encode() in report.content
+    assert len(rcpt_decisions(receiver, sent.message_id)) == 1  # no retry after a 5xx
+    wait_until(
+        lambda: not [q for q in target.queue() if q.message_id == sent.message_id],
+        timeout=30,
+        what="the bounced message to leave the queue",
+        seen=lambda: str(target.queue()),
+    )
