@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from harness import MessageRecord, parse_plan
+from harness.dsn import parse_dsn
 from harness.pytest_plugin import ReceiverFactory, TargetFactory
 from harness.receiver import EventRecord, Receiver
 from harness.targets import BOUNCE_DOMAIN, TARGETS, RouteTable, SenderTarget
@@ -142,6 +143,16 @@ def test_rcpt_550_bounces_and_the_dsn_reaches_the_receiver(
     assert report.rcpt_tos == (sent.sender,)
     assert b"multipart/report" in report.content
     assert f"<user@{DOMAIN}> recipient rejected".encode() in report.content
+    parsed = parse_dsn(report.content)
+    assert parsed.problems == ()
+    assert parsed.original_message_id == sent.message_id
+    [block] = parsed.recipients
+    assert (block.final_recipient, block.action, block.status) == (
+        f"user@{DOMAIN}",
+        "failed",
+        "5.1.1",
+    )
+    assert block.remote_reply_code == 550
     assert len(rcpt_decisions(receiver, sent.message_id)) == 1  # no retry after a 5xx
     wait_until(
         lambda: not [q for q in target.queue() if q.message_id == sent.message_id],
