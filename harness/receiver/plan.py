@@ -139,6 +139,9 @@ class DropMode(StrEnum):
 class Drop:
     mode: DropMode
     after_bytes: int = 0
+    #: after-dot only: store the message first, as a server that committed it and then died
+    #: before replying (RFC 1047): the sender, seeing no reply, sends it again: a duplicate
+    keep_message: bool = False
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ _RULE_KEYS = frozenset(
         "reply",
         "drop",
         "drop_after_bytes",
+        "keep_message",
         "accept",
     }
 )
@@ -384,7 +385,12 @@ def _drop(raw: Mapping[str, Any], stages: frozenset[Stage], where: _Where) -> Dr
         raise where.error("drop", '"mid-data" only applies at stage "data"')
     if mode is DropMode.AFTER_DOT and stages != {Stage.EOD}:
         raise where.error("drop", '"after-dot" only applies at stage "eod"')
+    keep = raw.get("keep_message", False)
+    if "keep_message" in raw and mode is not DropMode.AFTER_DOT:
+        raise where.error("keep_message", 'only goes with drop = "after-dot"')
+    if not isinstance(keep, bool):
+        raise where.error("keep_message", f"must be true or false, got {keep!r}")
     after_bytes = raw.get("drop_after_bytes", 0)
     if not isinstance(after_bytes, int) or isinstance(after_bytes, bool) or after_bytes < 0:
         raise where.error("drop_after_bytes", f"must be a whole number >= 0, got {after_bytes!r}")
-    return Drop(mode=mode, after_bytes=after_bytes)
+    return Drop(mode=mode, after_bytes=after_bytes, keep_message=keep)

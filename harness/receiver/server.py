@@ -10,7 +10,9 @@ foreground until SIGINT or SIGTERM, for `mailstorm receiver`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
+import math
 import signal
 import socket
 import tempfile
@@ -33,6 +35,8 @@ DEFAULT_HOSTNAME = "mailstorm.test"
 #: Idle timeout in wall seconds (RFC 5321 4.5.3.2.7 asks servers for at least 5 minutes).
 DEFAULT_IDLE_TIMEOUT = 300.0
 DEFAULT_DATA_SIZE_LIMIT = 50 * 1024 * 1024
+#: Wall seconds stop() waits for aborted sessions to report that they ended.
+STOP_TIMEOUT = 5.0
 
 
 class ReceiverCore:
@@ -58,6 +62,7 @@ class ReceiverCore:
         self.listeners: list[BoundListener] = []
         self.sessions: set[FaultySMTP] = set()
         self._servers: list[asyncio.Server] = []
+        self._refusing: list[socket.socket] = []  #: bound, not listening: connections refused
         self.loop: asyncio.AbstractEventLoop  # set by start(), before any session exists
         self.idle: asyncio.Event  # set while no session is open
 
@@ -75,51 +80,82 @@ class ReceiverCore:
         if not self.sessions:
             self.idle.set()
 
-    async def start(self, specs: Sequence[ListenSpec]) -> list[BoundListener]:
-        """Bind every listener, or none: a failure closes those already bound."""
+    async def start(
+        self, specs: Sequence[ListenSpec], *, refuse_until: float | None = None
+    ) -> list[BoundListener]:
+        """Bind every listener, or none: a failure closes those already bound.
+
+        With `refuse_until` (real seconds; `math.inf`: for ever) the ports are bound but not
+        listening until then, so the kernel refuses connections (RST), as when the SMTP service
+        is down but the host is up; then they open.
+        """
         self.loop = asyncio.get_running_loop()
         self.loop.set_exception_handler(self._loop_exception)
         self.idle = asyncio.Event()
         self.idle.set()
         try:
+            sockets = []
             for position, spec in enumerate(specs):
-                await self._bind(
-                    spec, spec.name or ("primary" if position == 0 else f"l{position}")
-                )
+                name = spec.name or ("primary" if position == 0 else f"l{position}")
+                sockets.append(self._bind(spec, name))
+            self.decider.reset()
+            if refuse_until:
+                if not math.isinf(refuse_until):
+                    delay = self.decider.wall_seconds(refuse_until)
+                    self.loop.call_later(delay, lambda: self.loop.create_task(self._open(sockets)))
+            else:
+                await self._open(sockets)
         except BaseException:
             await self.stop()
             raise
-        self.decider.reset()
         return self.listeners
 
-    async def _bind(self, spec: ListenSpec, name: str) -> None:
-        holder: list[BoundListener] = []
-
-        def protocol() -> FaultySMTP:
-            return FaultySMTP(self, holder[0])
-
+    def _bind(self, spec: ListenSpec, name: str) -> tuple[socket.socket, BoundListener]:
         try:
-            server = await self.loop.create_server(
-                protocol, spec.host, spec.port, reuse_address=True, backlog=1024
-            )
+            family, kind, proto, _, address = socket.getaddrinfo(
+                spec.host, spec.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )[0]
+            sock = socket.socket(family, kind, proto)
         except OSError as error:
             raise ListenError(_bind_problem(spec, error)) from None
-        self._servers.append(server)
-        host, port = server.sockets[0].getsockname()[:2]
-        holder.append(BoundListener(name=name, host=str(host), port=int(port)))
-        self.listeners.append(holder[0])
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+        except OSError as error:
+            sock.close()
+            raise ListenError(_bind_problem(spec, error)) from None
+        host, port = sock.getsockname()[:2]
+        listener = BoundListener(name=name, host=str(host), port=int(port))
+        self.listeners.append(listener)
+        self._refusing.append(sock)  # until it listens; closed by stop() if it never does
+        return sock, listener
+
+    async def _open(self, sockets: Sequence[tuple[socket.socket, BoundListener]]) -> None:
+        for sock, listener in sockets:
+
+            def protocol(listener: BoundListener = listener) -> FaultySMTP:
+                return FaultySMTP(self, listener)
+
+            self._servers.append(await self.loop.create_server(protocol, sock=sock, backlog=1024))
+            self._refusing.remove(sock)
 
     async def stop(self) -> None:
         """Stop listening, hang up open sessions, and wait for them to finish."""
         for server in self._servers:
             server.close()
+        for sock in self._refusing:
+            sock.close()
+        self._refusing.clear()
         for session in list(self.sessions):
             if isinstance(session.transport, asyncio.Transport):
                 session.transport.abort()
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
-        await asyncio.sleep(0)  # let connection_lost callbacks of aborted sessions run
+        # Aborted transports report connection_lost on a later loop turn; the loop must not
+        # close before every session has ended, or their transports leak.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle.wait(), STOP_TIMEOUT)
 
     def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         error = context.get("exception")
@@ -148,6 +184,8 @@ class Receiver:
 
     Use it as a context manager; `listeners` tells the bound ports. The journal is written to
     `journal` (a temporary file when not given, kept after stop so it can still be read).
+    `refuse_until` (real seconds, `math.inf` for ever) keeps the ports closed (connections
+    refused) until then.
     """
 
     def __init__(
@@ -160,8 +198,10 @@ class Receiver:
         hostname: str = DEFAULT_HOSTNAME,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         overwrite_journal: bool = False,
+        refuse_until: float | None = None,
     ) -> None:
         self.plan = plan
+        self.refuse_until = refuse_until
         self.specs = [
             spec if isinstance(spec, ListenSpec) else ListenSpec.parse(spec) for spec in listen
         ]
@@ -202,7 +242,9 @@ class Receiver:
                 target=self._loop.run_forever, name="mailstorm-receiver", daemon=True
             )
             self._thread.start()
-            self.listeners = self._call(self._core.start(self.specs))
+            self.listeners = self._call(
+                self._core.start(self.specs, refuse_until=self.refuse_until)
+            )
         except BaseException:
             self._teardown()
             raise

@@ -100,6 +100,17 @@ class FaultySMTP(SMTP):
             self.record("disconnect", f"connection closed{f': {error}' if error else ''}")
         super().connection_lost(error)
 
+    def eof_received(self) -> bool:
+        """The client hung up: end the session (return False: the transport closes).
+
+        aiosmtpd keeps the connection half-open and relies on its cancelled client task to
+        close it, which never happens when the client hangs up before that task first runs
+        (connect, then close at once): the session would stay open for ever and count
+        against `sessions_above`.
+        """
+        super().eof_received()
+        return False
+
     def record(self, kind: str, text: str, rule: int | None = None) -> None:
         stage = self._stage
         self.core.journal.record_event(
@@ -388,7 +399,7 @@ class _PlanHooks:
         facts = server.facts(Stage.EOD)
         decision = await server.decide(facts)
         outcome = decision.action.outcome if decision is not None else None
-        if isinstance(outcome, Drop):  # only after-dot reaches here
+        if isinstance(outcome, Drop) and not outcome.keep_message:  # only after-dot gets here
             server.hang_up(f"dropped after end-of-data, {len(content)} bytes read, no reply")
         if isinstance(outcome, Reply) and outcome.code >= 300:
             return await server.send_reply(outcome, facts)
@@ -404,6 +415,8 @@ class _PlanHooks:
             content=content,
         )
         await asyncio.wrap_future(durable)
+        if isinstance(outcome, Drop):
+            server.hang_up(f"stored message {number}, then dropped the connection without a reply")
         if isinstance(outcome, Reply):
             return await server.send_reply(outcome, facts)
         return f"250 2.0.0 OK queued as {number}"

@@ -183,3 +183,27 @@ def test_refusing_greeting_answers_503_until_quit(receiver_factory: ReceiverFact
         raw.sendall(b"QUIT\r\n")
         assert lines.readline().startswith(b"221 ")
         assert lines.readline() == b""  # and then it hangs up
+
+
+def test_drop_after_dot_can_keep_the_message_first(receiver_factory: ReceiverFactory) -> None:
+    """RFC 1047: the server committed the message, then died before replying."""
+    receiver = start(receiver_factory, Stage.EOD, 'drop = "after-dot"\nkeep_message = true')
+    with Probe(receiver.host, receiver.port) as probe:
+        seen = probe.until(Stage.EOD)
+    assert seen.kind == "closed"
+    receiver.wait_idle()
+    with receiver.journal() as journal:
+        [stored] = journal.messages()
+        [drop] = journal.events(kind="drop")
+    assert stored.message_id == probe.message_id
+    assert drop.text == f"stored message {stored.id}, then dropped the connection without a reply"
+
+
+def test_a_client_that_hangs_up_at_once_leaves_no_session_open(
+    receiver_factory: ReceiverFactory,
+) -> None:
+    receiver = receiver_factory()
+    for _ in range(20):
+        socket.create_connection((receiver.host, receiver.port), timeout=5).close()
+    receiver.wait_idle(timeout=5)
+    assert receiver.open_sessions == 0

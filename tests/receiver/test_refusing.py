@@ -1,0 +1,45 @@
+"""A receiver whose SMTP service is down while its host is up: connections refused, then open."""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import Receiver
+from harness.receiver import Stage
+from tests.smtp_probe import Probe
+
+
+def connect(receiver: Receiver) -> bool:
+    try:
+        socket.create_connection((receiver.host, receiver.port), timeout=2).close()
+    except ConnectionRefusedError:
+        return False
+    return True
+
+
+def test_refuses_until_the_outage_ends_then_serves(tmp_path: Path) -> None:
+    # 72 real hours at this scale last 0.4 s on the wall.
+    scale = 72 * 3600 / 0.4
+    with Receiver(journal=tmp_path / "j.sqlite", time_scale=scale, refuse_until=72 * 3600) as rx:
+        started = time.monotonic()
+        assert not connect(rx)
+        deadline = started + 10
+        while not connect(rx):
+            assert time.monotonic() < deadline, "the receiver never opened"
+            time.sleep(0.02)
+        assert time.monotonic() - started >= 0.4 - 0.002
+        with Probe(rx.host, rx.port) as probe:
+            assert probe.until(Stage.QUIT).code == 221
+
+
+def test_refuses_for_ever(tmp_path: Path) -> None:
+    with Receiver(journal=tmp_path / "j.sqlite", refuse_until=math.inf) as rx:
+        assert not connect(rx)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((rx.host, rx.port), timeout=2)
+        assert rx.port > 0
