@@ -62,7 +62,9 @@ class ReceiverCore:
         self.listeners: list[BoundListener] = []
         self.sessions: set[FaultySMTP] = set()
         self._servers: list[asyncio.Server] = []
-        self._refusing: list[socket.socket] = []  #: bound, not listening: connections refused
+        self._refusing: list[tuple[socket.socket, BoundListener]] = []  #: connections refused
+        self._refuse_until: float | None = None
+        self._opening: asyncio.TimerHandle | None = None
         self.loop: asyncio.AbstractEventLoop  # set by start(), before any session exists
         self.idle: asyncio.Event  # set while no session is open
 
@@ -94,17 +96,12 @@ class ReceiverCore:
         self.idle = asyncio.Event()
         self.idle.set()
         try:
-            sockets = []
             for position, spec in enumerate(specs):
-                name = spec.name or ("primary" if position == 0 else f"l{position}")
-                sockets.append(self._bind(spec, name))
-            self.decider.reset()
-            if refuse_until:
-                if not math.isinf(refuse_until):
-                    delay = self.decider.wall_seconds(refuse_until)
-                    self.loop.call_later(delay, lambda: self.loop.create_task(self._open(sockets)))
-            else:
-                await self._open(sockets)
+                self._bind(spec, spec.name or ("primary" if position == 0 else f"l{position}"))
+            self._refuse_until = refuse_until
+            self.restart_plan()
+            if not refuse_until:
+                await self._open()
         except BaseException:
             await self.stop()
             raise
@@ -127,23 +124,35 @@ class ReceiverCore:
         host, port = sock.getsockname()[:2]
         listener = BoundListener(name=name, host=str(host), port=int(port))
         self.listeners.append(listener)
-        self._refusing.append(sock)  # until it listens; closed by stop() if it never does
+        self._refusing.append((sock, listener))  # until it listens; stop() closes it if never
         return sock, listener
 
-    async def _open(self, sockets: Sequence[tuple[socket.socket, BoundListener]]) -> None:
-        for sock, listener in sockets:
+    def restart_plan(self, plan: FaultPlan | None = None) -> None:
+        """Start the plan over from now, including a refusal window that has not ended yet."""
+        self.decider.reset(plan)
+        if self._opening is not None:
+            self._opening.cancel()
+            self._opening = None
+        if self._refuse_until and self._refusing and not math.isinf(self._refuse_until):
+            delay = self.decider.wall_seconds(self._refuse_until)
+            self._opening = self.loop.call_later(delay, lambda: self.loop.create_task(self._open()))
+
+    async def _open(self) -> None:
+        while self._refusing:
+            sock, listener = self._refusing.pop(0)
 
             def protocol(listener: BoundListener = listener) -> FaultySMTP:
                 return FaultySMTP(self, listener)
 
             self._servers.append(await self.loop.create_server(protocol, sock=sock, backlog=1024))
-            self._refusing.remove(sock)
 
     async def stop(self) -> None:
         """Stop listening, hang up open sessions, and wait for them to finish."""
         for server in self._servers:
             server.close()
-        for sock in self._refusing:
+        if self._opening is not None:
+            self._opening.cancel()
+        for sock, _ in self._refusing:
             sock.close()
         self._refusing.clear()
         for session in list(self.sessions):
@@ -339,10 +348,11 @@ class Receiver:
         """Switch to another plan and start it over: counters reset, elapsed time from now."""
         core = self._require_core()
         self.plan = plan
-        self._run_in_loop(lambda: core.decider.reset(plan))
+        self._run_in_loop(lambda: core.restart_plan(plan))
 
     def reset(self) -> None:
-        """Start the current plan over (attempt counters, greylist, elapsed time)."""
+        """Start the current plan over (attempt counters, greylist, elapsed time, and a
+        refusal window still running, which then lasts from now)."""
         self.use_plan(self.plan)
 
     def wait_idle(self, timeout: float = 30.0) -> None:

@@ -43,3 +43,17 @@ def test_refuses_for_ever(tmp_path: Path) -> None:
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection((rx.host, rx.port), timeout=2)
         assert rx.port > 0
+
+
+def test_reset_restarts_the_refusal_window(tmp_path: Path) -> None:
+    scale = 3600 / 0.5  # one real hour lasts half a second
+    with Receiver(journal=tmp_path / "j.sqlite", time_scale=scale, refuse_until=3600) as rx:
+        for _ in range(3):  # reset three times, each before the window ends
+            time.sleep(0.3)
+            rx.reset()
+        restarted = time.monotonic()
+        assert not connect(rx)  # 0.9 s after start: still closed, the window restarted
+        while not connect(rx):
+            assert time.monotonic() < restarted + 10, "the receiver never opened"
+            time.sleep(0.02)
+        assert time.monotonic() - restarted >= 0.5 - 0.002
