@@ -49,6 +49,7 @@ class Attempt:
     reply: str | None  #: the receiver's last reply, None when it sent none (drop, stall)
     message_id: str | None = None  #: None when the session ended before MAIL named a message
     listener: str = ""
+    duration: float = 0.0  #: real seconds from connect to disconnect (or to observation's end)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,266 @@
+"""Checks: each turns a case's evidence into a verdict on one RFC clause (CONFORMANCE.md).
+
+A scenario names the checks that apply to it. A check never raises on odd evidence: where the
+case did not exercise the clause it says "not applicable", and where the MTA does something
+else than the clause asks it says "deviation" with the measured values — a result, not an
+error. Thresholds come from the RFCs; they are in the detail text so a reader can judge.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.durations import format_duration
+from harness.ledger import CaseEvidence
+from harness.report.model import Check, Fate, Level, Outcome
+
+MINUTE = 60.0
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class CheckInput:
+    evidence: CaseEvidence
+    #: the codes the scenario's receiver answered with, e.g. the 550 a DSN must quote
+    reply_codes: tuple[int, ...] = ()
+
+
+CheckFunction = Callable[[CheckInput], tuple[Outcome, str, dict[str, object]]]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    clause: str
+    level: Level
+    function: CheckFunction
+
+
+def _gaps(evidence: CaseEvidence) -> list[float]:
+    times = sorted(a.t for a in evidence.attempts)
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+
+def _fates(evidence: CaseEvidence) -> set[Fate]:
+    return {f.fate for f in evidence.fates}
+
+
+def _retried(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    e = check.evidence
+    attempts = len(e.attempts)
+    measured: dict[str, object] = {"attempts": attempts, "fates": e.counts()}
+    if attempts >= 2:
+        return Outcome.PASS, f"tried again: {attempts} attempts", measured
+    if _fates(e) & {Fate.BOUNCED, Fate.LOST}:
+        return Outcome.DEVIATION, "gave up after one attempt", measured
+    if attempts == 0:
+        return Outcome.NOT_APPLICABLE, "no attempt reached the receiver", measured
+    return Outcome.NOT_APPLICABLE, "one attempt, still queued when observation ended", measured
+
+
+def _no_repeat(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    e = check.evidence
+    with_message = [a for a in e.attempts if a.message_id] or list(e.attempts)
+    measured: dict[str, object] = {"attempts": len(with_message), "fates": e.counts()}
+    if not with_message:
+        return Outcome.NOT_APPLICABLE, "no attempt reached the receiver", measured
+    if len(with_message) == 1:
+        return Outcome.PASS, "one attempt, not repeated", measured
+    return (
+        Outcome.DEVIATION,
+        f"repeated the refused request: {len(with_message)} attempts",
+        measured,
+    )
+
+
+def _queued_not_bounced(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    e = check.evidence
+    fates = _fates(e)
+    measured: dict[str, object] = {"fates": e.counts(), "observed_for": round(e.observed_for)}
+    if fates & {Fate.LOST}:
+        return Outcome.DEVIATION, "mail was lost: neither delivered, bounced nor queued", measured
+    early = [f for f in e.fates if f.fate is Fate.BOUNCED and (f.settled_t or 0) < 4 * DAY]
+    if early:
+        when = format_duration(early[0].settled_t or 0)
+        return Outcome.DEVIATION, f"bounced after {when} instead of queuing", measured
+    return Outcome.PASS, "kept in the queue and retried (or delivered later)", measured
+
+
+def _retry_delayed(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    gaps = _gaps(check.evidence)
+    if not gaps:
+        return Outcome.NOT_APPLICABLE, "fewer than two attempts", {}
+    first = gaps[0]
+    measured: dict[str, object] = {"first_retry_after": round(first)}
+    if first >= MINUTE:
+        return Outcome.PASS, f"first retry after {format_duration(first)}", measured
+    return Outcome.DEVIATION, f"retried after only {format_duration(first)}", measured
+
+
+def _retry_interval_30m(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    gaps = _gaps(check.evidence)
+    if not gaps:
+        return Outcome.NOT_APPLICABLE, "fewer than two attempts", {}
+    shortest = min(gaps)
+    measured: dict[str, object] = {"shortest_interval": round(shortest), "intervals": len(gaps)}
+    if shortest >= 30 * MINUTE:
+        return Outcome.PASS, f"shortest retry interval {format_duration(shortest)}", measured
+    detail = f"shortest retry interval {format_duration(shortest)}, under 30 minutes"
+    return Outcome.DEVIATION, detail, measured
+
+
+def _delivered_after_recovery(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    e = check.evidence
+    fates = _fates(e)
+    times = [f.settled_t for f in e.fates if f.fate in (Fate.DELIVERED, Fate.DUPLICATED)]
+    measured: dict[str, object] = {
+        "fates": e.counts(),
+        "delivered_at": [round(t or 0) for t in times],
+    }
+    if fates <= {Fate.DELIVERED, Fate.DUPLICATED}:
+        return (
+            Outcome.PASS,
+            f"all delivered, the last after {format_duration(max(t or 0 for t in times))}",
+            measured,
+        )
+    if fates & {Fate.BOUNCED, Fate.LOST}:
+        return Outcome.DEVIATION, f"not all delivered: {e.counts()}", measured
+    return Outcome.INFO, f"still queued when observation ended: {e.counts()}", measured
+
+
+def _dsn_sent(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    e = check.evidence
+    bounced = [f for f in e.fates if f.fate is Fate.BOUNCED]
+    measured: dict[str, object] = {"dsns": len(e.dsns), "fates": e.counts()}
+    if any(f.fate is Fate.LOST for f in e.fates):
+        return Outcome.DEVIATION, "undeliverable mail was dropped without notice", measured
+    if not bounced:
+        return Outcome.NOT_APPLICABLE, "nothing failed for good", measured
+    return Outcome.PASS, f"a DSN came back for {len(bounced)} failed recipient(s)", measured
+
+
+def _dsn_null_sender(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    e = check.evidence
+    measured: dict[str, object] = {"dsns": len(e.dsns), "non_null": len(e.foreign_bounces)}
+    if e.foreign_bounces:
+        return Outcome.DEVIATION, "a bounce came from a non-null reverse-path", measured
+    if not e.dsns:
+        return Outcome.NOT_APPLICABLE, "no DSN came back", measured
+    return Outcome.PASS, "the DSN used the null reverse-path <>", measured
+
+
+def _dsn_format(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    e = check.evidence
+    if not e.dsns:
+        return Outcome.NOT_APPLICABLE, "no DSN came back", {}
+    _, _, report = e.dsns[0]
+    problems = list(report.problems)
+    failed = [b for b in report.recipients if b.action == "failed"]
+    quoted = {b.remote_reply_code for b in report.recipients}
+    if check.reply_codes and not quoted & set(check.reply_codes):
+        problems.append(f"Diagnostic-Code does not carry the remote reply {check.reply_codes}")
+    measured: dict[str, object] = {
+        "actions": [b.action for b in report.recipients],
+        "statuses": [b.status for b in report.recipients],
+        "diagnostic": [b.diagnostic_text for b in report.recipients],
+    }
+    if problems:
+        return Outcome.DEVIATION, "; ".join(problems), measured
+    if not failed:
+        return Outcome.INFO, "well-formed, but no recipient marked failed", measured
+    return (
+        Outcome.PASS,
+        "multipart/report with Final-Recipient, Action, Status and the remote reply",
+        measured,
+    )
+
+
+def _duplicates(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    e = check.evidence
+    copies = [f.deliveries for f in e.fates]
+    extra = sum(max(0, n - 1) for n in copies)
+    measured: dict[str, object] = {"deliveries": copies, "duplicates": extra}
+    return Outcome.INFO, f"{extra} duplicate deliveries over {len(copies)} recipient(s)", measured
+
+
+def _waited(minimum: float, what: str) -> CheckFunction:
+    def check(check_input: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+        e = check_input.evidence
+        if not e.attempts:
+            return Outcome.NOT_APPLICABLE, "no attempt reached the receiver", {}
+        longest = max(a.duration for a in e.attempts)
+        delivered = _fates(e) & {Fate.DELIVERED, Fate.DUPLICATED}
+        measured: dict[str, object] = {"longest_wait": round(longest), "fates": e.counts()}
+        if longest >= minimum or delivered:
+            return Outcome.PASS, f"waited {format_duration(longest)} for the {what}", measured
+        waited, limit = format_duration(longest), format_duration(minimum)
+        detail = f"gave up on the {what} after {waited}, under {limit}"
+        return Outcome.DEVIATION, detail, measured
+
+    return check
+
+
+def _class_reading(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    e = check.evidence
+    retried = len(e.attempts) >= 2
+    bounced = Fate.BOUNCED in _fates(e)
+    reading = (
+        "temporary (retried)"
+        if retried and not bounced
+        else "permanent (bounced)"
+        if bounced
+        else "undecided"
+    )
+    measured: dict[str, object] = {"attempts": len(e.attempts), "fates": e.counts()}
+    return Outcome.INFO, f"treated as {reading}", measured
+
+
+def _give_up_days(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    e = check.evidence
+    bounced = [f.settled_t or 0 for f in e.fates if f.fate is Fate.BOUNCED]
+    measured: dict[str, object] = {"fates": e.counts(), "bounced_at": [round(t) for t in bounced]}
+    if not bounced:
+        if Fate.LOST in _fates(e):
+            return Outcome.DEVIATION, "mail was lost", measured
+        return Outcome.PASS, f"still trying after {format_duration(e.observed_for)}", measured
+    earliest = min(bounced)
+    if earliest >= 4 * DAY:
+        return Outcome.PASS, f"gave up after {format_duration(earliest)}", measured
+    return Outcome.DEVIATION, f"gave up after {format_duration(earliest)}, under 4 days", measured
+
+
+CHECKS: dict[str, CheckSpec] = {
+    "retried": CheckSpec("RFC5321 4.2.1", Level.SHOULD, _retried),
+    "retried-452": CheckSpec("RFC5321 4.5.3.1.10", Level.SHOULD, _retried),
+    "retried-after-drop": CheckSpec("RFC5321 3.8", Level.SHOULD, _retried),
+    "no-repeat-after-5xx": CheckSpec("RFC5321 4.2.1", Level.SHOULD, _no_repeat),
+    "no-repeat-after-eod-5xx": CheckSpec("RFC5321 4.2.5", Level.SHOULD, _no_repeat),
+    "queued-not-bounced": CheckSpec("RFC5321 4.5.4.1", Level.MUST, _queued_not_bounced),
+    "retry-delayed": CheckSpec("RFC5321 4.5.4.1", Level.MUST, _retry_delayed),
+    "retry-interval-30m": CheckSpec("RFC5321 4.5.4.1", Level.SHOULD, _retry_interval_30m),
+    "give-up-4d": CheckSpec("RFC5321 4.5.4.1", Level.SHOULD, _give_up_days),
+    "delivered-after-recovery": CheckSpec("RFC5321 4.5.4.1", Level.MUST, _delivered_after_recovery),
+    "dsn-sent": CheckSpec("RFC5321 6.1", Level.MUST, _dsn_sent),
+    "dsn-null-sender": CheckSpec("RFC5321 6.1", Level.MUST, _dsn_null_sender),
+    "dsn-format": CheckSpec("RFC3464", Level.MUST, _dsn_format),
+    "duplicates": CheckSpec("RFC1047", Level.INFO, _duplicates),
+    "greeting-timeout-5m": CheckSpec(
+        "RFC5321 4.5.3.2", Level.SHOULD, _waited(5 * MINUTE, "greeting")
+    ),
+    "eod-timeout-10m": CheckSpec(
+        "RFC5321 4.5.3.2", Level.SHOULD, _waited(10 * MINUTE, "end-of-data reply")
+    ),
+    "code-class-reading": CheckSpec("RFC3463", Level.INFO, _class_reading),
+}
+
+
+def run_checks(ids: tuple[str, ...], check_input: CheckInput) -> tuple[Check, ...]:
+    results = []
+    for check_id in ids:
+        spec = CHECKS[check_id]
+        outcome, detail, measured = spec.function(check_input)
+        results.append(
+            Check(spec.clause, spec.level, outcome, detail, {"check": check_id, **measured})
+        )
+    return tuple(results)

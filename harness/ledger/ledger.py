@@ -1,0 +1,244 @@
+"""The ledger: one fate per recipient of every injected message, and every attempt, in real time.
+
+Three sources, none complete alone: the scenario receiver's journal (what reached the receiver,
+every session), the bounce receiver's journal (the DSNs that came back), and the sender's queue
+(what it still holds). Joined, they give exactly one fate per recipient: delivered once,
+duplicated, bounced, still queued, or lost — lost being what no source accounts for, the worst
+outcome and the one the Libero outage produced.
+
+Times are real MTA seconds since the case's first injection: wall seconds times the time scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.dsn import DeliveryReport, parse_dsn
+from harness.errors import MailstormError
+from harness.receiver import Journal, MessageRecord
+from harness.report.model import Attempt, Fate, RecipientFate
+from harness.targets import QueuedMessage, Submission
+from harness.waiting import WaitTimeout, wait_until
+
+_STAGE_ORDER = ["greeting", "ehlo", "mail", "rcpt", "data", "eod", "quit"]
+
+
+class LedgerExpectationError(AssertionError, MailstormError):
+    """An expectation on the ledger did not hold; the message lists what did happen."""
+
+
+@dataclass(frozen=True)
+class CaseEvidence:
+    """Everything read at one moment, for one case."""
+
+    fates: tuple[RecipientFate, ...]
+    attempts: tuple[Attempt, ...]
+    dsns: tuple[tuple[float, MessageRecord, DeliveryReport], ...]  #: (t, message, parsed)
+    foreign_bounces: tuple[MessageRecord, ...]  #: bounces to our ids from a non-null sender
+    journal_excerpt: tuple[str, ...]
+    observed_for: float
+
+    def settled(self) -> bool:
+        """Every recipient is delivered (once or more) or bounced: nothing left to happen."""
+        final = {Fate.DELIVERED, Fate.DUPLICATED, Fate.BOUNCED}
+        return bool(self.fates) and all(f.fate in final for f in self.fates)
+
+    def counts(self) -> dict[str, int]:
+        counts = {fate.value: 0 for fate in Fate}
+        for fate in self.fates:
+            counts[fate.fate.value] += 1
+        return counts
+
+    def describe(self) -> str:
+        fates = ", ".join(f"{f.recipient}: {f.fate.value}" for f in self.fates)
+        attempts = "; ".join(
+            f"t={a.t:.0f}s {a.stage} {a.reply or '(no reply)'}" for a in self.attempts[-5:]
+        )
+        return f"fates [{fates}]; {len(self.attempts)} attempts [{attempts}]; {len(self.dsns)} DSNs"
+
+
+class Ledger:
+    """Follows one case's messages through the receiver journals and the sender's queue."""
+
+    def __init__(
+        self,
+        *,
+        journal: Path,
+        bounce_journal: Path,
+        time_scale: float,
+        queue: Callable[[], Sequence[QueuedMessage]] = lambda: (),
+    ) -> None:
+        self.journal_path = journal
+        self.bounce_journal_path = bounce_journal
+        self.time_scale = time_scale
+        self._queue = queue
+        self.submissions: list[Submission] = []
+
+    def add(self, submission: Submission) -> None:
+        self.submissions.append(submission)
+
+    @property
+    def start_mono(self) -> float:
+        return min(s.mono for s in self.submissions) if self.submissions else 0.0
+
+    def real(self, mono: float) -> float:
+        return (mono - self.start_mono) * self.time_scale
+
+    def read(self, now_mono: float) -> CaseEvidence:
+        """Join the sources as they are now."""
+        ids = {s.message_id for s in self.submissions}
+        with Journal(self.journal_path) as journal:
+            delivered = [m for m in journal.messages() if m.message_id in ids]
+            attempts = self._attempts(journal, now_mono)
+            excerpt = tuple(
+                f"t={self.real(e.mono):.0f}s #{e.session_id} {e.kind} {e.text}"[:200]
+                for e in journal.events()
+                if e.kind in ("command", "reply", "decision", "drop")
+            )[:40]
+        with Journal(self.bounce_journal_path) as bounces:
+            dsns = tuple(
+                (self.real(m.mono), m, parse_dsn(m.content))
+                for m in bounces.dsns()
+                if m.dsn_for in ids
+            )
+            foreign = tuple(m for m in bounces.messages() if not m.is_dsn and _tagged(m, ids))
+        queued = [q for q in self._queue() if q.message_id in ids]
+        fates = tuple(
+            self._fate(s, r, delivered, dsns, queued, now_mono)
+            for s in self.submissions
+            for r in s.recipients
+        )
+        return CaseEvidence(
+            fates=fates,
+            attempts=attempts,
+            dsns=dsns,
+            foreign_bounces=foreign,
+            journal_excerpt=excerpt,
+            observed_for=self.real(now_mono),
+        )
+
+    def _attempts(self, journal: Journal, now_mono: float) -> tuple[Attempt, ...]:
+        sessions = {session.id: session for session in journal.sessions()}
+        by_session: dict[int, list] = {}  # type: ignore[type-arg]
+        for event in journal.events():
+            by_session.setdefault(event.session_id, []).append(event)
+        attempts = []
+        for session_id, events in sorted(by_session.items()):
+            session = sessions.get(session_id)
+            start = session.mono if session else events[0].mono
+            # The furthest stage before QUIT, and what the receiver answered there: for a
+            # 450 at RCPT that is (rcpt, 450 ...), not the 221 to the QUIT that followed.
+            staged = [e for e in events if e.stage in _STAGE_ORDER and e.stage != "quit"]
+            stage = max((e.stage or "" for e in staged), key=_STAGE_ORDER.index, default="greeting")
+            at_stage = [e for e in staged if e.stage == stage and e.kind in ("reply", "drop")]
+            reply = at_stage[-1].text if at_stage and at_stage[-1].kind == "reply" else None
+            last = events[-1]
+            end = last.mono if last.kind == "disconnect" else now_mono
+            message_id = next((e.message_id for e in events if e.message_id), None)
+            attempts.append(
+                Attempt(
+                    t=self.real(start),
+                    stage=stage or "greeting",
+                    reply=reply.splitlines()[-1] if reply else None,
+                    message_id=message_id,
+                    listener=session.listen_address if session else "",
+                    duration=(end - start) * self.time_scale,
+                )
+            )
+        return tuple(attempts)
+
+    def _fate(
+        self,
+        submission: Submission,
+        recipient: str,
+        delivered: list[MessageRecord],
+        dsns: tuple[tuple[float, MessageRecord, DeliveryReport], ...],
+        queued: list[QueuedMessage],
+        now_mono: float,
+    ) -> RecipientFate:
+        copies = [
+            m
+            for m in delivered
+            if m.message_id == submission.message_id
+            and recipient.lower() in (r.lower() for r in m.rcpt_tos)
+        ]
+        if copies:
+            return RecipientFate(
+                submission.message_id,
+                recipient,
+                Fate.DELIVERED if len(copies) == 1 else Fate.DUPLICATED,
+                len(copies),
+                settled_t=self.real(copies[0].mono),
+            )
+        for t, message, report in dsns:
+            if message.dsn_for != submission.message_id:
+                continue
+            block = report.for_recipient(recipient)
+            failed = block.action == "failed" if block else not report.recipients
+            if failed:
+                return RecipientFate(submission.message_id, recipient, Fate.BOUNCED, 0, settled_t=t)
+        for entry in queued:
+            if entry.message_id == submission.message_id and any(
+                r.address.lower() == recipient.lower() for r in entry.recipients
+            ):
+                next_t = None
+                if entry.next_attempt is not None:
+                    wall_until = entry.next_attempt.timestamp() - _wall_now()
+                    next_t = self.real(now_mono) + max(0.0, wall_until) * self.time_scale
+                return RecipientFate(
+                    submission.message_id, recipient, Fate.QUEUED, 0, next_attempt_t=next_t
+                )
+        return RecipientFate(submission.message_id, recipient, Fate.LOST, 0)
+
+    # -- expectations, for tests --------------------------------------------------------------
+
+    def wait_settled(self, timeout: float) -> CaseEvidence:
+        """Wait until every recipient is delivered or bounced; fail showing what happened."""
+        import time
+
+        last: list[CaseEvidence] = []
+
+        def settled() -> list[CaseEvidence]:
+            evidence = self.read(time.monotonic())
+            last[:] = [evidence]
+            return [evidence] if evidence.settled() else []
+
+        try:
+            [evidence] = wait_until(
+                settled,
+                timeout=timeout,
+                what="every recipient to be delivered or bounced",
+                seen=lambda: last[0].describe() if last else "nothing yet",
+                interval=0.25,
+            )
+        except WaitTimeout as error:
+            raise LedgerExpectationError(str(error)) from None
+        return evidence
+
+    def expect(self, fate: Fate, *, recipient: str | None = None, count: int | None = None) -> None:
+        """Assert recipients (all, or `recipient`) have `fate`; a failure lists what happened."""
+        import time
+
+        evidence = self.read(time.monotonic())
+        chosen = [f for f in evidence.fates if recipient is None or f.recipient == recipient]
+        matching = [f for f in chosen if f.fate is fate]
+        wanted = len(chosen) if count is None else count
+        if len(matching) != wanted or not chosen:
+            raise LedgerExpectationError(
+                f"expected {wanted} recipient(s) {fate.value}, found {len(matching)}: "
+                f"{evidence.describe()}"
+            )
+
+
+def _tagged(message: MessageRecord, ids: set[str]) -> bool:
+    from harness.message_ids import id_from_address
+
+    return any(id_from_address(r) in ids for r in message.rcpt_tos)
+
+
+def _wall_now() -> float:
+    import time
+
+    return time.time()

@@ -1,0 +1,302 @@
+"""Running the compliance matrix: every scenario on every target, concurrently, into a `Matrix`.
+
+Cases share containers, never next hops: each (target, tier) pair gets one MTA container, each
+scenario in it gets its own receiver on its own port and its own domain, so no MTA's
+per-destination state (Postfix's dead-host marks, Exim's retry database, both keyed with the
+port) couples two scenarios. DSNs of a container go to one accepting bounce receiver and are
+joined to their message by id. All cases run at once and each ends when its recipients are
+settled (delivered or bounced) or its observation time is up, so a run lasts about as long as
+its longest scenario, not their sum.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.conformance import CheckInput, run_checks
+from harness.containers import bridge_gateway, docker_client
+from harness.errors import MailstormError
+from harness.ledger import CaseEvidence, Ledger
+from harness.receiver import ACCEPT_ALL, Receiver, Reply
+from harness.report.model import CaseResult, DsnEvidence, Matrix, TargetInfo, empty_fates
+from harness.scenarios import Scenario, Tier
+from harness.targets import (
+    BOUNCE_DOMAIN,
+    Hop,
+    QueuedMessage,
+    RouteTable,
+    SenderTarget,
+    Submission,
+    target_class,
+)
+
+#: Default time scale per tier: fine keeps timeouts measurable, coarse fits days into minutes.
+DEFAULT_TIME_SCALES: dict[Tier, float] = {Tier.FINE: 60.0, Tier.COARSE: 1440.0}
+POLL_INTERVAL = 0.5
+#: Wall seconds between progress lines while cases run.
+HEARTBEAT = 30.0
+
+
+@dataclass
+class _Case:
+    scenario: Scenario
+    target: SenderTarget
+    receiver: Receiver
+    ledger: Ledger
+    time_scale: float
+    injections: list[float]  #: wall offsets from the campaign start, one per message
+    started: float = 0.0  #: monotonic time of the first injection
+    result: CaseResult | None = None
+    sent: list[Submission] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.scenario.id} on {self.target.name}"
+
+
+@dataclass(frozen=True)
+class MatrixRun:
+    """What to run and where to keep the evidence."""
+
+    targets: Sequence[str]
+    scenarios: Sequence[Scenario]
+    work_dir: Path
+    time_scales: dict[Tier, float] = field(default_factory=lambda: dict(DEFAULT_TIME_SCALES))
+    run_id: str = ""
+    progress: Callable[[str], None] = lambda line: None
+
+
+def run_matrix(run: MatrixRun) -> Matrix:
+    """Run every case and return the matrix; containers and receivers are gone afterwards."""
+    client = docker_client()
+    try:
+        gateway = bridge_gateway(client)
+    finally:
+        client.close()
+    with ExitStack() as stack:
+        cases: list[_Case] = []
+        targets: list[SenderTarget] = []
+        for name in run.targets:
+            for tier in Tier:
+                scenarios = [s for s in run.scenarios if s.tier is tier]
+                if scenarios:
+                    group, target = _start_group(stack, run, gateway, name, tier, scenarios)
+                    cases += group
+                    targets.append(target)
+        _observe(cases, run.progress)
+    return Matrix(
+        run_id=run.run_id,
+        created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        targets=_target_infos(targets),
+        cases=tuple(_order(cases, run)),
+    )
+
+
+def _start_group(
+    stack: ExitStack,
+    run: MatrixRun,
+    gateway: str,
+    name: str,
+    tier: Tier,
+    scenarios: list[Scenario],
+) -> tuple[list[_Case], SenderTarget]:
+    scale = run.time_scales[tier]
+    prefix = run.work_dir / f"{name}-{tier.value}"
+    bounces = stack.enter_context(
+        Receiver(
+            ACCEPT_ALL,
+            listen=[f"{gateway}:0"],
+            journal=f"{prefix}-bounces.sqlite",
+            time_scale=scale,
+        )
+    )
+    receivers = {
+        scenario.id: stack.enter_context(
+            Receiver(
+                scenario.plan,
+                listen=[f"{gateway}:0"],
+                journal=f"{prefix}-{scenario.id}.sqlite",
+                time_scale=scale,
+                refuse_until=scenario.refuse_until,
+            )
+        )
+        for scenario in scenarios
+    }
+    routes = {s.domain: [Hop(receivers[s.id].host, receivers[s.id].port)] for s in scenarios}
+    routes[BOUNCE_DOMAIN] = [Hop(bounces.host, bounces.port)]
+    run.progress(f"starting {name} (time scale {scale:g}) for {len(scenarios)} scenarios")
+    target = stack.enter_context(target_class(name)(RouteTable.of(routes), time_scale=scale))
+    run.progress(f"{name} {target.version} ready in {sum(target.timings.values()):.1f}s")
+    cases = []
+    queue = _QueueCache(target)
+    for scenario in scenarios:
+        receiver = receivers[scenario.id]
+        ledger = Ledger(
+            journal=receiver.journal_path,
+            bounce_journal=bounces.journal_path,
+            time_scale=scale,
+            queue=queue,
+        )
+        step = scenario.spread / max(1, scenario.messages - 1) / scale
+        injections = [step * n for n in range(scenario.messages)]
+        cases.append(_Case(scenario, target, receiver, ledger, scale, injections))
+    return cases, target
+
+
+def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
+    """Inject on schedule, and finish each case when settled or when its time is up."""
+    campaign_start = time.monotonic()
+    for case in cases:
+        case.receiver.reset()  # plan time (windows, refusals) starts with the first message
+        case.started = time.monotonic()
+    next_heartbeat = campaign_start + HEARTBEAT
+    while any(case.result is None for case in cases):
+        now = time.monotonic()
+        if now >= next_heartbeat:
+            next_heartbeat = now + HEARTBEAT
+            running = [c for c in cases if c.result is None]
+            ends = max(c.started + c.scenario.observe / c.time_scale for c in running) - now
+            progress(f"{len(running)} case(s) still observing; all done within {ends / 60:.1f} min")
+        for case in cases:
+            if case.result is not None:
+                continue
+            try:
+                _inject_due(case, now - case.started)
+                if len(case.sent) < case.scenario.messages:
+                    continue
+                evidence = case.ledger.read(time.monotonic())
+                deadline = case.started + case.scenario.observe / case.time_scale
+                if (case.scenario.settle and evidence.settled()) or time.monotonic() >= deadline:
+                    case.result = _result(case, evidence)
+            except MailstormError as error:
+                case.result = _error_result(case, error)
+            if case.result is not None:
+                done = sum(1 for c in cases if c.result is not None)
+                progress(
+                    f"[{done}/{len(cases)}] {case.name}: {case.result.verdict} "
+                    f"{_fate_summary(case.result.fates)} ({time.monotonic() - campaign_start:.0f}s)"
+                )
+        time.sleep(POLL_INTERVAL)
+
+
+def _error_result(case: _Case, error: Exception) -> CaseResult:
+    """The case could not be measured: a harness error, shown as such in every report."""
+    return CaseResult(
+        scenario=case.scenario.id,
+        target=case.target.name,
+        description=case.scenario.description,
+        time_scale=case.time_scale,
+        fates=empty_fates(),
+        recipients=(),
+        attempts=(),
+        dsn=None,
+        checks=(),
+        error=f"{type(error).__name__}: {error}",
+    )
+
+
+class _QueueCache:
+    """One queue listing per target per poll, shared by the target's cases."""
+
+    def __init__(self, target: SenderTarget, ttl: float = POLL_INTERVAL) -> None:
+        self.target = target
+        self.ttl = ttl
+        self._at = -1e9
+        self._queue: list[QueuedMessage] = []
+
+    def __call__(self) -> list[QueuedMessage]:
+        if time.monotonic() - self._at > self.ttl:
+            self._queue = self.target.queue()
+            self._at = time.monotonic()
+        return self._queue
+
+
+def _inject_due(case: _Case, elapsed_wall: float) -> None:
+    while len(case.sent) < len(case.injections) and case.injections[len(case.sent)] <= elapsed_wall:
+        recipients = [f"{local}@{case.scenario.domain}" for local in case.scenario.recipients]
+        submission = case.target.submit(
+            recipients, subject=f"mailstorm {case.scenario.id}", size=case.scenario.size
+        )
+        case.sent.append(submission)
+        case.ledger.add(submission)
+
+
+def _result(case: _Case, evidence: CaseEvidence) -> CaseResult:
+    scenario = case.scenario
+    codes = tuple(
+        rule.action.outcome.code
+        for rule in scenario.plan.rules
+        if isinstance(rule.action.outcome, Reply) and rule.action.outcome.code >= 400
+    )
+    checks = run_checks(scenario.checks, CheckInput(evidence, codes))
+    return CaseResult(
+        scenario=scenario.id,
+        target=case.target.name,
+        description=scenario.description,
+        time_scale=case.time_scale,
+        fates=evidence.counts(),
+        recipients=evidence.fates,
+        attempts=evidence.attempts,
+        dsn=_dsn_evidence(evidence),
+        checks=checks,
+        journal_excerpt=evidence.journal_excerpt,
+        observed_for=evidence.observed_for,
+    )
+
+
+def _dsn_evidence(evidence: CaseEvidence) -> DsnEvidence | None:
+    if not evidence.dsns:
+        return None
+    t, _, report = evidence.dsns[0]
+    block = next((b for b in report.recipients if b.action == "failed"), None)
+    block = block or (report.recipients[0] if report.recipients else None)
+    return DsnEvidence(
+        t=t,
+        action=block.action if block else "",
+        status=block.status if block else "",
+        final_recipient=block.final_recipient if block else "",
+        diagnostic_code=block.diagnostic_text if block else None,
+        remote_reply_code=block.remote_reply_code if block else None,
+        will_retry_until=block.will_retry_until.isoformat()
+        if block and block.will_retry_until
+        else None,
+        well_formed=report.well_formed,
+        problems=report.problems,
+    )
+
+
+def _fate_summary(fates: dict[str, int]) -> str:
+    return ", ".join(f"{count} {fate}" for fate, count in fates.items() if count) or "no fate"
+
+
+def _target_infos(targets: list[SenderTarget]) -> tuple[TargetInfo, ...]:
+    infos: dict[str, TargetInfo] = {}
+    for target in targets:
+        known = infos.get(target.name)
+        scales = (*known.time_scales, target.time_scale) if known else (target.time_scale,)
+        parameters = (
+            (*known.parameters, *_parameters(target)) if known else tuple(_parameters(target))
+        )
+        infos[target.name] = TargetInfo(
+            target.name, target.version, target.package_version, scales, parameters
+        )
+    return tuple(infos.values())
+
+
+def _parameters(target: SenderTarget) -> list[dict[str, object]]:
+    return [
+        {"time_scale": target.time_scale, **parameter}
+        for parameter in target.describe()["parameters"]
+    ]
+
+
+def _order(cases: list[_Case], run: MatrixRun) -> list[CaseResult]:
+    rank = {scenario.id: position for position, scenario in enumerate(run.scenarios)}
+    targets = {name: position for position, name in enumerate(run.targets)}
+    ordered = sorted(cases, key=lambda c: (rank[c.scenario.id], targets[c.target.name]))
+    return [case.result for case in ordered if case.result is not None]

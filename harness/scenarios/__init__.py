@@ -1,0 +1,16 @@
+"""Conformance scenarios: fault plans plus what to send and how long to observe."""
+
+from harness.scenarios.catalogue import CATALOGUE_DIR, load_catalogue, select
+from harness.scenarios.loader import load_scenario, parse_scenario
+from harness.scenarios.model import Kind, Scenario, Tier
+
+__all__ = [
+    "CATALOGUE_DIR",
+    "Kind",
+    "Scenario",
+    "Tier",
+    "load_catalogue",
+    "load_scenario",
+    "parse_scenario",
+    "select",
+]

@@ -1,0 +1,120 @@
+"""Each check's verdicts on evidence built by hand: what passes, deviates, or does not apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.conformance import CHECKS, CheckInput, run_checks
+from harness.dsn import DeliveryReport, parse_dsn
+from harness.ledger import CaseEvidence
+from harness.receiver import MessageRecord
+from harness.report.model import Attempt, Fate, Level, Outcome, RecipientFate
+
+MINUTE = 60.0
+DAY = 86400.0
+SAMPLE = (Path(__file__).parents[1] / "dsn" / "samples" / "postfix-rcpt-550.eml").read_bytes()
+
+
+def evidence(
+    fates: list[Fate],
+    attempt_times: list[float] = (),  # type: ignore[assignment]
+    *,
+    settled_t: float = 10.0,
+    dsn: bytes | None = None,
+    durations: list[float] | None = None,
+    deliveries: int = 1,
+) -> CaseEvidence:
+    recipients = tuple(
+        RecipientFate(
+            "ms1",
+            f"u{n}@r.test",
+            fate,
+            deliveries if fate in (Fate.DELIVERED, Fate.DUPLICATED) else 0,
+            settled_t=settled_t if fate is not Fate.QUEUED else None,
+        )
+        for n, fate in enumerate(fates)
+    )
+    attempts = tuple(
+        Attempt(
+            t=t,
+            stage="rcpt",
+            reply="450 x",
+            message_id="ms1",
+            duration=(durations or [0.0] * 99)[i],
+        )
+        for i, t in enumerate(attempt_times)
+    )
+    dsns: tuple[tuple[float, MessageRecord, DeliveryReport], ...] = ()
+    if dsn is not None:
+        record = MessageRecord(1, 1, 0.0, 0.0, None, "", ("m@b.test",), True, "ms1", len(dsn), dsn)
+        dsns = ((settled_t, record, parse_dsn(dsn)),)
+    return CaseEvidence(recipients, attempts, dsns, (), (), observed_for=7200)
+
+
+def verdict(check_id: str, case: CaseEvidence, codes: tuple[int, ...] = ()) -> Outcome:
+    [check] = run_checks((check_id,), CheckInput(case, codes))
+    assert check.clause == CHECKS[check_id].clause
+    assert check.measured["check"] == check_id
+    return check.outcome
+
+
+@pytest.mark.parametrize(
+    ("check_id", "case", "expected"),
+    [
+        ("retried", evidence([Fate.QUEUED], [0, 300]), Outcome.PASS),
+        ("retried", evidence([Fate.BOUNCED], [0]), Outcome.DEVIATION),
+        ("retried", evidence([Fate.QUEUED], [0]), Outcome.NOT_APPLICABLE),
+        ("retried", evidence([Fate.QUEUED], []), Outcome.NOT_APPLICABLE),
+        ("no-repeat-after-5xx", evidence([Fate.BOUNCED], [0]), Outcome.PASS),
+        ("no-repeat-after-5xx", evidence([Fate.BOUNCED], [0, 60]), Outcome.DEVIATION),
+        ("queued-not-bounced", evidence([Fate.QUEUED], [0, 300]), Outcome.PASS),
+        ("queued-not-bounced", evidence([Fate.BOUNCED], [0], settled_t=MINUTE), Outcome.DEVIATION),
+        ("queued-not-bounced", evidence([Fate.LOST], [0]), Outcome.DEVIATION),
+        ("queued-not-bounced", evidence([Fate.BOUNCED], [0], settled_t=5 * DAY), Outcome.PASS),
+        ("retry-delayed", evidence([Fate.QUEUED], [0, 300]), Outcome.PASS),
+        ("retry-delayed", evidence([Fate.QUEUED], [0, 5]), Outcome.DEVIATION),
+        ("retry-delayed", evidence([Fate.QUEUED], [0]), Outcome.NOT_APPLICABLE),
+        ("retry-interval-30m", evidence([Fate.QUEUED], [0, 1800, 5400]), Outcome.PASS),
+        ("retry-interval-30m", evidence([Fate.QUEUED], [0, 300, 5400]), Outcome.DEVIATION),
+        ("give-up-4d", evidence([Fate.BOUNCED], [0], settled_t=5 * DAY), Outcome.PASS),
+        ("give-up-4d", evidence([Fate.BOUNCED], [0], settled_t=2 * DAY), Outcome.DEVIATION),
+        ("give-up-4d", evidence([Fate.QUEUED], [0]), Outcome.PASS),
+        ("delivered-after-recovery", evidence([Fate.DELIVERED], [0, 300]), Outcome.PASS),
+        ("delivered-after-recovery", evidence([Fate.BOUNCED], [0]), Outcome.DEVIATION),
+        ("delivered-after-recovery", evidence([Fate.QUEUED], [0]), Outcome.INFO),
+        ("dsn-sent", evidence([Fate.BOUNCED], [0], dsn=SAMPLE), Outcome.PASS),
+        ("dsn-sent", evidence([Fate.LOST], [0]), Outcome.DEVIATION),
+        ("dsn-sent", evidence([Fate.DELIVERED], [0]), Outcome.NOT_APPLICABLE),
+        ("dsn-null-sender", evidence([Fate.BOUNCED], [0], dsn=SAMPLE), Outcome.PASS),
+        ("dsn-null-sender", evidence([Fate.QUEUED], [0]), Outcome.NOT_APPLICABLE),
+        ("duplicates", evidence([Fate.DUPLICATED], [0, 600], deliveries=2), Outcome.INFO),
+        ("greeting-timeout-5m", evidence([Fate.QUEUED], [0], durations=[301]), Outcome.PASS),
+        ("greeting-timeout-5m", evidence([Fate.QUEUED], [0], durations=[120]), Outcome.DEVIATION),
+        ("eod-timeout-10m", evidence([Fate.DELIVERED], [0], durations=[30]), Outcome.PASS),
+        ("code-class-reading", evidence([Fate.BOUNCED], [0]), Outcome.INFO),
+    ],
+)
+def test_verdicts(check_id: str, case: CaseEvidence, expected: Outcome) -> None:
+    assert verdict(check_id, case) == expected
+
+
+def test_dsn_format_wants_the_remote_reply_quoted() -> None:
+    case = evidence([Fate.BOUNCED], [0], dsn=SAMPLE)
+    assert verdict("dsn-format", case, codes=(550,)) == Outcome.PASS
+    assert verdict("dsn-format", case, codes=(554,)) == Outcome.DEVIATION
+    assert verdict("dsn-format", evidence([Fate.QUEUED], [0])) == Outcome.NOT_APPLICABLE
+
+
+def test_every_check_names_a_clause_and_level() -> None:
+    for spec in CHECKS.values():
+        assert spec.clause.startswith("RFC")
+        assert isinstance(spec.level, Level)
+
+
+def test_duplicates_are_counted() -> None:
+    [check] = run_checks(
+        ("duplicates",), CheckInput(evidence([Fate.DUPLICATED], [0, 1], deliveries=3))
+    )
+    assert check.measured["duplicates"] == 2
