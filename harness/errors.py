@@ -55,3 +55,22 @@ class BenchError(MailstormError):
 
 class TargetMetadataError(MailstormError):
     """A target's `target.toml` is missing or malformed: the message names the file and the key."""
+
+
+class MatrixFormatError(MailstormError):
+    """A `matrix.json` or a baseline file cannot be read: not JSON, or a field is missing or of the
+    wrong type. The message names the file and the field's path (`cases[3].attempts[0].t`), so a
+    hand-edited baseline can be fixed without reading the reader's code."""
+
+
+class SchemaVersionError(MatrixFormatError):
+    """A `matrix.json` or baseline was written with a `schema_version` this mailstorm does not know.
+
+    Fields change meaning between versions, so guessing would compare apples with pears: the
+    message says which versions are understood (regenerate the file, or use the matching mailstorm).
+    """
+
+
+class ReportWriteError(MailstormError):
+    """A report file (matrix.json, matrix.md, matrix.html, junit.xml, a baseline) cannot be
+    written: the message names the path and the operating system's reason."""

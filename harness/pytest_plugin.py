@@ -52,6 +52,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="HOST",
         help="address the receiver fixtures listen on (default 127.0.0.1)",
     )
+    group.addoption(
+        "--targets",
+        dest="mailstorm_targets",
+        default=None,
+        metavar="LIST",
+        help="sender MTAs the conformance suites run (comma-separated; default: all bundled)",
+    )
+    group.addoption(
+        "--scenarios",
+        dest="mailstorm_scenarios",
+        default=None,
+        metavar="LIST",
+        help="scenario ids or globs the conformance suites run (default: the whole catalogue)",
+    )
     parser.addini("mailstorm_time_scale", "default time scale K for receiver fixtures", default="1")
     parser.addini(
         "mailstorm_listen_host", "default listen address for receivers", default="127.0.0.1"

@@ -54,9 +54,25 @@ ensure_venv() {
   fi
 }
 
+ensure_chromium() {
+  # ensure_chromium: the HTML report's tests (marker `browser`) render matrix.html in headless
+  # Chromium, only from file:// URLs. On a Debian machine where we are root it installs Debian's
+  # `chromium`; elsewhere it only says so, since only those tests need it (`-m "not browser"`).
+  command -v chromium >/dev/null && return 0
+  if is_debian_root; then
+    say "installing Debian's chromium (headless rendering of matrix.html in the tests)"
+    # In a subshell: apt_install exits on failure, and only the browser tests need chromium.
+    ( apt_install chromium ) \
+      || say "could not install chromium: the tests marked 'browser' will fail (-m 'not browser' skips them)"
+  else
+    say "chromium is missing: the tests marked 'browser' will fail; install it or run with -m 'not browser'"
+  fi
+}
+
 ensure_test_tools() {
-  # Tests drive real Postfix tools (smtp-source, smtp-sink) where they can.
-  :
+  # Tests drive real Postfix tools (smtp-source, smtp-sink) where they can, and render the HTML
+  # report in a real browser.
+  ensure_chromium
 }
 
 docker_answers() { docker info >/dev/null 2>&1; }

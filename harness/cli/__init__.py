@@ -10,7 +10,13 @@ from collections.abc import Sequence
 from harness.errors import MailstormError
 
 #: Subcommand modules under harness.cli, in help order; each has `register(subparsers)`.
-COMMAND_MODULES = ("demo_command", "receiver_command", "bench_command", "clean_command")
+COMMAND_MODULES = (
+    "matrix_command",
+    "demo_command",
+    "receiver_command",
+    "bench_command",
+    "clean_command",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,5 +1,58 @@
-"""Reports of runs: where they go (`reports/<run-id>/`, `reports/latest`) and how they read."""
+"""Reports of runs: where they go (`reports/<run-id>/`, `reports/latest`) and how they read.
 
+A run's `Matrix` becomes `matrix.json` (everything, read back exactly), `matrix.md` (a CI job
+summary), `matrix.html` (one self-contained page with the evidence and retry timelines) and
+`junit.xml` (MUST deviations fail, SHOULD deviations are results, harness errors are errors);
+`write_reports` writes the four. Baselines pin fates and check outcomes in git, and `compare`
+lists what changed.
+"""
+
+from harness.errors import MatrixFormatError, ReportWriteError, SchemaVersionError
+from harness.report.baseline import (
+    Baseline,
+    CellBaseline,
+    Difference,
+    DifferenceKind,
+    compare,
+    format_differences,
+    load_baseline,
+    write_baseline,
+)
+from harness.report.html import cell_anchor, render_html, write_html
+from harness.report.junit import render_junit, write_junit
+from harness.report.markdown import render_markdown, write_markdown
+from harness.report.matrix_json import (
+    matrix_from_json_data,
+    matrix_to_json,
+    read_matrix_json,
+    write_matrix_json,
+)
 from harness.report.run_dir import create_run_dir
+from harness.report.writer import write_reports
 
-__all__ = ["create_run_dir"]
+__all__ = [
+    "Baseline",
+    "CellBaseline",
+    "Difference",
+    "DifferenceKind",
+    "MatrixFormatError",
+    "ReportWriteError",
+    "SchemaVersionError",
+    "cell_anchor",
+    "compare",
+    "create_run_dir",
+    "format_differences",
+    "load_baseline",
+    "matrix_from_json_data",
+    "matrix_to_json",
+    "read_matrix_json",
+    "render_html",
+    "render_junit",
+    "render_markdown",
+    "write_baseline",
+    "write_html",
+    "write_junit",
+    "write_markdown",
+    "write_matrix_json",
+    "write_reports",
+]

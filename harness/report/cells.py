@@ -1,0 +1,159 @@
+"""How a matrix reads, shared by every human-facing report: grid order, cell labels, deviations.
+
+Markdown, HTML and JUnit must tell the same story about a cell (the same verdict symbol, the same
+fate counts, the same list of deviations), so the wording lives here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness.durations import format_duration
+from harness.report.model import CaseResult, Check, Fate, Level, Matrix, Outcome, TargetInfo
+
+#: The sign between a scenario and a target, and before a time scale.
+TIMES = "\N{MULTIPLICATION SIGN}"
+#: Verdict -> symbol: pass, deviation (a SHOULD/MUST not met), error (not measured), info.
+VERDICT_SYMBOLS = {
+    "pass": "✅",
+    "deviation": "⚠️",
+    "error": "❌",
+    "info": "\N{INFORMATION SOURCE}\ufe0f",
+}
+#: The levels whose deviation fails a test: a requirement, not a recommendation.
+REQUIRED_LEVELS = frozenset({Level.MUST, Level.MUST_NOT})
+#: A parameter whose effective real value is off its default by more than this is "distorted".
+DISTORTION_TOLERANCE = 0.05
+
+
+def scenarios(matrix: Matrix) -> list[str]:
+    """Scenario ids in the order the matrix holds them (the catalogue order of the run)."""
+    return list(dict.fromkeys(case.scenario for case in matrix.cases))
+
+
+def targets(matrix: Matrix) -> list[str]:
+    """Target names: those described in `matrix.targets`, then any only named by a case."""
+    names = [target.name for target in matrix.targets]
+    return list(dict.fromkeys([*names, *(case.target for case in matrix.cases)]))
+
+
+def fate_counts(case: CaseResult) -> list[tuple[str, int]]:
+    """The non-zero fate counts of a case, in the order of `Fate` (delivered first, lost last)."""
+    known = [(fate.value, case.fates.get(fate.value, 0)) for fate in Fate]
+    others = [(name, count) for name, count in case.fates.items() if name not in set(Fate)]
+    return [(name, count) for name, count in [*known, *others] if count]
+
+
+def fates_text(case: CaseResult) -> str:
+    """`delivered 1`, `bounced 1 (5.1.1)`, `queued 2, lost 1`; `no message` when all are zero.
+
+    A bounce carries the DSN's status, the one detail that tells a 5.1.1 from a 4.4.7 give-up.
+    """
+    parts = []
+    for name, count in fate_counts(case):
+        part = f"{name} {count}"
+        if name == Fate.BOUNCED and case.dsn is not None and case.dsn.status:
+            part += f" ({case.dsn.status})"
+        parts.append(part)
+    return ", ".join(parts) or "no message"
+
+
+def cell_text(case: CaseResult | None, symbols: dict[str, str] = VERDICT_SYMBOLS) -> str:
+    """The compact grid cell: verdict symbol plus fate counts, `❌ error` for a harness error."""
+    if case is None:
+        return "—"
+    symbol = symbols.get(case.verdict, "?")
+    if case.error:
+        return f"{symbol} error"
+    return f"{symbol} {fates_text(case)}"
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """One check a case did not meet, with the case it belongs to."""
+
+    case: CaseResult
+    check: Check
+
+    @property
+    def required(self) -> bool:
+        """A MUST / MUST NOT deviation (a test failure), not a SHOULD (a result)."""
+        return self.check.level in REQUIRED_LEVELS
+
+
+def deviations(matrix: Matrix) -> list[Deviation]:
+    """Every deviation, grid order (scenario, then target), checks in the case's order."""
+    order = {name: index for index, name in enumerate(targets(matrix))}
+    rank = {name: index for index, name in enumerate(scenarios(matrix))}
+    cases = sorted(matrix.cases, key=lambda case: (rank[case.scenario], order[case.target]))
+    return [
+        Deviation(case, check)
+        for case in cases
+        for check in case.checks
+        if check.outcome == Outcome.DEVIATION
+    ]
+
+
+def errors(matrix: Matrix) -> list[CaseResult]:
+    """The cases the harness could not measure."""
+    return [case for case in matrix.cases if case.error]
+
+
+def verdict_counts(matrix: Matrix) -> dict[str, int]:
+    """How many cells have each verdict, in the order pass, deviation, error, info."""
+    counts = dict.fromkeys(VERDICT_SYMBOLS, 0)
+    for case in matrix.cases:
+        counts[case.verdict] = counts.get(case.verdict, 0) + 1
+    return counts
+
+
+def real_time(seconds: float | None) -> str:
+    """A real-MTA time for people: `+0s`, `+5m`, `+3d2h`; `—` for none."""
+    if seconds is None:
+        return "—"
+    if seconds == 0:
+        return "+0s"
+    sign = "-" if seconds < 0 else "+"
+    return sign + format_duration(abs(seconds))
+
+
+def time_scales_text(target: TargetInfo) -> str:
+    """`x60`, or `x60, x3600` for a target run at several; `x1` means real time."""
+    return ", ".join(f"{TIMES}{scale:g}" for scale in target.time_scales) or "—"
+
+
+def distorted_parameters(target: TargetInfo) -> list[str]:
+    """One phrase per scaled parameter whose real effect is not its default.
+
+    The runner records each parameter as `TargetInfo.parameters` entries with `name`,
+    `default_seconds`, `configured_seconds`, `effective_real_seconds`, `exact` and `note`
+    (see `SenderTarget.describe`); an entry missing those keys is shown as it is rather than
+    dropped, because a hidden distortion is the thing this line exists to prevent.
+    """
+    phrases = []
+    for parameter in target.parameters:
+        phrase = _distortion_phrase(parameter)
+        if phrase:
+            phrases.append(phrase)
+    return phrases
+
+
+def _distortion_phrase(parameter: dict[str, Any]) -> str | None:
+    name = str(parameter.get("name", "?"))
+    default = parameter.get("default_seconds")
+    effective = parameter.get("effective_real_seconds")
+    note = str(parameter.get("note") or "")
+    if not isinstance(default, int | float) or not isinstance(effective, int | float):
+        if parameter.get("exact") is True:
+            return None
+        details = ", ".join(f"{key}={value}" for key, value in parameter.items() if key != "name")
+        return f"{name}: {details}"
+    ratio = effective / default if default else (1.0 if effective == 0 else float("inf"))
+    if parameter.get("exact") is True or abs(ratio - 1.0) <= DISTORTION_TOLERANCE:
+        return None
+    phrase = (
+        f"{name}: default {format_duration(default)}, effectively {format_duration(effective)}"
+        f" ({TIMES}{ratio:.3g})"
+    )
+    return f"{phrase}: {note}" if note else phrase

@@ -1,0 +1,389 @@
+"""`matrix.html`: one self-contained page to explore a run, evidence included.
+
+One file, no external resource (the CSS, the script and the plots are inline, and a
+Content-Security-Policy forbids loading anything), so it opens the same from a CI artifact, a
+mail attachment or `reports/latest/` without network. A colour-coded grid; a click on a cell
+shows its evidence (attempts with real times, the DSN, the checks, the journal excerpt) beside
+the grid; each cell is linkable as `matrix.html#cell-<scenario>-<target>`; below, a retry
+timeline per target. Every piece of text from the run is escaped: replies and journal lines
+come from the wire and hold `<`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from harness.durations import format_duration
+from harness.report import cells
+from harness.report._files import write_text_atomically
+from harness.report._html_assets import CSS, JS
+from harness.report._text import printable
+from harness.report.cells import TIMES
+from harness.report.model import CaseResult, Check, DsnEvidence, Matrix, TargetInfo
+from harness.report.timeline import STRIP, reply_class, span_for, timeline_legend, timeline_svg
+
+MATRIX_HTML = "matrix.html"
+#: Nothing may be fetched: only the inline style and script run, images only from data: URLs.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+)
+#: Verdict symbols drawn from text fonts, not emoji: the page must read the same in a browser
+#: without an emoji font (a CI screenshot, a server's headless browser); colour does the rest.
+SYMBOLS = {"pass": "✓", "deviation": "⚠", "error": "✗", "info": "\N{INFORMATION SOURCE}"}
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def cell_anchor(scenario: str, target: str) -> str:
+    """The element id (and URL fragment) of a cell's evidence: `cell-<scenario>-<target>`.
+
+    Characters other than letters, digits, `.`, `_` and `-` become `_`, so the fragment needs
+    no percent-encoding; scenario ids of the catalogue are kept as they are.
+    """
+    return f"cell-{_UNSAFE_ID.sub('_', scenario)}-{_UNSAFE_ID.sub('_', target)}"
+
+
+def render_html(matrix: Matrix) -> str:
+    """The text of `matrix.html`."""
+    anchors = _anchors(matrix)
+    title = f"mailstorm matrix — {matrix.run_id}"
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{_e(title)}</title>",
+            f"<style>{CSS}</style>",
+            "</head>",
+            "<body>",
+            *_header(matrix),
+            *_targets(matrix),
+            '<div class="layout">',
+            '<div class="main">',
+            *_grid(matrix, anchors),
+            *_deviations(matrix, anchors),
+            *_timelines(matrix, anchors),
+            "</div>",
+            *_panel(matrix, anchors),
+            "</div>",
+            f"<script>{JS}</script>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+
+
+def write_html(matrix: Matrix, path: str | Path) -> Path:
+    """Write `matrix.html` to `path`."""
+    return write_text_atomically(path, render_html(matrix))
+
+
+def _e(text: object) -> str:
+    return escape(printable(str(text)), quote=True)
+
+
+def _anchors(matrix: Matrix) -> dict[tuple[str, str], str]:
+    """Each case's anchor; a second case whose id collides after sanitising gets `-2`, `-3`."""
+    anchors: dict[tuple[str, str], str] = {}
+    used: set[str] = set()
+    for case in matrix.cases:
+        anchor = base = cell_anchor(case.scenario, case.target)
+        counter = 1
+        while anchor in used:
+            counter += 1
+            anchor = f"{base}-{counter}"
+        used.add(anchor)
+        anchors[(case.scenario, case.target)] = anchor
+    return anchors
+
+
+def _header(matrix: Matrix) -> list[str]:
+    counts = cells.verdict_counts(matrix)
+    summary = " · ".join(
+        f'<span class="badge v-{verdict}">{SYMBOLS[verdict]} {count} {verdict}</span>'
+        for verdict, count in counts.items()
+        if count
+    )
+    size = f"{len(cells.scenarios(matrix))} scenarios {TIMES} {len(cells.targets(matrix))} targets"
+    return [
+        "<header>",
+        "<h1>mailstorm compliance matrix</h1>",
+        f'<p class="meta">run <code>{_e(matrix.run_id)}</code> · created {_e(matrix.created)}'
+        f" · schema {matrix.schema_version} · {size} · all times are real MTA time since "
+        "injection</p>",
+        f'<p class="summary">{summary or "no cases"}</p>',
+        "</header>",
+    ]
+
+
+def _targets(matrix: Matrix) -> list[str]:
+    rows = [
+        '<section id="targets"><h2>Targets</h2><table><thead><tr><th>target</th><th>version</th>'
+        "<th>package</th><th>time scale</th><th>distorted time parameters</th></tr></thead><tbody>"
+    ]
+    for target in matrix.targets:
+        rows.append(
+            f"<tr><th>{_e(target.name)}</th><td>{_e(target.version)}</td>"
+            f"<td>{_e(target.package_version) or '—'}</td>"
+            f"<td>{_e(cells.time_scales_text(target))}</td><td>{_distortions(target)}</td></tr>"
+        )
+    rows.append("</tbody></table></section>")
+    return rows
+
+
+def _distortions(target: TargetInfo) -> str:
+    phrases = cells.distorted_parameters(target)
+    if not phrases:
+        return '<span class="muted">none</span>'
+    return "<br>".join(_e(phrase) for phrase in phrases)
+
+
+def _grid(matrix: Matrix, anchors: dict[tuple[str, str], str]) -> list[str]:
+    names = cells.targets(matrix)
+    rows = [
+        '<section id="matrix"><h2>Matrix</h2>',
+        '<div class="scroll-x"><table class="grid" id="grid"><thead><tr><th>scenario</th>'
+        + "".join(f"<th>{_e(name)}</th>" for name in names)
+        + "</tr></thead><tbody>",
+    ]
+    for scenario in cells.scenarios(matrix):
+        row = [f'<tr><th class="scenario"><code>{_e(scenario)}</code></th>']
+        for name in names:
+            case = matrix.case(scenario, name)
+            if case is None:
+                row.append('<td class="cell v-missing" title="not run">—</td>')
+                continue
+            anchor = anchors[(scenario, name)]
+            row.append(
+                f'<td class="cell v-{case.verdict}" data-cell="{_e(anchor)}">'
+                f'<a href="#{_e(anchor)}" title="{_e(scenario)} {TIMES} {_e(name)}: '
+                f'{_e(case.verdict)}">{_e(cells.cell_text(case, SYMBOLS))}</a></td>'
+            )
+        rows.append("".join(row) + "</tr>")
+    rows.append("</tbody></table></div>")
+    rows.append(
+        '<p class="legend">'
+        + "".join(
+            f'<span class="v-{verdict}">{symbol} {verdict}</span>'
+            for verdict, symbol in SYMBOLS.items()
+        )
+        + " — a cell shows its fates; click it for the evidence.</p></section>"
+    )
+    return rows
+
+
+def _panel(matrix: Matrix, anchors: dict[tuple[str, str], str]) -> list[str]:
+    parts = [
+        '<aside id="panel" aria-live="polite">',
+        '<p id="panel-hint">Click a cell of the matrix to see its evidence.</p>',
+    ]
+    for case in matrix.cases:
+        parts.append(_evidence(case, anchors[(case.scenario, case.target)]))
+    parts.append("</aside>")
+    return parts
+
+
+def _evidence(case: CaseResult, anchor: str) -> str:
+    verdict = case.verdict
+    parts = [
+        f'<section class="evidence" id="{_e(anchor)}" data-scenario="{_e(case.scenario)}" '
+        f'data-target="{_e(case.target)}">',
+        f"<header><h3><code>{_e(case.scenario)}</code> {TIMES} {_e(case.target)}</h3>"
+        f'<span class="badge v-{verdict}">{SYMBOLS.get(verdict, "")} {verdict}'
+        '</span><a class="close" href="#" title="close (Esc)">✕</a></header>',
+        f'<p class="description">{_e(case.description)}</p>',
+        '<dl class="facts">',
+        f"<dt>fates</dt><dd>{_e(cells.fates_text(case))}</dd>",
+        f"<dt>time scale</dt><dd>{TIMES}{case.time_scale:g}</dd>",
+        f"<dt>observed for</dt><dd>{_e(format_duration(case.observed_for))} real "
+        f"({case.observed_for:g} s)</dd>",
+        "</dl>",
+    ]
+    if case.error:
+        parts.append(f'<p class="harness-error">harness error: {_e(case.error)}</p>')
+    parts.extend(_recipients(case))
+    parts.extend(_attempts(case))
+    parts.extend(_dsn(case.dsn))
+    parts.extend(_checks(case.checks))
+    parts.append("<h4>Journal excerpt</h4>")
+    if case.journal_excerpt:
+        parts.append(f"<pre>{_e(chr(10).join(case.journal_excerpt))}</pre>")
+    else:
+        parts.append('<p class="none">no journal lines</p>')
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _recipients(case: CaseResult) -> list[str]:
+    if not case.recipients:
+        return []
+    rows = [
+        "<h4>Recipients</h4><table><thead><tr><th>recipient</th><th>fate</th><th>deliveries</th>"
+        "<th>settled</th><th>next attempt</th></tr></thead><tbody>"
+    ]
+    for r in case.recipients:
+        rows.append(
+            f"<tr><td>{_e(r.recipient)}</td><td>{_e(r.fate.value)}</td><td>{r.deliveries}</td>"
+            f"<td>{_e(cells.real_time(r.settled_t))}</td>"
+            f"<td>{_e(cells.real_time(r.next_attempt_t))}</td></tr>"
+        )
+    rows.append("</tbody></table>")
+    ids = dict.fromkeys(r.message_id for r in case.recipients)
+    rows.append(f'<p class="muted">message {", ".join(_e(i) for i in ids)}</p>')
+    return rows
+
+
+def _attempts(case: CaseResult) -> list[str]:
+    parts = [f"<h4>Attempts ({len(case.attempts)})</h4>"]
+    if not case.attempts:
+        return [*parts, '<p class="none">the receiver saw no session</p>']
+    parts.append(
+        timeline_svg(
+            [case],
+            title=f"attempts of {case.scenario} on {case.target}",
+            span=span_for([case]),
+            layout=STRIP,
+        )
+    )
+    # The listener matters only when there are several (primary and secondary MX).
+    listeners = len({attempt.listener for attempt in case.attempts}) > 1
+    parts.append(
+        '<table class="attempts"><thead><tr><th>#</th><th>t (real)</th><th>after previous</th>'
+        "<th>stage</th><th>reply</th>"
+        + ("<th>listener</th>" if listeners else "")
+        + "</tr></thead><tbody>"
+    )
+    previous: float | None = None
+    for number, attempt in enumerate(case.attempts, start=1):
+        gap = "—" if previous is None else cells.real_time(attempt.t - previous)
+        previous = attempt.t
+        reply = (
+            '<span class="r-none">no reply</span>'
+            if attempt.reply is None
+            else f'<span class="r-{reply_class(attempt.reply)}">{_e(attempt.reply)}</span>'
+        )
+        parts.append(
+            f'<tr><td>{number}</td><td title="{attempt.t:g} s">'
+            f"{_e(cells.real_time(attempt.t))}</td>"
+            f"<td>{_e(gap)}</td><td>{_e(attempt.stage)}</td><td>{reply}</td>"
+            + (f"<td>{_e(attempt.listener) or '—'}</td>" if listeners else "")
+            + "</tr>"
+        )
+    parts.append("</tbody></table>")
+    return parts
+
+
+def _dsn(dsn: DsnEvidence | None) -> list[str]:
+    if dsn is None:
+        return ["<h4>DSN</h4>", '<p class="none">no DSN came back</p>']
+    fields: list[tuple[str, Any]] = [
+        ("received", f"{cells.real_time(dsn.t)} ({dsn.t:g} s)"),
+        ("Action", dsn.action),
+        ("Status", dsn.status),
+        ("Final-Recipient", dsn.final_recipient),
+        ("Diagnostic-Code", dsn.diagnostic_code),
+        ("remote reply code", dsn.remote_reply_code),
+        ("Will-Retry-Until", dsn.will_retry_until),
+        ("well formed", "yes" if dsn.well_formed else "no"),
+    ]
+    rows = [
+        f"<dt>{_e(name)}</dt><dd>{'—' if value is None else _e(value)}</dd>"
+        for name, value in fields
+    ]
+    problems = "".join(f"<li>{_e(problem)}</li>" for problem in dsn.problems)
+    return [
+        "<h4>DSN</h4>",
+        '<dl class="facts">' + "".join(rows) + "</dl>",
+        *([f'<ul class="dsn-problems">{problems}</ul>'] if problems else []),
+    ]
+
+
+def _checks(checks: tuple[Check, ...]) -> list[str]:
+    if not checks:
+        return ["<h4>Checks</h4>", '<p class="none">no checks</p>']
+    rows = [
+        "<h4>Checks</h4><table><thead><tr><th>clause</th><th>level</th><th>outcome</th>"
+        "<th>detail</th><th>measured</th></tr></thead><tbody>"
+    ]
+    for check in checks:
+        outcome_class = "o-" + check.outcome.value.replace(" ", "-")
+        measured = "<br>".join(
+            f"{_e(key)} = {_e(json.dumps(value, ensure_ascii=False, default=str))}"
+            for key, value in check.measured.items()
+        )
+        rows.append(
+            f'<tr><td class="nowrap">{_e(check.clause)}</td><td>{_e(check.level.value)}</td>'
+            f'<td class="{outcome_class}">{_e(check.outcome.value)}</td>'
+            f'<td>{_e(check.detail)}</td><td class="mono">{measured or "—"}</td></tr>'
+        )
+    rows.append("</tbody></table>")
+    return rows
+
+
+def _deviations(matrix: Matrix, anchors: dict[tuple[str, str], str]) -> list[str]:
+    found = cells.deviations(matrix)
+    failed = cells.errors(matrix)
+    parts = ['<section id="deviations">', f"<h2>Deviations ({len(found)})</h2>"]
+    if found:
+        parts.append(
+            "<table><thead><tr><th>scenario</th><th>target</th><th>clause</th><th>level</th>"
+            "<th>detail</th></tr></thead><tbody>"
+        )
+        for deviation in found:
+            case, check = deviation.case, deviation.check
+            anchor = anchors[(case.scenario, case.target)]
+            parts.append(
+                f'<tr><td><a href="#{_e(anchor)}"><code>{_e(case.scenario)}</code></a></td>'
+                f'<td>{_e(case.target)}</td><td class="nowrap">{_e(check.clause)}</td>'
+                f"<td>{_e(check.level.value)}</td><td>{_e(check.detail)}</td></tr>"
+            )
+        parts.append("</tbody></table>")
+        parts.append(
+            '<p class="muted">A MUST deviation fails the JUnit test case; a SHOULD deviation is'
+            " a result, recorded but not failed.</p>"
+        )
+    else:
+        parts.append('<p class="none">none: every judged check passed</p>')
+    if failed:
+        parts.append(f"<h2>Harness errors ({len(failed)})</h2><ul>")
+        for case in failed:
+            anchor = anchors[(case.scenario, case.target)]
+            parts.append(
+                f'<li><a href="#{_e(anchor)}"><code>{_e(case.scenario)}</code></a> {TIMES} '
+                f"{_e(case.target)}: {_e(case.error or '')}</li>"
+            )
+        parts.append("</ul>")
+    parts.append("</section>")
+    return parts
+
+
+def _timelines(matrix: Matrix, anchors: dict[tuple[str, str], str]) -> list[str]:
+    span = span_for(matrix.cases)  # one axis for every target, so the plots compare
+    parts = [
+        '<section id="timelines"><h2>Retry timelines</h2>',
+        timeline_legend(),
+    ]
+    for name in cells.targets(matrix):
+        cases = [case for case in matrix.cases if case.target == name]
+        order = {scenario: index for index, scenario in enumerate(cells.scenarios(matrix))}
+        cases.sort(key=lambda case: order[case.scenario])
+        parts.append(f'<figure class="target-timeline" data-target="{_e(name)}">')
+        parts.append(f"<figcaption><h3>{_e(name)}</h3></figcaption>")
+        parts.append(
+            timeline_svg(
+                cases,
+                title=f"retry timeline of {name}",
+                link=lambda case: "#" + anchors[(case.scenario, case.target)],
+                span=span,
+            )
+        )
+        parts.append("</figure>")
+    parts.append("</section>")
+    return parts

@@ -1,0 +1,124 @@
+"""`matrix.md`: the matrix as a CI job summary (GitHub renders it; it reads fine as plain text).
+
+Short on purpose: versions and time scales first (a verdict means nothing without them), the
+grid, then one line per deviation and per harness error. The evidence lives in matrix.html.
+GitHub renders HTML inside Markdown, so text from the wire (`<user@example>` in a reply) is
+escaped, not only the table's `|`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from harness.report import cells
+from harness.report._files import write_text_atomically
+from harness.report._text import printable
+from harness.report.cells import TIMES
+from harness.report.model import Matrix
+
+MATRIX_MD = "matrix.md"
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
+
+
+def render_markdown(matrix: Matrix) -> str:
+    """The Markdown text of `matrix.md`."""
+    lines = [
+        f"# mailstorm compliance matrix — run {_code(matrix.run_id)}",
+        "",
+        _summary_line(matrix),
+        "",
+        *_targets_section(matrix),
+        "",
+        *_grid(matrix),
+        "",
+        *_deviations_section(matrix),
+        *_errors_section(matrix),
+    ]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def write_markdown(matrix: Matrix, path: str | Path) -> Path:
+    """Write `matrix.md` to `path`."""
+    return write_text_atomically(path, render_markdown(matrix))
+
+
+def escape(text: str) -> str:
+    """`text` safe in a Markdown table cell: HTML and Markdown syntax shown literally."""
+    text = printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    """An inline code span that survives backticks and pipes in `text`."""
+    text = printable(text).replace("\n", " ").replace("|", "\\|")
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
+
+
+def _summary_line(matrix: Matrix) -> str:
+    counts = cells.verdict_counts(matrix)
+    verdicts = ", ".join(
+        f"{cells.VERDICT_SYMBOLS[verdict]} {count} {verdict}"
+        for verdict, count in counts.items()
+        if count
+    )
+    size = f"{len(cells.scenarios(matrix))} scenarios {TIMES} {len(cells.targets(matrix))} targets"
+    return (
+        f"{size}, created {escape(matrix.created)}, schema {matrix.schema_version}: "
+        f"{verdicts or 'no cases'}. Times are real MTA time since injection."
+    )
+
+
+def _targets_section(matrix: Matrix) -> list[str]:
+    lines = ["| target | version | package | time scale |", "|---|---|---|---|"]
+    for target in matrix.targets:
+        lines.append(
+            f"| **{escape(target.name)}** | {escape(target.version)} "
+            f"| {escape(target.package_version) or '—'} | {cells.time_scales_text(target)} |"
+        )
+    distortions = [
+        f"- **{escape(target.name)}** distorted time parameters: "
+        + "; ".join(escape(phrase) for phrase in phrases)
+        for target in matrix.targets
+        if (phrases := cells.distorted_parameters(target))
+    ]
+    return [*lines, *(["", *distortions] if distortions else [])]
+
+
+def _grid(matrix: Matrix) -> list[str]:
+    names = cells.targets(matrix)
+    lines = [
+        "| scenario | " + " | ".join(escape(name) for name in names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for scenario in cells.scenarios(matrix):
+        row = [escape(cells.cell_text(matrix.case(scenario, name))) for name in names]
+        lines.append(f"| {_code(scenario)} | " + " | ".join(row) + " |")
+    return lines
+
+
+def _deviations_section(matrix: Matrix) -> list[str]:
+    found = cells.deviations(matrix)
+    if not found:
+        return ["## Deviations", "", "None: every judged check passed.", ""]
+    lines = [f"## Deviations ({len(found)})", ""]
+    for deviation in found:
+        check, case = deviation.check, deviation.case
+        lines.append(
+            f"- {_code(case.scenario)} {TIMES} **{escape(case.target)}** — "
+            f"{escape(check.clause)} **{escape(check.level.value)}**: {escape(check.detail)}"
+        )
+    return [*lines, ""]
+
+
+def _errors_section(matrix: Matrix) -> list[str]:
+    failed = cells.errors(matrix)
+    if not failed:
+        return []
+    lines = [f"## Harness errors ({len(failed)})", ""]
+    for case in failed:
+        where = f"{_code(case.scenario)} {TIMES} **{escape(case.target)}**"
+        lines.append(f"- {where}: {escape(case.error or '')}")
+    return [*lines, ""]

@@ -1,0 +1,218 @@
+"""`matrix.json`: the whole result of a run on disk, and reading it back exactly.
+
+Every other report (Markdown, HTML, JUnit, baselines) can be regenerated from this file, so it
+holds everything `Matrix` holds and reading it back gives an equal `Matrix`. The format is
+described field by field in docs/matrix-json.md. A file with a `schema_version` this code does
+not know is refused rather than guessed at: fields change meaning between versions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.errors import MatrixFormatError, SchemaVersionError
+from harness.report._decode import Fields, choice
+from harness.report._files import write_text_atomically
+from harness.report.model import (
+    SCHEMA_VERSION,
+    Attempt,
+    CaseResult,
+    Check,
+    DsnEvidence,
+    Fate,
+    Level,
+    Matrix,
+    Outcome,
+    RecipientFate,
+    TargetInfo,
+)
+
+MATRIX_JSON = "matrix.json"
+#: The schema versions this code reads.
+KNOWN_SCHEMA_VERSIONS = frozenset({SCHEMA_VERSION})
+
+
+def matrix_to_json(matrix: Matrix) -> str:
+    """`matrix` as the text of a `matrix.json` (UTF-8, indented, strict JSON).
+
+    Raises `MatrixFormatError` when a free-form value (`Check.measured`, `TargetInfo.parameters`)
+    is not a JSON value or is a non-finite number, naming the case and key: strict JSON is what
+    browsers, `jq` and other languages read, and a report that cannot be read back is worse than
+    a clear error at the end of a run.
+    """
+    data = matrix.to_json_data()
+    _check_json_values(data, "")
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_matrix_json(matrix: Matrix, path: str | Path) -> Path:
+    """Write `matrix` to `path` (atomically: readers never see half a file)."""
+    return write_text_atomically(path, matrix_to_json(matrix))
+
+
+def read_matrix_json(path: str | Path) -> Matrix:
+    """Read a `matrix.json` back into the `Matrix` it was written from."""
+    path = Path(path)
+    return matrix_from_json_data(load_json_file(path), source=str(path))
+
+
+def matrix_from_json_data(data: Any, *, source: str = "matrix data") -> Matrix:
+    """Build a `Matrix` from the parsed JSON of a `matrix.json` (what `to_json_data` returned).
+
+    The `verdict` of each case is derived from its checks, so it is not read back; every other
+    field is, and a missing or mistyped one is a `MatrixFormatError` naming its path.
+    """
+    top = Fields(data, "", source)
+    check_schema_version(top, what="matrix.json")
+    return Matrix(
+        run_id=top.string("run_id"),
+        created=top.string("created"),
+        targets=tuple(_target(raw) for raw in top.objects("targets")),
+        cases=tuple(_case(raw) for raw in top.objects("cases")),
+        schema_version=top.integer("schema_version"),
+    )
+
+
+def check_schema_version(top: Fields, *, what: str) -> None:
+    """Refuse a document without a known `schema_version`, saying which versions are known."""
+    known = ", ".join(str(version) for version in sorted(KNOWN_SCHEMA_VERSIONS))
+    if "schema_version" not in top.data:
+        raise MatrixFormatError(
+            f"{top.source}: no 'schema_version': not a mailstorm {what} "
+            f"(this mailstorm reads schema version {known})"
+        )
+    version = top.data["schema_version"]
+    if isinstance(version, bool) or version not in KNOWN_SCHEMA_VERSIONS:
+        raise SchemaVersionError(
+            f"{top.source}: schema_version {version!r} is not one this mailstorm reads "
+            f"({known}); regenerate the file with this mailstorm, or read it with the "
+            "mailstorm that wrote it"
+        )
+
+
+def load_json_file(path: Path) -> Any:
+    """The parsed JSON of `path`, or a `MatrixFormatError` saying why it cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MatrixFormatError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise MatrixFormatError(f"{path}: cannot read it: {error}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise MatrixFormatError(
+            f"{path}: not JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+        ) from None
+
+
+def _target(data: Fields) -> TargetInfo:
+    return TargetInfo(
+        name=data.string("name"),
+        version=data.string("version"),
+        package_version=data.string("package_version"),
+        time_scales=data.numbers("time_scales"),
+        parameters=tuple(dict(raw.data) for raw in data.objects("parameters", [])),
+    )
+
+
+def _case(data: Fields) -> CaseResult:
+    fates_raw = data.object("fates")
+    fates = {
+        choice(Fate, key, f"{fates_raw.where} (key)", data.source).value: fates_raw.integer(key)
+        for key in fates_raw.data
+    }
+    return CaseResult(
+        scenario=data.string("scenario"),
+        target=data.string("target"),
+        description=data.string("description"),
+        time_scale=data.number("time_scale"),
+        fates=fates,
+        recipients=tuple(_recipient(raw) for raw in data.objects("recipients")),
+        attempts=tuple(_attempt(raw) for raw in data.objects("attempts")),
+        dsn=None if data.data.get("dsn") is None else _dsn(data.object("dsn")),
+        checks=tuple(_check(raw) for raw in data.objects("checks")),
+        journal_excerpt=data.strings("journal_excerpt", []),
+        observed_for=data.number("observed_for", 0.0),
+        error=data.optional_string("error"),
+    )
+
+
+def _recipient(data: Fields) -> RecipientFate:
+    return RecipientFate(
+        message_id=data.string("message_id"),
+        recipient=data.string("recipient"),
+        fate=data.choice(Fate, "fate"),
+        deliveries=data.integer("deliveries"),
+        settled_t=data.optional_number("settled_t"),
+        next_attempt_t=data.optional_number("next_attempt_t"),
+    )
+
+
+def _attempt(data: Fields) -> Attempt:
+    if "reply" not in data.data:
+        data.string("reply")  # raises: the field is required, null when no reply was sent
+    return Attempt(
+        t=data.number("t"),
+        stage=data.string("stage"),
+        reply=data.optional_string("reply"),
+        message_id=data.optional_string("message_id"),
+        listener=data.string("listener", ""),
+    )
+
+
+def _dsn(data: Fields) -> DsnEvidence:
+    return DsnEvidence(
+        t=data.number("t"),
+        action=data.string("action"),
+        status=data.string("status"),
+        final_recipient=data.string("final_recipient"),
+        diagnostic_code=data.optional_string("diagnostic_code"),
+        remote_reply_code=data.optional_integer("remote_reply_code"),
+        will_retry_until=data.optional_string("will_retry_until"),
+        well_formed=data.boolean("well_formed"),
+        problems=data.strings("problems", []),
+    )
+
+
+def _check(data: Fields) -> Check:
+    return Check(
+        clause=data.string("clause"),
+        level=data.choice(Level, "level"),
+        outcome=data.choice(Outcome, "outcome"),
+        detail=data.string("detail"),
+        measured=dict(data.object("measured", {}).data),
+    )
+
+
+def _check_json_values(value: Any, where: str) -> None:
+    """Raise when `value` holds something `json` would write as non-standard or not at all."""
+    if value is None or isinstance(value, str | bool | int):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise MatrixFormatError(
+                f"matrix data: {where}: {value} cannot be written as JSON "
+                "(use null, or a string such as 'never')"
+            )
+        return
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_json_values(item, f"{where}[{index}]")
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise MatrixFormatError(
+                    f"matrix data: {where}: the key {key!r} is not a string; JSON keys are strings"
+                )
+            _check_json_values(item, f"{where}.{key}" if where else key)
+        return
+    raise MatrixFormatError(
+        f"matrix data: {where}: a {type(value).__name__} is not a JSON value "
+        "(use a string, a number, a boolean, null, a list or an object)"
+    )

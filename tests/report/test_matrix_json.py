@@ -1,0 +1,77 @@
+"""matrix.json: everything written is read back equal; bad files are refused with a clear error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.errors import MatrixFormatError, SchemaVersionError
+from harness.report import matrix_to_json, read_matrix_json, write_matrix_json
+from harness.report.model import Check, Level, Matrix, Outcome
+from tests.report.builders import replace_case
+
+
+def test_round_trip_is_exact(matrix: Matrix, tmp_path: Path) -> None:
+    path = write_matrix_json(matrix, tmp_path / "matrix.json")
+    again = read_matrix_json(path)
+    assert again == matrix
+    assert [case.verdict for case in again.cases] == [case.verdict for case in matrix.cases]
+    # and writing it again gives the same bytes: nothing is lost or reordered
+    assert matrix_to_json(again) == path.read_text(encoding="utf-8")
+
+
+def test_the_file_is_to_json_data_plus_nothing(matrix: Matrix, tmp_path: Path) -> None:
+    data = json.loads(write_matrix_json(matrix, tmp_path / "m.json").read_text(encoding="utf-8"))
+    assert data == json.loads(json.dumps(matrix.to_json_data()))
+    assert data["schema_version"] == 1
+    assert {case["verdict"] for case in data["cases"]} == {"pass", "deviation", "error"}
+
+
+def test_unknown_schema_version_is_refused(matrix: Matrix, tmp_path: Path) -> None:
+    data = json.loads(matrix_to_json(matrix))
+    data["schema_version"] = 99
+    path = tmp_path / "matrix.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(SchemaVersionError, match=r"schema_version 99 .* reads \(1\)") as caught:
+        read_matrix_json(path)
+    assert str(path) in str(caught.value)
+    assert isinstance(caught.value, MatrixFormatError)
+
+
+def test_missing_schema_version_is_not_a_matrix(tmp_path: Path) -> None:
+    path = tmp_path / "other.json"
+    path.write_text('{"run_id": "x"}', encoding="utf-8")
+    with pytest.raises(MatrixFormatError, match=r"not a mailstorm matrix\.json"):
+        read_matrix_json(path)
+
+
+def test_a_wrong_field_is_named_by_its_path(matrix: Matrix, tmp_path: Path) -> None:
+    data = json.loads(matrix_to_json(matrix))
+    data["cases"][3]["attempts"][0]["t"] = "soon"
+    data["cases"][5]["checks"][0]["outcome"] = "maybe"
+    path = tmp_path / "matrix.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(MatrixFormatError, match=r"cases\[3\]\.attempts\[0\]\.t: expected a number"):
+        read_matrix_json(path)
+    data["cases"][3]["attempts"][0]["t"] = 1.5
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(MatrixFormatError, match=r"cases\[5\]\.checks\[0\]\.outcome: 'maybe'"):
+        read_matrix_json(path)
+
+
+def test_not_json_and_missing_file_say_so(tmp_path: Path) -> None:
+    path = tmp_path / "matrix.json"
+    path.write_text("{nope", encoding="utf-8")
+    with pytest.raises(MatrixFormatError, match=r"not JSON: .* line 1"):
+        read_matrix_json(path)
+    with pytest.raises(MatrixFormatError, match="no such file"):
+        read_matrix_json(tmp_path / "absent.json")
+
+
+def test_a_value_json_cannot_hold_is_refused_when_writing(matrix: Matrix) -> None:
+    bad = Check("RFC5321 4.5.4.1", Level.SHOULD, Outcome.INFO, "x", {"give_up_s": float("inf")})
+    broken = replace_case(matrix, "rcpt-450", "postfix", checks=(bad,))
+    with pytest.raises(MatrixFormatError, match=r"checks\[0\]\.measured\.give_up_s: inf"):
+        matrix_to_json(broken)
