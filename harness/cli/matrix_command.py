@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -15,6 +16,9 @@ from harness.report.baseline import compare, format_differences, load_baseline, 
 from harness.report.writer import write_reports
 from harness.scenarios import Scenario, Tier, load_catalogue, load_scenario, select
 from harness.targets import TARGETS, parse_target_list
+
+#: Where the committed reference results of the bundled targets live.
+REFERENCE_DIR = "reports/reference"
 
 
 def register(commands: Any) -> None:
@@ -52,6 +56,12 @@ def register(commands: Any) -> None:
         "--baseline", metavar="FILE", help="exit 1 and print the differences if the run differs"
     )
     parser.add_argument("--write-baseline", metavar="FILE", help="record this run as a baseline")
+    parser.add_argument(
+        "--update-reference",
+        action="store_true",
+        help=f"also copy matrix.md, matrix.json and a baseline to {REFERENCE_DIR}/ "
+        "(the committed reference results)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -91,6 +101,13 @@ def run(arguments: argparse.Namespace) -> int:
     for kind, path in written.items():
         print(f"  {kind}: {path}")
     print(f"  (the same under {arguments.reports}/latest/)")
+    if arguments.update_reference:
+        reference = Path(REFERENCE_DIR)
+        reference.mkdir(parents=True, exist_ok=True)
+        for name in ("matrix.md", "matrix.json"):
+            shutil.copyfile(run_dir / name, reference / name)
+        write_baseline(matrix, reference / "baseline.json")
+        print(f"reference results updated in {reference}/")
     if arguments.write_baseline:
         print(f"baseline written to {write_baseline(matrix, arguments.write_baseline)}")
     status = 1 if verdicts.get("error") else 0
