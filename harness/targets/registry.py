@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from harness.errors import UnknownTargetError
 from harness.targets.base import SenderTarget
+from harness.targets.exim import EximTarget
 from harness.targets.postfix import PostfixTarget
 
 TARGETS: dict[str, type[SenderTarget]] = {
     PostfixTarget.name: PostfixTarget,
+    EximTarget.name: EximTarget,
 }
 
 

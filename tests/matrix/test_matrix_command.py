@@ -1,0 +1,109 @@
+"""`mailstorm matrix` end to end: real MTAs in containers, reports, baselines, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.targets import TARGETS
+
+#: Three quick scenarios: a bounce, a deferral, a drop after the dot; 2 real hours in 12 s.
+QUICK = ["--scenario", "rcpt-550", "--scenario", "rcpt-450", "--scenario", "disconnect-after-dot"]
+
+
+def matrix(*arguments: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "matrix", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.docker
+def test_quick_matrix_twice_gives_the_same_verdicts(tmp_path: Path) -> None:
+    reports, baseline = tmp_path / "reports", tmp_path / "baseline.json"
+    first = matrix(
+        *QUICK, "--time-scale", "600", "--reports", str(reports), "--write-baseline", str(baseline)
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    latest = reports / "latest"
+    for name in ("matrix.json", "matrix.md", "matrix.html"):
+        assert (latest / name).is_file(), name
+    data = json.loads((latest / "matrix.json").read_text())
+    assert {t["name"] for t in data["targets"]} == set(TARGETS)
+    assert all(t["version"] for t in data["targets"])
+    cases = {(c["scenario"], c["target"]): c for c in data["cases"]}
+    assert len(cases) == 3 * len(TARGETS)
+    for target in TARGETS:
+        bounced = cases[("rcpt-550", target)]
+        assert bounced["fates"]["bounced"] == 1, bounced
+        assert bounced["dsn"]["status"].startswith("5.")
+        assert bounced["dsn"]["remote_reply_code"] == 550
+        deferred = cases[("rcpt-450", target)]
+        assert deferred["fates"]["queued"] == 1, deferred
+        assert deferred["attempts"][0]["stage"] == "rcpt"
+        assert deferred["attempts"][0]["reply"].startswith("450 ")
+        assert deferred["observed_for"] >= 7200 - 600
+        assert cases[("disconnect-after-dot", target)]["fates"]["lost"] == 0
+    second = matrix(
+        *QUICK, "--time-scale", "600", "--reports", str(reports), "--baseline", str(baseline)
+    )
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "no difference from the baseline" in second.stdout
+
+
+@pytest.mark.docker
+def test_a_changed_result_fails_against_the_baseline(tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    first = matrix(
+        "--targets",
+        "postfix",
+        "--scenario",
+        "rcpt-550",
+        "--reports",
+        str(tmp_path),
+        "--write-baseline",
+        str(baseline),
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    text = baseline.read_text()
+    assert '"bounced": 1' in text
+    baseline.write_text(
+        text.replace('"bounced": 1', '"bounced": 0').replace('"delivered": 0', '"delivered": 1')
+    )
+    second = matrix(
+        "--targets",
+        "postfix",
+        "--scenario",
+        "rcpt-550",
+        "--reports",
+        str(tmp_path),
+        "--baseline",
+        str(baseline),
+    )
+    assert second.returncode == 1
+    assert "rcpt-550" in second.stdout
+    assert "difference" in second.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--targets", "qmail"], "unknown target 'qmail'"),
+        (["--scenario", "no-such-scenario"], "no scenario matches no-such-scenario"),
+        (["--time-scale", "medium=5"], "unknown tier 'medium'"),
+        (["--time-scale", "0"], "K must be > 0"),
+        (["--baseline", "/nonexistent/baseline.json"], "/nonexistent/baseline.json"),
+    ],
+)
+def test_bad_input_is_a_clear_error(tmp_path: Path, arguments: list[str], message: str) -> None:
+    result = matrix(*arguments, "--reports", str(tmp_path), timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("mailstorm: error: ")
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
