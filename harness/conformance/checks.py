@@ -37,9 +37,25 @@ class CheckSpec:
     function: CheckFunction
 
 
+def _per_message(evidence: CaseEvidence) -> list[list[float]]:
+    """Attempt times per message. Sessions that ended before MAIL named a message (a refused
+    greeting) cannot be told apart, so then all attempts form one stream."""
+    by_message: dict[str, list[float]] = {}
+    for attempt in evidence.attempts:
+        if attempt.message_id:
+            by_message.setdefault(attempt.message_id, []).append(attempt.t)
+    if not by_message or any(a.message_id is None for a in evidence.attempts):
+        return [sorted(a.t for a in evidence.attempts)] if evidence.attempts else []
+    return [sorted(times) for times in by_message.values()]
+
+
 def _gaps(evidence: CaseEvidence) -> list[float]:
-    times = sorted(a.t for a in evidence.attempts)
-    return [later - earlier for earlier, later in itertools.pairwise(times)]
+    """Intervals between consecutive attempts of the same message."""
+    return [
+        later - earlier
+        for times in _per_message(evidence)
+        for earlier, later in itertools.pairwise(times)
+    ]
 
 
 def _fates(evidence: CaseEvidence) -> set[Fate]:
@@ -49,8 +65,9 @@ def _fates(evidence: CaseEvidence) -> set[Fate]:
 def _retried(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
     e = check.evidence
     attempts = len(e.attempts)
+    fewest = min((len(times) for times in _per_message(e)), default=0)
     measured: dict[str, object] = {"attempts": attempts, "fates": e.counts()}
-    if attempts >= 2:
+    if fewest >= 2:
         return Outcome.PASS, f"tried again: {attempts} attempts", measured
     if _fates(e) & {Fate.BOUNCED, Fate.LOST}:
         return Outcome.DEVIATION, "gave up after one attempt", measured
@@ -61,17 +78,13 @@ def _retried(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
 
 def _no_repeat(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
     e = check.evidence
-    with_message = [a for a in e.attempts if a.message_id] or list(e.attempts)
-    measured: dict[str, object] = {"attempts": len(with_message), "fates": e.counts()}
-    if not with_message:
+    most = max((len(times) for times in _per_message(e)), default=0)
+    measured: dict[str, object] = {"attempts": len(e.attempts), "fates": e.counts()}
+    if most == 0:
         return Outcome.NOT_APPLICABLE, "no attempt reached the receiver", measured
-    if len(with_message) == 1:
-        return Outcome.PASS, "one attempt, not repeated", measured
-    return (
-        Outcome.DEVIATION,
-        f"repeated the refused request: {len(with_message)} attempts",
-        measured,
-    )
+    if most == 1:
+        return Outcome.PASS, "one attempt per message, not repeated", measured
+    return Outcome.DEVIATION, f"repeated the refused request: up to {most} attempts", measured
 
 
 def _queued_not_bounced(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:

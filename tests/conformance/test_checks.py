@@ -118,3 +118,23 @@ def test_duplicates_are_counted() -> None:
         ("duplicates",), CheckInput(evidence([Fate.DUPLICATED], [0, 1], deliveries=3))
     )
     assert check.measured["duplicates"] == 2
+
+
+def test_intervals_and_repeats_are_per_message() -> None:
+    """Three messages, one attempt each, a second apart: no repeat, and no 1 s "interval"."""
+    recipients = tuple(
+        RecipientFate(f"ms{n}", "u@r.test", Fate.BOUNCED, 0, settled_t=1.0) for n in range(3)
+    )
+    attempts = tuple(
+        Attempt(t=float(n), stage="rcpt", reply="550 x", message_id=f"ms{n}") for n in range(3)
+    )
+    case = CaseEvidence(recipients, attempts, (), (), (), observed_for=7200)
+    assert verdict("no-repeat-after-5xx", case) == Outcome.PASS
+    assert verdict("retry-interval-30m", case) == Outcome.NOT_APPLICABLE
+    retried = tuple(
+        Attempt(t=t, stage="rcpt", reply="450 x", message_id=m)
+        for m, t in (("ms0", 0.0), ("ms1", 1.0), ("ms0", 1800.0), ("ms1", 1801.0))
+    )
+    case = CaseEvidence(recipients[:2], retried, (), (), (), observed_for=7200)
+    assert verdict("retry-interval-30m", case) == Outcome.PASS
+    assert verdict("retried", case) == Outcome.PASS
