@@ -1,0 +1,143 @@
+"""The ledger on real receivers: an SMTP client plays the sender MTA, so every fate can be made."""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness import Receiver, new_message_id, parse_plan, sender_address
+from harness.ledger import Ledger, LedgerExpectationError
+from harness.report.model import Fate
+from harness.targets import BOUNCE_DOMAIN, QueuedMessage, QueuedRecipient, Submission, build_message
+from tests.receiver.test_journal import dsn_for
+
+SCALE = 60.0
+
+
+def submit(receiver: Receiver, recipients: list[str], *, sends: int = 1) -> Submission:
+    """Hand a message to the receiver `sends` times, as a sender MTA would (retries included)."""
+    message_id = new_message_id()
+    sender = sender_address(message_id, BOUNCE_DOMAIN)
+    content = build_message(message_id, sender, recipients, subject="ledger", body="hi\r\n")
+    submission = Submission(
+        message_id, sender, tuple(recipients), time.time(), time.monotonic(), len(content)
+    )
+    for _ in range(sends):
+        with (
+            smtplib.SMTP(receiver.host, receiver.port, timeout=10) as client,
+            contextlib.suppress(smtplib.SMTPRecipientsRefused),
+        ):
+            client.sendmail(sender, recipients, content)
+    return submission
+
+
+def bounce(bounces: Receiver, submission: Submission) -> None:
+    with smtplib.SMTP(bounces.host, bounces.port, timeout=10) as client:
+        client.sendmail("<>", [submission.sender], dsn_for(submission.message_id))
+
+
+@pytest.fixture
+def receivers(tmp_path: Path) -> Iterator[tuple[Receiver, Receiver]]:
+    plan = parse_plan(
+        '[[rule]]\nstage = "rcpt"\nrecipient = ["gone@*", "user@*"]\nreply = "550 5.1.1 gone"'
+    )
+    case = Receiver(plan, journal=tmp_path / "case.sqlite", time_scale=SCALE).start()
+    bounces = Receiver(journal=tmp_path / "bounces.sqlite", time_scale=SCALE).start()
+    yield case, bounces
+    case.stop()
+    bounces.stop()
+
+
+def test_each_fate_is_established(receivers: tuple[Receiver, Receiver]) -> None:
+    case, bounces = receivers
+    queued_id: list[str] = []
+    ledger = Ledger(
+        journal=case.journal_path,
+        bounce_journal=bounces.journal_path,
+        time_scale=SCALE,
+        queue=lambda: (
+            [
+                QueuedMessage(
+                    "Q1",
+                    "s",
+                    (QueuedRecipient("later@r.test", "450 busy"),),
+                    "deferred",
+                    None,
+                    None,
+                    queued_id[0],
+                )
+            ]
+            if queued_id
+            else []
+        ),
+    )
+    once = submit(case, ["once@r.test"])
+    twice = submit(case, ["twice@r.test"], sends=2)
+    gone = submit(case, ["user@r.test"])  # refused, and a DSN for it comes back
+    bounce(bounces, gone)
+    later = submit(case, ["gone@r.test"])  # refused, and no DSN: neither delivered nor bounced
+    lost = submit(case, ["gone@r.test"])
+    queued_id.append(later.message_id)
+    later = Submission(
+        later.message_id, later.sender, ("later@r.test",), later.wall, later.mono, later.size
+    )
+    for submission in (once, twice, gone, later, lost):
+        ledger.add(submission)
+    case.wait_idle()
+    bounces.wait_idle()
+    ledger.expect(Fate.DELIVERED, recipient="once@r.test")
+    ledger.expect(Fate.DUPLICATED, recipient="twice@r.test")
+    ledger.expect(Fate.BOUNCED, recipient="user@r.test")
+    ledger.expect(Fate.QUEUED, recipient="later@r.test")
+    ledger.expect(Fate.LOST, recipient="gone@r.test")
+    evidence = ledger.read(time.monotonic())
+    assert evidence.counts() == {
+        "delivered": 1,
+        "duplicated": 1,
+        "bounced": 1,
+        "queued": 1,
+        "lost": 1,
+    }
+    [duplicated] = [f for f in evidence.fates if f.fate is Fate.DUPLICATED]
+    assert duplicated.deliveries == 2
+    [bounced] = [f for f in evidence.fates if f.fate is Fate.BOUNCED]
+    assert bounced.settled_t is not None
+    assert len(evidence.dsns) == 1
+    assert len(evidence.attempts) == 6  # one session per send
+    assert all(a.t >= 0 for a in evidence.attempts)
+
+
+def test_failed_expectation_shows_what_happened(receivers: tuple[Receiver, Receiver]) -> None:
+    case, bounces = receivers
+    ledger = Ledger(
+        journal=case.journal_path, bounce_journal=bounces.journal_path, time_scale=SCALE
+    )
+    ledger.add(submit(case, ["u@r.test"]))
+    case.wait_idle()
+    with pytest.raises(LedgerExpectationError) as caught:
+        ledger.expect(Fate.BOUNCED)
+    message = str(caught.value)
+    assert "expected 1 recipient(s) bounced, found 0" in message
+    assert "u@r.test: delivered" in message
+    assert "eod 250" in message
+
+
+def test_wait_settled_returns_once_settled_and_times_out_otherwise(
+    receivers: tuple[Receiver, Receiver],
+) -> None:
+    case, bounces = receivers
+    ledger = Ledger(
+        journal=case.journal_path, bounce_journal=bounces.journal_path, time_scale=SCALE
+    )
+    ledger.add(submit(case, ["u@r.test"]))
+    assert ledger.wait_settled(timeout=10).counts()["delivered"] == 1
+    ledger.add(submit(case, ["gone@r.test"]))
+    with pytest.raises(
+        LedgerExpectationError, match=r"waited 0.5s for every recipient.*gone@r.test: lost"
+    ):
+        ledger.wait_settled(timeout=0.5)
