@@ -68,14 +68,23 @@ _TEMPLATE_FIELDS = {"sender": "s", "recipient": "r", "client": "c", "helo": "h"}
 
 def load_plan(path: str | Path, *, other_sections: Collection[str] = ()) -> FaultPlan:
     """Read and validate a plan file; `other_sections` are top-level keys owned by the caller."""
+    return parse_plan(read_text(path, "plan"), source=str(path), other_sections=other_sections)
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """A plan or scenario file's text, or a `PlanError` saying why it cannot be read."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PlanError(f"{file}: no such plan file") from None
+        raise PlanError(f"{file}: no such {what} file") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise PlanError(f"{file}: cannot read plan: {error}") from None
-    return parse_plan(text, source=str(file), other_sections=other_sections)
+        raise PlanError(f"{file}: cannot read {what}: {error}") from None
+
+
+def rule_lines(text: str) -> list[int]:
+    """The line numbers of the `[[rule]]` headers, so errors can point at a rule's line."""
+    return [number for number, line in enumerate(text.splitlines(), 1) if _RULE_HEADER.match(line)]
 
 
 def parse_plan(
@@ -86,11 +95,8 @@ def parse_plan(
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise PlanError(f"{source}: invalid TOML: {error}") from None
-    header_lines = [
-        number for number, line in enumerate(text.splitlines(), 1) if _RULE_HEADER.match(line)
-    ]
     return plan_from_mapping(
-        document, source=source, other_sections=other_sections, rule_lines=header_lines
+        document, source=source, other_sections=other_sections, rule_lines=rule_lines(text)
     )
 
 

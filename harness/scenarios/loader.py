@@ -16,6 +16,7 @@ from typing import Any
 from harness.durations import parse_duration
 from harness.errors import PlanError
 from harness.receiver import plan_from_mapping
+from harness.receiver.plan_loader import read_text, rule_lines
 from harness.scenarios.model import Kind, Scenario, Tier
 
 _KEYS = frozenset(
@@ -39,14 +40,7 @@ _LOCAL_PART = re.compile(r"^[A-Za-z0-9._+-]+$")
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanError(f"{file}: no such scenario file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise PlanError(f"{file}: cannot read scenario: {error}") from None
-    return parse_scenario(text, source=str(file))
+    return parse_scenario(read_text(path, "scenario"), source=str(path))
 
 
 def parse_scenario(text: str, *, source: str = "<inline>") -> Scenario:
@@ -54,15 +48,10 @@ def parse_scenario(text: str, *, source: str = "<inline>") -> Scenario:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise PlanError(f"{source}: invalid TOML: {error}") from None
-    header_lines = [
-        number
-        for number, line in enumerate(text.splitlines(), 1)
-        if re.match(r"^\s*\[\[\s*rule\s*\]\]", line)
-    ]
     plan = plan_from_mapping(
         {key: value for key, value in document.items() if key != "scenario"},
         source=source,
-        rule_lines=header_lines,
+        rule_lines=rule_lines(text),
     )
     table = document.get("scenario")
     if not isinstance(table, Mapping):
