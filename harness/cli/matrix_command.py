@@ -57,6 +57,11 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--write-baseline", metavar="FILE", help="record this run as a baseline")
     parser.add_argument(
+        "--isolate",
+        action="store_true",
+        help="one container per scenario instead of one per tier (slower; verdicts must match)",
+    )
+    parser.add_argument(
         "--update-reference",
         action="store_true",
         help=f"also copy matrix.md, matrix.json and a baseline to {REFERENCE_DIR}/ "
@@ -88,6 +93,7 @@ def run(arguments: argparse.Namespace) -> int:
                 time_scales=scales,
                 run_id=run_dir.name,
                 progress=lambda line: print(f"  {line}", flush=True),
+                isolate=arguments.isolate,
             )
         )
     written = write_reports(matrix, run_dir)

@@ -167,7 +167,7 @@ def _dsn_format(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
     e = check.evidence
     if not e.dsns:
         return Outcome.NOT_APPLICABLE, "no DSN came back", {}
-    _, _, report = e.dsns[0]
+    _, _, report = e.failure_dsn() or e.dsns[0]
     problems = list(report.problems)
     failed = [b for b in report.recipients if b.action == "failed"]
     quoted = {b.remote_reply_code for b in report.recipients}

@@ -40,6 +40,13 @@ class CaseEvidence:
     journal_excerpt: tuple[str, ...]
     observed_for: float
 
+    def failure_dsn(self) -> tuple[float, MessageRecord, DeliveryReport] | None:
+        """The first DSN that reports a failure (delay warnings come before it, or alone)."""
+        for entry in self.dsns:
+            if any(block.action == "failed" for block in entry[2].recipients):
+                return entry
+        return None
+
     def settled(self) -> bool:
         """Every recipient is delivered (once or more) or bounced: nothing left to happen."""
         final = {Fate.DELIVERED, Fate.DUPLICATED, Fate.BOUNCED}

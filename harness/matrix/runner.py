@@ -69,6 +69,9 @@ class MatrixRun:
     time_scales: dict[Tier, float] = field(default_factory=lambda: dict(DEFAULT_TIME_SCALES))
     run_id: str = ""
     progress: Callable[[str], None] = lambda line: None
+    #: one container per scenario instead of per tier: slower, for showing that sharing a
+    #: container does not change a verdict
+    isolate: bool = False
 
 
 def run_matrix(run: MatrixRun) -> Matrix:
@@ -84,10 +87,14 @@ def run_matrix(run: MatrixRun) -> Matrix:
         for name in run.targets:
             for tier in Tier:
                 scenarios = [s for s in run.scenarios if s.tier is tier]
-                if scenarios:
-                    group, target = _start_group(stack, run, gateway, name, tier, scenarios)
-                    cases += group
-                    targets.append(target)
+                groups = [[s] for s in scenarios] if run.isolate else [scenarios]
+                for scenarios_of_group in groups:
+                    if scenarios_of_group:
+                        group, target = _start_group(
+                            stack, run, gateway, name, tier, scenarios_of_group
+                        )
+                        cases += group
+                        targets.append(target)
         _observe(cases, run.progress)
     return Matrix(
         run_id=run.run_id,
@@ -106,7 +113,7 @@ def _start_group(
     scenarios: list[Scenario],
 ) -> tuple[list[_Case], SenderTarget]:
     scale = run.time_scales[tier]
-    prefix = run.work_dir / f"{name}-{tier.value}"
+    prefix = run.work_dir / f"{name}-{tier.value}-{scenarios[0].id}"
     bounces = stack.enter_context(
         Receiver(
             ACCEPT_ALL,
@@ -151,9 +158,6 @@ def _start_group(
 def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
     """Inject on schedule, and finish each case when settled or when its time is up."""
     campaign_start = time.monotonic()
-    for case in cases:
-        case.receiver.reset()  # plan time (windows, refusals) starts with the first message
-        case.started = time.monotonic()
     next_heartbeat = campaign_start + HEARTBEAT
     while any(case.result is None for case in cases):
         now = time.monotonic()
@@ -166,7 +170,7 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
             if case.result is not None:
                 continue
             try:
-                _inject_due(case, now - case.started)
+                _inject_due(case)
                 if len(case.sent) < case.scenario.messages:
                     continue
                 evidence = case.ledger.read(time.monotonic())
@@ -216,7 +220,13 @@ class _QueueCache:
         return self._queue
 
 
-def _inject_due(case: _Case, elapsed_wall: float) -> None:
+def _inject_due(case: _Case) -> None:
+    if not case.sent:
+        # Plan time (outage windows, refusals) starts with this case's first message, not
+        # with the campaign: injecting dozens of cases takes seconds, which at k = 1440 is hours.
+        case.receiver.reset()
+        case.started = time.monotonic()
+    elapsed_wall = time.monotonic() - case.started
     while len(case.sent) < len(case.injections) and case.injections[len(case.sent)] <= elapsed_wall:
         recipients = [f"{local}@{case.scenario.domain}" for local in case.scenario.recipients]
         submission = case.target.submit(
@@ -252,7 +262,7 @@ def _result(case: _Case, evidence: CaseEvidence) -> CaseResult:
 def _dsn_evidence(evidence: CaseEvidence) -> DsnEvidence | None:
     if not evidence.dsns:
         return None
-    t, _, report = evidence.dsns[0]
+    t, _, report = evidence.failure_dsn() or evidence.dsns[0]
     block = next((b for b in report.recipients if b.action == "failed"), None)
     block = block or (report.recipients[0] if report.recipients else None)
     return DsnEvidence(
@@ -278,6 +288,8 @@ def _target_infos(targets: list[SenderTarget]) -> tuple[TargetInfo, ...]:
     infos: dict[str, TargetInfo] = {}
     for target in targets:
         known = infos.get(target.name)
+        if known and target.time_scale in known.time_scales:
+            continue  # another container of the same tier (isolated runs)
         scales = (*known.time_scales, target.time_scale) if known else (target.time_scale,)
         parameters = (
             (*known.parameters, *_parameters(target)) if known else tuple(_parameters(target))

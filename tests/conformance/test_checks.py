@@ -138,3 +138,19 @@ def test_intervals_and_repeats_are_per_message() -> None:
     case = CaseEvidence(recipients[:2], retried, (), (), (), observed_for=7200)
     assert verdict("retry-interval-30m", case) == Outcome.PASS
     assert verdict("retried", case) == Outcome.PASS
+
+
+def test_dsn_format_judges_the_failure_report_not_an_earlier_delay_warning() -> None:
+    from tests.dsn.test_dsn import multipart_report
+
+    warning = multipart_report(
+        "Reporting-MTA: dns; x.test\r\n\r\nFinal-Recipient: rfc822; u0@r.test\r\n"
+        "Action: delayed\r\nStatus: 4.0.0"
+    )
+    case = evidence([Fate.BOUNCED], [0], dsn=warning)
+    failure = case.dsns[0][1]
+    later = (5 * DAY, failure, parse_dsn(SAMPLE))
+    both = CaseEvidence(case.fates, case.attempts, (case.dsns[0], later), (), (), 7200)
+    assert both.failure_dsn() == later
+    assert verdict("dsn-format", both, codes=(550,)) == Outcome.PASS
+    assert verdict("dsn-format", case, codes=(550,)) == Outcome.DEVIATION
