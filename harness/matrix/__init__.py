@@ -1,5 +1,19 @@
 """The compliance matrix: every scenario run on every sender MTA."""
 
-from harness.matrix.runner import DEFAULT_TIME_SCALES, MatrixRun, run_matrix
+from harness.matrix.runner import (
+    DEFAULT_TIME_SCALES,
+    Group,
+    MatrixRun,
+    ObservedCase,
+    observe_groups,
+    run_matrix,
+)
 
-__all__ = ["DEFAULT_TIME_SCALES", "MatrixRun", "run_matrix"]
+__all__ = [
+    "DEFAULT_TIME_SCALES",
+    "Group",
+    "MatrixRun",
+    "ObservedCase",
+    "observe_groups",
+    "run_matrix",
+]

@@ -28,6 +28,7 @@ from harness.scenarios import Scenario, Tier
 from harness.targets import (
     BOUNCE_DOMAIN,
     Hop,
+    LogRecord,
     QueuedMessage,
     RouteTable,
     SenderTarget,
@@ -52,6 +53,9 @@ class _Case:
     injections: list[float]  #: wall offsets from the campaign start, one per message
     started: float = 0.0  #: monotonic time of the first injection
     result: CaseResult | None = None
+    evidence: CaseEvidence | None = None  #: what the result was made of; None on a harness error
+    keep_logs: bool = False
+    logs: tuple[LogRecord, ...] = ()  #: the target's log when the case ended, if kept
     sent: list[Submission] = field(default_factory=list)
 
     @property
@@ -74,8 +78,55 @@ class MatrixRun:
     isolate: bool = False
 
 
-def run_matrix(run: MatrixRun) -> Matrix:
-    """Run every case and return the matrix; containers and receivers are gone afterwards."""
+@dataclass(frozen=True)
+class Group:
+    """Scenarios that share one container of one target, started at one time scale."""
+
+    target: str
+    time_scale: float
+    scenarios: Sequence[Scenario]
+    #: read the MTA's log when each case ends (the container is gone afterwards), for evidence
+    #: only the log has, such as refused connections
+    keep_logs: bool = False
+
+
+@dataclass(frozen=True)
+class ObservedCase:
+    """One finished case: its result, the evidence behind it, and the target it ran on.
+
+    The target is stopped by then; its name, version and scaling stay readable.
+    """
+
+    scenario: Scenario
+    target: SenderTarget
+    time_scale: float
+    result: CaseResult
+    evidence: CaseEvidence | None  #: None when a harness error ended the case
+    submissions: tuple[Submission, ...] = ()
+    logs: tuple[LogRecord, ...] = ()  #: the MTA's log at the case's end, when its group kept it
+
+
+def observe_groups(
+    groups: Sequence[Group], work_dir: Path, progress: Callable[[str], None] = lambda line: None
+) -> list[ObservedCase]:
+    """Start a container per group, run all their cases at once, and return them finished.
+
+    The matrix and the schedule runner share this: what differs between them is only how they
+    group scenarios and what they make of the evidence.
+    """
+    cases, _ = _run_groups(groups, work_dir, progress)
+    return [
+        ObservedCase(
+            c.scenario, c.target, c.time_scale, c.result, c.evidence, tuple(c.sent), c.logs
+        )
+        for c in cases
+        if c.result is not None
+    ]
+
+
+def _run_groups(
+    groups: Sequence[Group], work_dir: Path, progress: Callable[[str], None]
+) -> tuple[list[_Case], list[SenderTarget]]:
     client = docker_client()
     try:
         gateway = bridge_gateway(client)
@@ -84,18 +135,24 @@ def run_matrix(run: MatrixRun) -> Matrix:
     with ExitStack() as stack:
         cases: list[_Case] = []
         targets: list[SenderTarget] = []
-        for name in run.targets:
-            for tier in Tier:
-                scenarios = [s for s in run.scenarios if s.tier is tier]
-                groups = [[s] for s in scenarios] if run.isolate else [scenarios]
-                for scenarios_of_group in groups:
-                    if scenarios_of_group:
-                        group, target = _start_group(
-                            stack, run, gateway, name, tier, scenarios_of_group
-                        )
-                        cases += group
-                        targets.append(target)
-        _observe(cases, run.progress)
+        for group in groups:
+            started, target = _start_group(stack, work_dir, progress, gateway, group)
+            cases += started
+            targets.append(target)
+        _observe(cases, progress)
+    return cases, targets
+
+
+def run_matrix(run: MatrixRun) -> Matrix:
+    """Run every case and return the matrix; containers and receivers are gone afterwards."""
+    groups: list[Group] = []
+    for name in run.targets:
+        for tier in Tier:
+            scenarios = [s for s in run.scenarios if s.tier is tier]
+            for members in [[s] for s in scenarios] if run.isolate else [scenarios]:
+                if members:
+                    groups.append(Group(name, run.time_scales[tier], members))
+    cases, targets = _run_groups(groups, run.work_dir, run.progress)
     return Matrix(
         run_id=run.run_id,
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -106,14 +163,13 @@ def run_matrix(run: MatrixRun) -> Matrix:
 
 def _start_group(
     stack: ExitStack,
-    run: MatrixRun,
+    work_dir: Path,
+    progress: Callable[[str], None],
     gateway: str,
-    name: str,
-    tier: Tier,
-    scenarios: list[Scenario],
+    group: Group,
 ) -> tuple[list[_Case], SenderTarget]:
-    scale = run.time_scales[tier]
-    prefix = run.work_dir / f"{name}-{tier.value}-{scenarios[0].id}"
+    name, scale, scenarios = group.target, group.time_scale, group.scenarios
+    prefix = work_dir / f"{name}-k{scale:g}-{scenarios[0].id}"
     bounces = stack.enter_context(
         Receiver(
             ACCEPT_ALL,
@@ -136,9 +192,9 @@ def _start_group(
     }
     routes = {s.domain: [Hop(receivers[s.id].host, receivers[s.id].port)] for s in scenarios}
     routes[BOUNCE_DOMAIN] = [Hop(bounces.host, bounces.port)]
-    run.progress(f"starting {name} (time scale {scale:g}) for {len(scenarios)} scenarios")
+    progress(f"starting {name} (time scale {scale:g}) for {len(scenarios)} scenarios")
     target = stack.enter_context(target_class(name)(RouteTable.of(routes), time_scale=scale))
-    run.progress(f"{name} {target.version} ready in {sum(target.timings.values()):.1f}s")
+    progress(f"{name} {target.version} ready in {sum(target.timings.values()):.1f}s")
     cases = []
     queue = _QueueCache(target)
     for scenario in scenarios:
@@ -151,7 +207,9 @@ def _start_group(
         )
         step = scenario.spread / max(1, scenario.messages - 1) / scale
         injections = [step * n for n in range(scenario.messages)]
-        cases.append(_Case(scenario, target, receiver, ledger, scale, injections))
+        cases.append(
+            _Case(scenario, target, receiver, ledger, scale, injections, keep_logs=group.keep_logs)
+        )
     return cases, target
 
 
@@ -176,7 +234,9 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
                 evidence = case.ledger.read(time.monotonic())
                 deadline = case.started + case.scenario.observe / case.time_scale
                 if (case.scenario.settle and evidence.settled()) or time.monotonic() >= deadline:
-                    case.result = _result(case, evidence)
+                    case.result, case.evidence = _result(case, evidence), evidence
+                    if case.keep_logs:
+                        case.logs = tuple(case.target.logs())
             except MailstormError as error:
                 case.result = _error_result(case, error)
             if case.result is not None:

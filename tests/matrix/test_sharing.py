@@ -1,0 +1,41 @@
+"""Scenarios sharing one MTA container give the same verdicts as each in its own container.
+
+The risk is per-destination state: a sender that marks a next hop dead after one scenario's
+failures would delay another scenario's mail. Each scenario has its own receiver port and
+domain, so nothing is shared; this test shows it, with a scenario that fails every connection
+(`refused`) beside ones that need prompt delivery.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.matrix import MatrixRun, run_matrix
+from harness.report import compare, format_differences
+from harness.scenarios import Tier, load_catalogue, select
+from harness.targets import TARGETS
+
+SCENARIOS = ["refused", "rcpt-550", "rcpt-450", "greylist"]
+
+
+@pytest.mark.docker
+def test_sharing_a_container_changes_no_verdict(tmp_path: Path) -> None:
+    scenarios = select(load_catalogue(), SCENARIOS)
+    # 2 real hours in 24 s: Postfix's backoff is then 1-13 s of wall time. At k = 600 (12 s)
+    # one shared run under heavy load once saw no Postfix retry within the window.
+    scales = {Tier.FINE: 300.0, Tier.COARSE: 300.0}
+
+    def run(isolate: bool) -> MatrixRun:
+        work = tmp_path / ("isolated" if isolate else "shared")
+        work.mkdir()
+        return MatrixRun(list(TARGETS), scenarios, work, scales, isolate=isolate)
+
+    shared = run_matrix(run(isolate=False))
+    isolated = run_matrix(run(isolate=True))
+    assert len(shared.cases) == len(isolated.cases) == len(SCENARIOS) * len(TARGETS)
+    assert all(case.error is None for case in shared.cases + isolated.cases)
+    differences = compare(shared, isolated)
+    assert differences == [], format_differences(differences)
+    assert [c.verdict for c in shared.cases] == [c.verdict for c in isolated.cases]
