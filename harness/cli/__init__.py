@@ -12,6 +12,7 @@ from harness.errors import MailstormError
 #: Subcommand modules under harness.cli, in help order; each has `register(subparsers)`.
 COMMAND_MODULES = (
     "matrix_command",
+    "schedule_command",
     "demo_command",
     "receiver_command",
     "bench_command",

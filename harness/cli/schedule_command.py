@@ -1,0 +1,89 @@
+"""`mailstorm schedule`: measure each target's retry schedule at two time scales and compare."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.errors import MailstormError
+from harness.report import create_run_dir
+from harness.schedule import DEFAULT_TIME_SCALES, ScheduleRun, Variant, run_schedules
+from harness.schedule.report import write_schedule_reports
+from harness.targets import TARGETS, parse_target_list
+
+_DEFAULT_VARIANTS = tuple(Variant)
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "schedule",
+        help="measure each sender MTA's retry schedule (retries, warning, give-up)",
+        description=(
+            "Send one message per (target, variant, time scale) to a receiver that never "
+            "accepts it, observe 6 real days, and derive the retry schedule in real time; "
+            "compare the time scales to validate the compression. Writes schedule.json, "
+            "schedule.md and schedule.svg under REPORTS/<run-id>/ and REPORTS/latest/."
+        ),
+    )
+    parser.add_argument(
+        "--target",
+        action="append",
+        metavar="NAME",
+        help=f"a sender MTA; repeatable (default: all bundled: {','.join(TARGETS)})",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        choices=[v.value for v in Variant],
+        help="how the receiver fails: 451 at RCPT, no greeting, nothing listening; repeatable "
+        "(default: all)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        action="append",
+        type=float,
+        metavar="K",
+        help="compress real time by K; repeatable; give two to validate the compression "
+        f"(default: {' and '.join(f'{k:g}' for k in DEFAULT_TIME_SCALES)})",
+    )
+    parser.add_argument("--reports", default="reports", metavar="DIR", help="reports root")
+    parser.set_defaults(run=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    targets = parse_target_list(",".join(arguments.target or TARGETS))
+    variants = [Variant(v) for v in dict.fromkeys(arguments.variant or _DEFAULT_VARIANTS)]
+    scales = tuple(dict.fromkeys(arguments.time_scale or DEFAULT_TIME_SCALES))
+    if any(k <= 0 for k in scales):
+        raise MailstormError(f"--time-scale {scales}: K must be > 0")
+    run_dir = create_run_dir(arguments.reports, "schedule")
+    started = time.monotonic()
+    print(
+        f"mailstorm schedule: {', '.join(targets)}; variants {', '.join(variants)}; time scales "
+        f"{', '.join(f'{k:g}' for k in scales)}; at most {6 * 1440 / min(scales):.0f} min of "
+        "wall time (6 real days at the smallest scale)"
+    )
+    with tempfile.TemporaryDirectory(prefix="mailstorm-schedule-") as work:
+        results = run_schedules(
+            ScheduleRun(
+                targets=targets,
+                variants=variants,
+                work_dir=Path(work),
+                time_scales=scales,
+                progress=lambda line: print(f"  {line}", flush=True),
+            )
+        )
+    written = write_schedule_reports(results, run_dir)
+    print(f"done in {(time.monotonic() - started) / 60:.1f} min")
+    for agreement in results.agreements:
+        failed = [m.name for m in agreement.metrics if not m.agrees]
+        scales_shown = " vs ".join(f"k={k:g}" for k in agreement.time_scales)
+        state = "agree" if not failed else f"disagree on {', '.join(failed)}"
+        print(f"  {agreement.target} {agreement.variant} {scales_shown}: {state}")
+    for kind, path in written.items():
+        print(f"  {kind}: {path}")
+    print(f"  (the same under {arguments.reports}/latest/)")
+    return 1 if any(m.error for m in results.measured) else 0

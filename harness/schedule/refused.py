@@ -1,0 +1,61 @@
+"""Attempts the receiver never sees: connections refused, read from the MTA's own log.
+
+When nothing listens the kernel refuses the connection and the receiver's journal stays empty,
+so attempt times can only come from the sender. Both drivers already parse their logs into
+`LogRecord`s; an attempt is a record of our message (same queue id as the record that names
+its envelope sender in `from`) that says the connection was refused:
+
+- Postfix: the per-recipient `status=deferred (connect to [ip]:port: Connection refused)`.
+  `delivery temporarily suspended: ...` is Postfix skipping a destination it marked dead,
+  without connecting: not an attempt.
+- Exim: the host error `H=name [ip]:port Connection refused` (process `H`), once per connection;
+  the `==` defer line of the same attempt repeats it and is not counted again, and `retry time
+  not reached` lines are skipped attempts.
+
+Log stamps have whole seconds, so each time is taken at the middle of its second; at k = 1440 a
+second is 24 real minutes, which the agreement's tolerance must absorb.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from harness.report.model import Attempt
+from harness.targets import LogRecord
+
+REFUSED = "Connection refused"
+
+
+def is_refused_attempt(record: LogRecord) -> bool:
+    """A log record of one connection attempt that was refused (Postfix or Exim)."""
+    if REFUSED not in record.text:
+        return False
+    if record.process == "H":  # Exim's host error line; its `==` defer line repeats it
+        return True
+    return (
+        record.process.startswith("postfix/")
+        and record.fields.get("status") == "deferred"
+        and "suspended" not in record.text
+    )
+
+
+def refused_attempts(
+    logs: Sequence[LogRecord],
+    *,
+    sender: str,
+    message_id: str,
+    start_wall: float,
+    time_scale: float,
+) -> tuple[Attempt, ...]:
+    """The refused connections for the message with envelope `sender`, as attempts in real
+    seconds since `start_wall` (the submission's wall time)."""
+    queue_ids = {r.queue_id for r in logs if r.queue_id and r.fields.get("from") == sender}
+    times = sorted(
+        max(0.0, (r.time.timestamp() + 0.5 - start_wall) * time_scale)
+        for r in logs
+        if r.queue_id in queue_ids and r.time is not None and is_refused_attempt(r)
+    )
+    return tuple(
+        Attempt(t=t, stage="connect", reply=None, message_id=message_id, listener="refused")
+        for t in times
+    )
