@@ -23,10 +23,11 @@ SCENARIOS = ["refused", "rcpt-550", "rcpt-450", "greylist"]
 @pytest.mark.docker
 def test_sharing_a_container_changes_no_verdict(tmp_path: Path) -> None:
     scenarios = select(load_catalogue(), SCENARIOS)
-    # 2 real hours in 48 s. Not faster: Postfix schedules retries on a whole-second clock, so
-    # at k >= 300 (a 1 s minimal backoff) a first retry can come 0.1 s of wall time (30 real
-    # seconds) after the failure, and the retry-delayed check (>= 60 s) flips by luck.
-    scales = {Tier.FINE: 150.0, Tier.COARSE: 150.0}
+    # The matrix's own fine-tier scale (2 real hours in 2 minutes), where three full runs gave
+    # identical verdicts. Faster scales make Postfix's first retry after a 450 sometimes come
+    # within 0.4 s of wall time (under 60 real seconds: at k = 150 and 300, not understood yet;
+    # whole-second next-attempt times explain part of it), flipping the retry-delayed check.
+    scales = {Tier.FINE: 60.0, Tier.COARSE: 60.0}
 
     def run(isolate: bool) -> MatrixRun:
         work = tmp_path / ("isolated" if isolate else "shared")
