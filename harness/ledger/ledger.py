@@ -11,13 +11,15 @@ Times are real MTA seconds since the case's first injection: wall seconds times 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.dsn import DeliveryReport, parse_dsn
 from harness.errors import MailstormError
-from harness.receiver import Journal, MessageRecord
+from harness.message_ids import id_from_address
+from harness.receiver import EventRecord, Journal, MessageRecord
 from harness.report.model import Attempt, Fate, RecipientFate
 from harness.targets import QueuedMessage, Submission
 from harness.waiting import WaitTimeout, wait_until
@@ -128,7 +130,7 @@ class Ledger:
 
     def _attempts(self, journal: Journal, now_mono: float) -> tuple[Attempt, ...]:
         sessions = {session.id: session for session in journal.sessions()}
-        by_session: dict[int, list] = {}  # type: ignore[type-arg]
+        by_session: dict[int, list[EventRecord]] = {}
         for event in journal.events():
             by_session.setdefault(event.session_id, []).append(event)
         attempts = []
@@ -192,7 +194,7 @@ class Ledger:
             ):
                 next_t = None
                 if entry.next_attempt is not None:
-                    wall_until = entry.next_attempt.timestamp() - _wall_now()
+                    wall_until = entry.next_attempt.timestamp() - time.time()
                     next_t = self.real(now_mono) + max(0.0, wall_until) * self.time_scale
                 return RecipientFate(
                     submission.message_id, recipient, Fate.QUEUED, 0, next_attempt_t=next_t
@@ -203,8 +205,6 @@ class Ledger:
 
     def wait_settled(self, timeout: float) -> CaseEvidence:
         """Wait until every recipient is delivered or bounced; fail showing what happened."""
-        import time
-
         last: list[CaseEvidence] = []
 
         def settled() -> list[CaseEvidence]:
@@ -226,8 +226,6 @@ class Ledger:
 
     def expect(self, fate: Fate, *, recipient: str | None = None, count: int | None = None) -> None:
         """Assert recipients (all, or `recipient`) have `fate`; a failure lists what happened."""
-        import time
-
         evidence = self.read(time.monotonic())
         chosen = [f for f in evidence.fates if recipient is None or f.recipient == recipient]
         matching = [f for f in chosen if f.fate is fate]
@@ -240,12 +238,4 @@ class Ledger:
 
 
 def _tagged(message: MessageRecord, ids: set[str]) -> bool:
-    from harness.message_ids import id_from_address
-
     return any(id_from_address(r) in ids for r in message.rcpt_tos)
-
-
-def _wall_now() -> float:
-    import time
-
-    return time.time()
