@@ -13,6 +13,7 @@ from harness.errors import MailstormError
 COMMAND_MODULES = (
     "matrix_command",
     "schedule_command",
+    "herd_command",
     "demo_command",
     "receiver_command",
     "bench_command",
