@@ -88,6 +88,9 @@ class Group:
     #: read the MTA's log when each case ends (the container is gone afterwards), for evidence
     #: only the log has, such as refused connections
     keep_logs: bool = False
+    #: run the MTA's stock configuration on a clock `time_scale` times faster, instead of
+    #: dividing its settings by it (harness/targets/clock_warp.py)
+    clock_warp: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,8 @@ def _start_group(
     group: Group,
 ) -> tuple[list[_Case], SenderTarget]:
     name, scale, scenarios = group.target, group.time_scale, group.scenarios
-    prefix = work_dir / f"{name}-k{scale:g}-{scenarios[0].id}"
+    mode = "warp" if group.clock_warp else "k"
+    prefix = work_dir / f"{name}-{mode}{scale:g}-{scenarios[0].id}"
     bounces = stack.enter_context(
         Receiver(
             ACCEPT_ALL,
@@ -192,8 +196,11 @@ def _start_group(
     }
     routes = {s.domain: [Hop(receivers[s.id].host, receivers[s.id].port)] for s in scenarios}
     routes[BOUNCE_DOMAIN] = [Hop(bounces.host, bounces.port)]
-    progress(f"starting {name} (time scale {scale:g}) for {len(scenarios)} scenarios")
-    target = stack.enter_context(target_class(name)(RouteTable.of(routes), time_scale=scale))
+    how = f"clock warp x{scale:g}" if group.clock_warp else f"time scale {scale:g}"
+    progress(f"starting {name} ({how}) for {len(scenarios)} scenarios")
+    target = stack.enter_context(
+        target_class(name)(RouteTable.of(routes), time_scale=scale, clock_warp=group.clock_warp)
+    )
     progress(f"{name} {target.version} ready in {sum(target.timings.values()):.1f}s")
     cases = []
     queue = _QueueCache(target)

@@ -19,17 +19,27 @@ import tarfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from harness.containers import ensure_target_image, load_target_metadata, run_labels
 from harness.errors import MailstormError
 from harness.message_ids import HEADER, new_message_id, sender_address
+from harness.targets.clock_warp import (
+    ENVIRONMENT_FILE,
+    ClockWarpError,
+    WarpedClock,
+    launch_command,
+    under_warp,
+    warped_parameters,
+)
 from harness.targets.readiness import CommandSucceeds, TargetStartError
 from harness.targets.records import LogRecord, QueuedMessage
 from harness.targets.routes import RouteTable
 from harness.targets.time_scaling import TimeScaling
+from harness.waiting import wait_until
 
 from testcontainers.core.container import DockerContainer  # isort: skip  (after harness.containers)
 
@@ -65,6 +75,10 @@ class SenderTarget(ABC):
     log_path: ClassVar[str]
     #: The command that exits 0 once the MTA accepts submissions.
     ready_command: ClassVar[list[str]]
+    #: Clock-warp factor to use when none is given (None: this MTA cannot run warped).
+    default_warp_factor: ClassVar[float | None] = None
+    #: Settings timed with alarm(), which libfaketime keeps in whole seconds.
+    alarm_parameters: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -75,12 +89,18 @@ class SenderTarget(ABC):
         hostname: str = SENDER_HOSTNAME,
         image: str | None = None,
         startup_timeout: float = 60.0,
+        clock_warp: bool = False,
     ) -> None:
         if time_scale <= 0:
             raise TargetError(f"time scale must be > 0, got {time_scale}")
+        if clock_warp and time_scale <= 1:
+            raise TargetError(f"a clock warp needs a time scale > 1, got {time_scale:g}")
         routes.require(bounce_domain, "the DSNs this MTA sends would be lost")
         self.routes = routes
         self.time_scale = time_scale
+        #: stock configuration on a clock k times faster, instead of settings divided by k
+        self.clock_warp = clock_warp
+        self.clock: WarpedClock | None = None  #: the fast clock, once measured
         self.bounce_domain = bounce_domain
         self.hostname = hostname
         self.startup_timeout = startup_timeout
@@ -93,9 +113,15 @@ class SenderTarget(ABC):
 
     # -- what each MTA provides ---------------------------------------------------------------
 
+    @property
+    def config_scale(self) -> float:
+        """What the MTA's settings are divided by: k, or 1 (stock) under a clock warp."""
+        return 1.0 if self.clock_warp else self.time_scale
+
     @abstractmethod
     def scale_time(self) -> TimeScaling:
-        """Read the MTA's defaults in the container and compute the scaled parameters."""
+        """Read the MTA's defaults in the container and compute the parameters scaled by
+        `config_scale`."""
 
     @abstractmethod
     def configure(self) -> None:
@@ -104,6 +130,10 @@ class SenderTarget(ABC):
     @abstractmethod
     def start_mta(self) -> None:
         """Start the MTA daemon (the container is up and configured)."""
+
+    def foreground_command(self) -> list[str]:
+        """The MTA daemon in the foreground, for running it under a clock warp."""
+        raise TargetError(f"{self.name} cannot run under a clock warp")
 
     @abstractmethod
     def queue(self) -> list[QueuedMessage]:
@@ -142,7 +172,13 @@ class SenderTarget(ABC):
             self._read_versions()
             self.scaling = self.scale_time()
             self.configure()
-            self.start_mta()
+            if self.clock_warp:
+                self.scaling = warped_parameters(
+                    self.scaling, self.time_scale, self.alarm_parameters
+                )
+                self._start_warped()
+            else:
+                self.start_mta()
             self.timings["configure"] = time.monotonic() - started
             started = time.monotonic()
             ready = CommandSucceeds(self.ready_command, timeout=self.startup_timeout)
@@ -155,6 +191,35 @@ class SenderTarget(ABC):
                 raise
             raise TargetStartError(f"{self.name} target failed to start: {error}") from error
         return self
+
+    def _start_warped(self) -> None:
+        """Start the daemon under the shared fast clock and measure that clock."""
+        container = self.container.get_wrapped_container()
+        container.exec_run(launch_command(self.time_scale, self.foreground_command()), detach=True)
+        wait_until(
+            lambda: (
+                self.exec(f"test -s {ENVIRONMENT_FILE} && echo ok", check=False).strip() == "ok"
+            ),
+            timeout=self.startup_timeout,
+            what=f"{self.name}'s fast clock ({ENVIRONMENT_FILE})",
+            seen=lambda: self.exec("ls -l /dev/shm; ps -ef", check=False),
+        )
+        self.clock = self._measure_clock()
+
+    def _measure_clock(self, samples: int = 5) -> WarpedClock:
+        """Read the fast clock from inside the container a few times; keep the tightest."""
+        readings = []
+        for _ in range(samples):
+            before = time.time()
+            output = self.exec(under_warp("date +%s.%N"))
+            after = time.time()
+            try:
+                readings.append((after - before, (before + after) / 2, float(output.strip())))
+            except ValueError as error:
+                raise ClockWarpError(f"{self.name}: unreadable fast clock: {output!r}") from error
+        tightest = sorted(readings)[: max(2, samples - 2)]
+        pairs = sorted((real, fake) for _, real, fake in tightest)
+        return WarpedClock.from_readings(self.time_scale, pairs)
 
     def stop(self) -> None:
         """Remove the container; safe to call twice and after a failed start."""
@@ -235,6 +300,7 @@ class SenderTarget(ABC):
         self.put_file(path, content)
         wall, mono = time.time(), time.monotonic()
         command = " ".join(_quote(word) for word in self.submit_command(sender, recipients))
+        command = self.on_mta_clock(command)  # postdrop, exim: the message's times on its clock
         self.exec(f"{command} < {path} && rm -f {path}")
         return Submission(message_id, sender, tuple(recipients), wall, mono, len(content))
 
@@ -242,8 +308,22 @@ class SenderTarget(ABC):
         return self.exec(f"cat {self.log_path} 2>/dev/null || true").splitlines()
 
     def logs(self) -> list[LogRecord]:
-        """The MTA's log, parsed."""
-        return [record for line in self.log_lines() if (record := self.parse_log_line(line))]
+        """The MTA's log, parsed; under a clock warp, stamps are converted to real instants."""
+        records = [record for line in self.log_lines() if (record := self.parse_log_line(line))]
+        if self.clock is None:
+            return records
+        return [replace(r, time=self.real_time(r.time)) for r in records]
+
+    def on_mta_clock(self, command: str) -> str:
+        """A shell command run on the MTA's clock: the fast one under a warp (so what it writes
+        or compares with the current time, such as a message's age, is consistent)."""
+        return under_warp(command) if self.clock_warp else command
+
+    def real_time(self, stamp: datetime | None) -> datetime | None:
+        """A time the MTA wrote (log, queue), as a real instant: unchanged without a warp."""
+        if stamp is None or self.clock is None:
+            return stamp
+        return self.clock.real_datetime(stamp)
 
     def describe(self) -> dict[str, Any]:
         """What a report records about this target."""
@@ -252,6 +332,7 @@ class SenderTarget(ABC):
             "version": self.version,
             "package_version": self.package_version,
             "time_scale": self.time_scale,
+            "clock_warp": self.clock_warp,
             "parameters": [
                 {
                     "name": p.name,

@@ -23,6 +23,9 @@ from harness.targets.time_scaling import ScaledParameter, TimeScaling, scale_who
 
 TRANSPORT_MAP = "/etc/postfix/mailstorm_transport"
 QUEUE_DIRECTORIES = ("incoming", "active", "deferred", "hold")
+#: Added to `import_environment` under a clock warp (NO_FAKE_STAT: qmgr's lstat() of the
+#: queue-file mtimes it sets must not be faked a second time).
+WARP_ENVIRONMENT = "LD_PRELOAD FAKETIME FAKETIME_SHARED NO_FAKE_STAT"
 
 #: The retry schedule and give-up parameters, then the SMTP client's per-command timeouts.
 TIME_PARAMETERS = (
@@ -55,12 +58,14 @@ class PostfixTarget(SenderTarget):
     name = "postfix"
     log_path = "/var/log/postfix.log"
     ready_command: ClassVar[list[str]] = ["postfix", "status"]
+    #: 5 days in ~150 s of wall time (docs/clock-warp.md).
+    default_warp_factor: ClassVar[float | None] = 2880.0
 
     def scale_time(self) -> TimeScaling:
         output = self.exec(["postconf", "-d", *TIME_PARAMETERS])
         defaults = dict(line.split(" = ", 1) for line in output.splitlines() if " = " in line)
         return TimeScaling(
-            self.time_scale,
+            self.config_scale,
             tuple(self._scaled(name, defaults[name]) for name in TIME_PARAMETERS),
         )
 
@@ -69,7 +74,7 @@ class PostfixTarget(SenderTarget):
         if found is None:
             raise ValueError(f"postconf -d {name} gave {value!r}, not a time value")
         seconds = int(found.group(1)) * _UNITS[found.group(2) or "s"]
-        return scale_whole_seconds(name, seconds, self.time_scale)
+        return scale_whole_seconds(name, seconds, self.config_scale)
 
     def first_retry_window(self) -> tuple[float, float]:
         """A deferred message waits `minimal_backoff_time`, then for the next deferred-queue
@@ -94,11 +99,19 @@ class PostfixTarget(SenderTarget):
             "smtp_dns_support_level": "disabled",
             **{p.name: f"{p.configured_seconds:g}s" for p in self.scaling.parameters},
         }
+        if self.clock_warp:
+            # master passes its children only these variables: without them every daemon
+            # runs on the real clock (docs/clock-warp.md, "What breaks").
+            stock = self.exec(["postconf", "-dh", "import_environment"]).strip()
+            settings["import_environment"] = f"{stock} {WARP_ENVIRONMENT}"
         self.exec(["postconf", "-e", *(f"{key}={value}" for key, value in settings.items())])
         self.exec(["postfix", "check"])
 
     def start_mta(self) -> None:
         self.exec(["postfix", "start"])
+
+    def foreground_command(self) -> list[str]:
+        return ["postfix", "start-fg"]
 
     def queue(self) -> list[QueuedMessage]:
         next_attempts = self._queue_file_times()
@@ -116,8 +129,8 @@ class PostfixTarget(SenderTarget):
                         for r in entry.get("recipients", [])
                     ),
                     status=entry.get("queue_name", ""),
-                    arrival=datetime.fromtimestamp(entry["arrival_time"], UTC),
-                    next_attempt=next_attempts.get(queue_id)
+                    arrival=self.real_time(datetime.fromtimestamp(entry["arrival_time"], UTC)),
+                    next_attempt=self.real_time(next_attempts.get(queue_id))
                     if entry.get("queue_name") == "deferred"
                     else None,
                     message_id=id_from_address(sender),
