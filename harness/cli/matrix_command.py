@@ -13,6 +13,7 @@ from harness.errors import MailstormError
 from harness.matrix import DEFAULT_TIME_SCALES, MatrixRun, run_matrix
 from harness.report import create_run_dir
 from harness.report.baseline import compare, format_differences, load_baseline, write_baseline
+from harness.report.schedule_section import attach_schedules, read_schedule_json
 from harness.report.writer import write_reports
 from harness.scenarios import Scenario, Tier, load_catalogue, load_scenario, select
 from harness.targets import TARGETS, parse_target_list
@@ -57,6 +58,12 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--write-baseline", metavar="FILE", help="record this run as a baseline")
     parser.add_argument(
+        "--schedules",
+        metavar="FILE",
+        help="a schedule.json of `mailstorm schedule`: put each target's retry schedule (its 4xx "
+        "variant, clock warp preferred, else the smallest time scale) into the reports",
+    )
+    parser.add_argument(
         "--isolate",
         action="store_true",
         help="one container per scenario instead of one per tier (slower; verdicts must match)",
@@ -75,6 +82,7 @@ def run(arguments: argparse.Namespace) -> int:
     scenarios = _scenarios(arguments.scenario)
     scales = _time_scales(arguments.time_scale)
     baseline = load_baseline(arguments.baseline) if arguments.baseline else None
+    schedules = read_schedule_json(arguments.schedules) if arguments.schedules else ()
     run_dir = create_run_dir(arguments.reports, "matrix")
     started = time.monotonic()
     print(
@@ -96,6 +104,12 @@ def run(arguments: argparse.Namespace) -> int:
                 isolate=arguments.isolate,
             )
         )
+    if arguments.schedules:
+        matrix = attach_schedules(matrix, schedules)
+        for target in matrix.targets:
+            found = target.schedule
+            shown = f"{found.variant}, {found.method} x{found.time_scale:g}" if found else "none"
+            print(f"retry schedule of {target.name} from {arguments.schedules}: {shown}")
     written = write_reports(matrix, run_dir)
     verdicts: dict[str, int] = {}
     for case in matrix.cases:

@@ -3,8 +3,11 @@
 A run's `Matrix` becomes `matrix.json` (everything, read back exactly), `matrix.md` (a CI job
 summary), `matrix.html` (one self-contained page with the evidence and retry timelines) and
 `junit.xml` (MUST deviations fail, SHOULD deviations are results, harness errors are errors);
-`write_reports` writes the four. Baselines pin fates and check outcomes in git, and `compare`
-lists what changed.
+`write_reports` writes the four, and `schedule-<target>.svg`/`.png` for each target with a retry
+schedule. Baselines pin fates and check outcomes in git, and `compare` lists what changed.
+
+`harness.report.schedule_section` (`attach_schedules`, `read_schedule_json`) is not re-exported
+here: it is the one module that imports `harness.schedule`, which imports this package's model.
 """
 
 from harness.errors import MatrixFormatError, ReportWriteError, SchemaVersionError

@@ -15,11 +15,16 @@ from harness.errors import ReportWriteError
 
 def write_text_atomically(path: str | Path, text: str) -> Path:
     """Write `text` (UTF-8) to `path` through a temporary file and a rename; return the path."""
+    return write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def write_bytes_atomically(path: str | Path, data: bytes) -> Path:
+    """Write `data` to `path` through a temporary file and a rename; return the path."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(text, encoding="utf-8")
+        temporary.write_bytes(data)
         temporary.replace(path)
     except OSError as error:
         temporary.unlink(missing_ok=True)

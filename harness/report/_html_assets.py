@@ -75,6 +75,9 @@ th { background: #f8f9fa; font-weight: 600; }
 .tl-error { fill: var(--err); } .tl-empty { fill: var(--muted); }
 .tl-legend { display: flex; gap: 16px; flex-wrap: wrap; color: var(--muted); font-size: 12px; }
 .tl-legend svg { vertical-align: middle; }
+.target-schedule { margin: 0 0 22px; }
+.target-schedule figcaption { display: flex; gap: 10px; align-items: baseline; }
+.target-schedule table { margin-top: 6px; }
 """
 
 # Opens the evidence of the cell named by the URL fragment (#cell-<scenario>-<target>), so a

@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.durations import format_duration
-from harness.report.model import CaseResult, Check, Fate, Level, Matrix, Outcome, TargetInfo
+from harness.report.model import (
+    CaseResult,
+    Check,
+    Fate,
+    Level,
+    Matrix,
+    Outcome,
+    TargetInfo,
+    TargetSchedule,
+)
 
 #: The sign between a scenario and a target, and before a time scale.
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -157,3 +166,31 @@ def _distortion_phrase(parameter: dict[str, Any]) -> str | None:
         f" ({TIMES}{ratio:.3g})"
     )
     return f"{phrase}: {note}" if note else phrase
+
+
+def duration(seconds: float | None) -> str:
+    """A real duration for people (`5m`, `4d5m`); `—` for none."""
+    return "—" if seconds is None else format_duration(seconds)
+
+
+def method_text(schedule: TargetSchedule) -> str:
+    """How a schedule was measured: `scaled config x1440`, `clock warp x2880` (with TIMES)."""
+    return f"{schedule.method.replace('-', ' ')} {TIMES}{schedule.time_scale:g}"
+
+
+def schedule_distortions(schedule: TargetSchedule) -> list[str]:
+    """One phrase per parameter the compression distorted when the schedule was measured."""
+    phrases = []
+    for p in schedule.distorted:
+        ratio = "" if p.distortion is None else f" ({TIMES}{p.distortion:.3g})"
+        phrase = (
+            f"{p.name}: default {format_duration(p.default_seconds)}, "
+            f"effectively {format_duration(p.effective_real_seconds)}{ratio}"
+        )
+        phrases.append(f"{phrase}: {p.note}" if p.note else phrase)
+    return phrases
+
+
+def schedules(matrix: Matrix) -> list[TargetSchedule]:
+    """The retry schedules of the matrix's targets, in column order."""
+    return [target.schedule for target in matrix.targets if target.schedule is not None]

@@ -5,8 +5,9 @@ Content-Security-Policy forbids loading anything), so it opens the same from a C
 mail attachment or `reports/latest/` without network. A colour-coded grid; a click on a cell
 shows its evidence (attempts with real times, the DSN, the checks, the journal excerpt) beside
 the grid; each cell is linkable as `matrix.html#cell-<scenario>-<target>`; below, a retry
-timeline per target. Every piece of text from the run is escaped: replies and journal lines
-come from the wire and hold `<`.
+timeline per target (every case's attempts) and, when measured, each target's retry schedule
+(one message's attempts, warning and give-up over days). Every piece of text from the run is
+escaped: replies and journal lines come from the wire and hold `<`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from harness.report._files import write_text_atomically
 from harness.report._html_assets import CSS, JS
 from harness.report._text import printable
 from harness.report.cells import TIMES
-from harness.report.model import CaseResult, Check, DsnEvidence, Matrix, TargetInfo
+from harness.report.model import (
+    CaseResult,
+    Check,
+    DsnEvidence,
+    Matrix,
+    TargetInfo,
+    TargetSchedule,
+)
+from harness.report.schedule_svg import schedule_span, schedule_timeline_svg
 from harness.report.timeline import STRIP, reply_class, span_for, timeline_legend, timeline_svg
 
 MATRIX_HTML = "matrix.html"
@@ -69,6 +78,7 @@ def render_html(matrix: Matrix) -> str:
             *_grid(matrix, anchors),
             *_deviations(matrix, anchors),
             *_timelines(matrix, anchors),
+            *_schedules(matrix),
             "</div>",
             *_panel(matrix, anchors),
             "</div>",
@@ -387,3 +397,55 @@ def _timelines(matrix: Matrix, anchors: dict[tuple[str, str], str]) -> list[str]
         parts.append("</figure>")
     parts.append("</section>")
     return parts
+
+
+def _schedules(matrix: Matrix) -> list[str]:
+    schedules = cells.schedules(matrix)
+    if not schedules:
+        return []
+    span = schedule_span(schedules)  # one axis for every target, so the schedules compare
+    parts = [
+        '<section id="schedules"><h2>Retry schedules</h2>',
+        '<p class="muted">One undeliverable message per target, in real time since injection '
+        "(variant 4xx: the receiver answered 451 to every RCPT); a linear axis of days. The "
+        "method says how time was compressed.</p>",
+    ]
+    for target in matrix.targets:
+        if target.schedule is None:
+            parts.append(f'<p class="none">{_e(target.name)}: no retry schedule measured</p>')
+        else:
+            parts.extend(_schedule(target.name, target.schedule, span))
+    parts.append("</section>")
+    return parts
+
+
+def _schedule(name: str, schedule: TargetSchedule, span: float) -> list[str]:
+    d = cells.duration
+    facts = [
+        ("first retry", d(schedule.first_retry)),
+        ("median interval", d(schedule.median_interval)),
+        ("longest interval", d(schedule.longest_interval)),
+        ("warning", d(schedule.warning)),
+        ("give-up", d(schedule.give_up)),
+        ("attempts", str(len(schedule.attempts))),
+    ]
+    distortions = cells.schedule_distortions(schedule)
+    return [
+        f'<figure class="target-schedule" data-target="{_e(name)}">',
+        f"<figcaption><h3>{_e(name)} {_e(schedule.version)}</h3>"
+        f'<span class="muted">{_e(schedule.variant)} · {_e(cells.method_text(schedule))} · '
+        f"observed for {_e(d(schedule.observed_for))}</span></figcaption>",
+        schedule_timeline_svg(schedule, span=span),
+        '<table class="schedule-facts"><thead><tr>'
+        + "".join(f"<th>{_e(label)}</th>" for label, _ in facts)
+        + "</tr></thead><tbody><tr>"
+        + "".join(f"<td>{_e(value)}</td>" for _, value in facts)
+        + "</tr></tbody></table>",
+        *(
+            [f'<p class="muted">distorted time parameters: {_e("; ".join(distortions))}</p>']
+            if distortions
+            else []
+        ),
+        *_checks(schedule.checks),
+        "</figure>",
+    ]

@@ -15,7 +15,7 @@ from harness.report import cells
 from harness.report._files import write_text_atomically
 from harness.report._text import printable
 from harness.report.cells import TIMES
-from harness.report.model import Matrix
+from harness.report.model import Matrix, TargetSchedule
 
 MATRIX_MD = "matrix.md"
 
@@ -35,6 +35,7 @@ def render_markdown(matrix: Matrix) -> str:
         "",
         *_deviations_section(matrix),
         *_errors_section(matrix),
+        *_schedules_section(matrix),
     ]
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -122,3 +123,54 @@ def _errors_section(matrix: Matrix) -> list[str]:
         where = f"{_code(case.scenario)} {TIMES} **{escape(case.target)}**"
         lines.append(f"- {where}: {escape(case.error or '')}")
     return [*lines, ""]
+
+
+def _schedules_section(matrix: Matrix) -> list[str]:
+    if not cells.schedules(matrix):
+        return []
+    lines = [
+        "## Retry schedules",
+        "",
+        "One undeliverable message per target, in real time since injection (variant `4xx`: "
+        "the receiver answered `451` to every RCPT). The method says how time was compressed.",
+        "",
+    ]
+    for target in matrix.targets:
+        if target.schedule is not None:
+            lines += _schedule(target.name, target.schedule)
+        else:
+            lines += [f"### {escape(target.name)}", "", "Not measured.", ""]
+    return lines
+
+
+def _schedule(name: str, schedule: TargetSchedule) -> list[str]:
+    d = cells.duration
+    lines = [
+        f"### {escape(name)} {escape(schedule.version)}",
+        "",
+        "| first retry | median interval | longest interval | warning | give-up | attempts "
+        "| variant | method |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {d(schedule.first_retry)} | {d(schedule.median_interval)} "
+        f"| {d(schedule.longest_interval)} | {d(schedule.warning)} | {d(schedule.give_up)} "
+        f"| {len(schedule.attempts)} | {escape(schedule.variant)} "
+        f"| {escape(cells.method_text(schedule))} |",
+        "",
+    ]
+    if schedule.give_up is None:
+        lines += [f"No give-up in the {d(schedule.observed_for)} observed.", ""]
+    distortions = cells.schedule_distortions(schedule)
+    if distortions:
+        lines += [
+            "Distorted time parameters: " + "; ".join(escape(p) for p in distortions) + ".",
+            "",
+        ]
+    if schedule.checks:
+        lines += ["| clause | level | outcome | detail |", "|---|---|---|---|"]
+        lines += [
+            f"| {escape(c.clause)} | {escape(c.level.value)} | {escape(c.outcome.value)} "
+            f"| {escape(c.detail)} |"
+            for c in schedule.checks
+        ]
+        lines.append("")
+    return lines

@@ -28,7 +28,9 @@ from harness.report.model import (
     Matrix,
     Outcome,
     RecipientFate,
+    ScheduleParameter,
     TargetInfo,
+    TargetSchedule,
 )
 
 MATRIX_JSON = "matrix.json"
@@ -117,6 +119,34 @@ def _target(data: Fields) -> TargetInfo:
         package_version=data.string("package_version"),
         time_scales=data.numbers("time_scales"),
         parameters=tuple(dict(raw.data) for raw in data.objects("parameters", [])),
+        schedule=None if data.data.get("schedule") is None else _schedule(data.object("schedule")),
+    )
+
+
+def _schedule(data: Fields) -> TargetSchedule:
+    """A target's retry schedule; its derived intervals are recomputed, not read."""
+    return TargetSchedule(
+        target=data.string("target"),
+        version=data.string("version"),
+        variant=data.string("variant"),
+        method=data.string("method"),
+        time_scale=data.number("time_scale"),
+        attempts=data.numbers("attempts"),
+        warning=data.optional_number("warning"),
+        give_up=data.optional_number("give_up"),
+        observed_for=data.number("observed_for"),
+        checks=tuple(_check(raw) for raw in data.objects("checks", [])),
+        distorted=tuple(_schedule_parameter(raw) for raw in data.objects("distorted", [])),
+    )
+
+
+def _schedule_parameter(data: Fields) -> ScheduleParameter:
+    return ScheduleParameter(
+        name=data.string("name"),
+        default_seconds=data.number("default_seconds"),
+        configured_seconds=data.number("configured_seconds"),
+        effective_real_seconds=data.number("effective_real_seconds"),
+        note=data.string("note", ""),
     )
 
 

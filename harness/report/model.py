@@ -9,6 +9,8 @@ field changes meaning; readers refuse versions they do not know.
 
 from __future__ import annotations
 
+import itertools
+import statistics
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -113,12 +115,87 @@ class CaseResult:
 
 
 @dataclass(frozen=True)
+class ScheduleParameter:
+    """A time parameter of the target that the compression distorted, when the schedule ran."""
+
+    name: str
+    default_seconds: float  #: the MTA's default, real seconds
+    configured_seconds: float  #: what it was given, wall seconds
+    effective_real_seconds: float  #: what that amounts to in real time
+    note: str = ""  #: why it is not exact
+
+    @property
+    def distortion(self) -> float | None:
+        """Effective over default (1.0 is exact); None when the default is 0 (off)."""
+        return self.effective_real_seconds / self.default_seconds if self.default_seconds else None
+
+
+@dataclass(frozen=True)
+class TargetSchedule:
+    """One target's retry schedule for one undeliverable message, in real seconds since injection.
+
+    Measured by `mailstorm schedule` (or by the matrix runner) apart from the matrix's cases, and
+    attached to the target it was measured on (`harness.report.schedule_section`).
+    """
+
+    target: str
+    version: str  #: the MTA version the schedule was measured on
+    variant: str  #: how the receiver failed: `4xx`, `blackhole`, `refused`
+    method: str  #: `scaled-config` (settings divided by k) or `clock-warp` (clock sped up by k)
+    time_scale: float  #: k, the compression the schedule was measured at
+    attempts: tuple[float, ...]  #: the start of every attempt, sorted
+    warning: float | None  #: a delay-warning DSN came back at; None if none did
+    give_up: float | None  #: the MTA gave up (bounced) at; None if it had not by the end
+    observed_for: float
+    checks: tuple[Check, ...] = ()  #: RFC 5321 4.5.4.1: retry-delayed, 30-minute interval, 4 days
+    distorted: tuple[ScheduleParameter, ...] = ()
+
+    @property
+    def intervals(self) -> tuple[float, ...]:
+        return tuple(b - a for a, b in itertools.pairwise(self.attempts))
+
+    @property
+    def first_retry(self) -> float | None:
+        """Delay from the first attempt to the second: the MTA's first backoff."""
+        return self.intervals[0] if self.intervals else None
+
+    @property
+    def median_interval(self) -> float | None:
+        return statistics.median(self.intervals) if self.intervals else None
+
+    @property
+    def longest_interval(self) -> float | None:
+        """The cap the backoff reached."""
+        return max(self.intervals) if self.intervals else None
+
+    def to_json_data(self) -> dict[str, Any]:
+        """The fields, with the intervals derived from the attempts written after them.
+
+        The derived values are for readers of `matrix.json`; they are not read back.
+        """
+        rest = asdict(self)
+        head = {key: rest.pop(key) for key in _SCHEDULE_HEAD}
+        derived = {
+            "first_retry": self.first_retry,
+            "intervals": [round(interval, 3) for interval in self.intervals],
+            "median_interval": self.median_interval,
+            "longest_interval": self.longest_interval,
+        }
+        return head | derived | rest
+
+
+#: The fields of a schedule written before its derived intervals in `matrix.json`.
+_SCHEDULE_HEAD = ("target", "version", "variant", "method", "time_scale", "attempts")
+
+
+@dataclass(frozen=True)
 class TargetInfo:
     name: str
     version: str
     package_version: str
     time_scales: tuple[float, ...]
     parameters: tuple[dict[str, Any], ...] = ()  #: scaled parameters and their distortion
+    schedule: TargetSchedule | None = None  #: its retry schedule, when one was measured
 
 
 @dataclass(frozen=True)
@@ -139,6 +216,9 @@ class Matrix:
         data = asdict(self)
         for case, raw in zip(self.cases, data["cases"], strict=True):
             raw["verdict"] = case.verdict
+        for target, raw in zip(self.targets, data["targets"], strict=True):
+            if target.schedule is not None:
+                raw["schedule"] = target.schedule.to_json_data()
         return data
 
 

@@ -31,6 +31,9 @@ class Schedule:
     observed_for: float
     #: the target's scaled parameters, exact or not, as the time scale left them
     parameters: tuple[ScaledParameter, ...] = field(default=(), compare=False)
+    #: how time was compressed: "scaled-config" (the MTA's time settings divided by k) or
+    #: "clock-warp" (stock settings, the MTA's clock sped up k times)
+    method: str = "scaled-config"
 
     @property
     def first_retry(self) -> float | None:

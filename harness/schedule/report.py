@@ -1,4 +1,4 @@
-"""schedule.json, schedule.md and schedule.svg of one run.
+"""schedule.json, schedule.md, schedule.svg and schedule.png of one run.
 
 JSON carries everything (times in real seconds) for tools; Markdown is for a reader: the
 schedule per target, variant and scale, whether the two scales agree and why not, the checks.
@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.durations import format_duration
+from harness.report.schedule_plot import schedule_png
+from harness.report.schedule_section import target_schedule
 from harness.schedule.agreement import Agreement
 from harness.schedule.model import Schedule
 from harness.schedule.runner import MeasuredSchedule, ScheduleResults
@@ -23,6 +25,7 @@ def write_schedule_reports(results: ScheduleResults, run_dir: Path) -> dict[str,
         "json": run_dir / "schedule.json",
         "markdown": run_dir / "schedule.md",
         "svg": run_dir / "schedule.svg",
+        "png": run_dir / "schedule.png",
     }
     paths["json"].write_text(json.dumps(to_json(results), indent=2) + "\n", encoding="utf-8")
     paths["markdown"].write_text(to_markdown(results), encoding="utf-8")
@@ -31,6 +34,8 @@ def write_schedule_reports(results: ScheduleResults, run_dir: Path) -> dict[str,
     targets = list(dict.fromkeys(s.target for s in schedules))
     schedules.sort(key=lambda s: (targets.index(s.target), s.variant, -s.time_scale))
     paths["svg"].write_text(schedule_svg(schedules, title="retry schedules"), encoding="utf-8")
+    rows = [target_schedule(s) for s in schedules]
+    paths["png"].write_bytes(schedule_png(rows, title="retry schedules"))
     return paths
 
 
@@ -39,6 +44,7 @@ def _schedule_json(schedule: Schedule) -> dict[str, Any]:
         "target": schedule.target,
         "version": schedule.version,
         "variant": schedule.variant,
+        "method": schedule.method,
         "time_scale": schedule.time_scale,
         "attempts": [round(t, 1) for t in schedule.attempts],
         "first_retry": schedule.first_retry,

@@ -23,7 +23,9 @@ from harness.report.model import (
     Matrix,
     Outcome,
     RecipientFate,
+    ScheduleParameter,
     TargetInfo,
+    TargetSchedule,
     empty_fates,
 )
 
@@ -502,3 +504,61 @@ def replace_case(matrix: Matrix, scenario: str, target: str, **changes: Any) -> 
 def without_case(matrix: Matrix, scenario: str, target: str) -> Matrix:
     cases = tuple(c for c in matrix.cases if (c.scenario, c.target) != (scenario, target))
     return dataclasses.replace(matrix, cases=cases)
+
+
+def target_schedules() -> dict[str, TargetSchedule]:
+    """Each target's 4xx schedule with its real defaults: Postfix's 5-day give-up without a
+    warning, Exim's warning at 24 h and give-up at 4 days."""
+    retry_delayed = check(
+        "RFC5321 4.5.4.1", Level.MUST, Outcome.PASS, "first retry after 5m, not at once"
+    )
+    postfix_times = tuple(postfix_schedule(5 * DAY))
+    exim_times = tuple(exim_schedule(4 * DAY))
+    return {
+        "postfix": TargetSchedule(
+            target="postfix",
+            version="3.7.11",
+            variant="4xx",
+            method="scaled-config",
+            time_scale=1440.0,
+            attempts=postfix_times,
+            warning=None,
+            give_up=5 * DAY + 30 * MINUTE,
+            observed_for=6 * DAY,
+            checks=(
+                retry_delayed,
+                check(
+                    "RFC5321 4.5.4.1",
+                    Level.SHOULD,
+                    Outcome.DEVIATION,
+                    "an interval of 5m is under 30 minutes",
+                    shortest_interval_s=300.0,
+                ),
+            ),
+            distorted=(
+                ScheduleParameter(
+                    "minimal_backoff_time", 300, 1, 1440, "wanted 0.208s, at least 1s"
+                ),
+            ),
+        ),
+        "exim": TargetSchedule(
+            target="exim",
+            version="4.96",
+            variant="4xx",
+            method="clock-warp",
+            time_scale=2880.0,
+            attempts=exim_times,
+            warning=DAY - 4 * MINUTE,
+            give_up=4 * DAY + 5 * MINUTE,
+            observed_for=4 * DAY + 5 * MINUTE,
+            checks=(retry_delayed,),
+        ),
+    }
+
+
+def build_matrix_with_schedules() -> Matrix:
+    """`build_matrix()` with each target's retry schedule attached."""
+    matrix = build_matrix()
+    found = target_schedules()
+    targets = tuple(dataclasses.replace(t, schedule=found[t.name]) for t in matrix.targets)
+    return dataclasses.replace(matrix, targets=targets)

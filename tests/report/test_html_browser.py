@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import struct
 from pathlib import Path
 
 import pytest
@@ -17,24 +16,14 @@ import pytest
 from harness.report import cell_anchor, write_html
 from harness.report.model import Matrix
 from tests.report import chromium
+from tests.report.images import png_size
 
 pytestmark = pytest.mark.browser
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
 def page(matrix: Matrix, tmp_path: Path) -> Path:
     return write_html(matrix, tmp_path / "matrix.html")
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """Width and height from a PNG's IHDR chunk (which must come first)."""
-    assert data[:8] == PNG_SIGNATURE, "not a PNG"
-    length, kind = struct.unpack(">I4s", data[8:16])
-    assert (length, kind) == (13, b"IHDR")
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
 
 
 def keep(screenshot: Path) -> None:
