@@ -12,7 +12,7 @@ from harness.errors import MailstormError
 from harness.report import create_run_dir
 from harness.schedule import DEFAULT_TIME_SCALES, ScheduleRun, Variant, run_schedules
 from harness.schedule.report import write_schedule_reports
-from harness.targets import TARGETS, parse_target_list
+from harness.targets import TARGETS, parse_target_list, target_class
 
 _DEFAULT_VARIANTS = tuple(Variant)
 
@@ -49,6 +49,21 @@ def register(commands: Any) -> None:
         help="compress real time by K; repeatable; give two to validate the compression "
         f"(default: {' and '.join(f'{k:g}' for k in DEFAULT_TIME_SCALES)})",
     )
+    warp = parser.add_mutually_exclusive_group()
+    warp.add_argument(
+        "--clock-warp",
+        type=float,
+        metavar="K",
+        help="also run each target's stock configuration on a clock K times faster (default: "
+        "each target's own factor: "
+        + ", ".join(f"{n} x{target_class(n).default_warp_factor:g}" for n in TARGETS)
+        + ")",
+    )
+    warp.add_argument(
+        "--no-clock-warp",
+        action="store_true",
+        help="measure with scaled configuration only",
+    )
     parser.add_argument("--reports", default="reports", metavar="DIR", help="reports root")
     parser.set_defaults(run=run)
 
@@ -59,12 +74,15 @@ def run(arguments: argparse.Namespace) -> int:
     scales = tuple(dict.fromkeys(arguments.time_scale or DEFAULT_TIME_SCALES))
     if any(k <= 0 for k in scales):
         raise MailstormError(f"--time-scale {scales}: K must be > 0")
+    warps = _clock_warps(targets, arguments.clock_warp, arguments.no_clock_warp)
+    slowest = min([*scales, *warps.values()])
     run_dir = create_run_dir(arguments.reports, "schedule")
     started = time.monotonic()
     print(
         f"mailstorm schedule: {', '.join(targets)}; variants {', '.join(variants)}; time scales "
-        f"{', '.join(f'{k:g}' for k in scales)}; at most {6 * 1440 / min(scales):.0f} min of "
-        "wall time (6 real days at the smallest scale)"
+        f"{', '.join(f'{k:g}' for k in scales)}; clock warp "
+        f"{', '.join(f'{t} x{k:g}' for t, k in warps.items()) or 'none'}; at most "
+        f"{6 * 1440 / slowest:.0f} min of wall time (6 real days at the smallest factor)"
     )
     with tempfile.TemporaryDirectory(prefix="mailstorm-schedule-") as work:
         results = run_schedules(
@@ -73,6 +91,7 @@ def run(arguments: argparse.Namespace) -> int:
                 variants=variants,
                 work_dir=Path(work),
                 time_scales=scales,
+                clock_warps=warps,
                 progress=lambda line: print(f"  {line}", flush=True),
             )
         )
@@ -80,10 +99,27 @@ def run(arguments: argparse.Namespace) -> int:
     print(f"done in {(time.monotonic() - started) / 60:.1f} min")
     for agreement in results.agreements:
         failed = [m.name for m in agreement.metrics if not m.agrees]
-        scales_shown = " vs ".join(f"k={k:g}" for k in agreement.time_scales)
+        scales_shown = " vs ".join(agreement.labels)
         state = "agree" if not failed else f"disagree on {', '.join(failed)}"
         print(f"  {agreement.target} {agreement.variant} {scales_shown}: {state}")
     for kind, path in written.items():
         print(f"  {kind}: {path}")
     print(f"  (the same under {arguments.reports}/latest/)")
     return 1 if any(m.error for m in results.measured) else 0
+
+
+def _clock_warps(targets: list[str], factor: float | None, disabled: bool) -> dict[str, float]:
+    """The warp factor per target: the one given, or each target's own; none when disabled or
+    when the target cannot run warped."""
+    if disabled:
+        return {}
+    if factor is not None and factor <= 1:
+        raise MailstormError(f"--clock-warp {factor:g}: K must be > 1")
+    warps = {}
+    for name in targets:
+        own = target_class(name).default_warp_factor
+        if factor is not None and own is None:
+            raise MailstormError(f"{name} cannot run under a clock warp; use --no-clock-warp")
+        if (chosen := factor or own) is not None:
+            warps[name] = chosen
+    return warps

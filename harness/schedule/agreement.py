@@ -64,10 +64,21 @@ class Agreement:
     variant: str
     time_scales: tuple[float, float]  #: (finer, coarser): the smaller k first
     metrics: tuple[Metric, ...]
+    #: how each side was compressed (`Schedule.method`), in the order of `time_scales`
+    methods: tuple[str, str] = ("scaled-config", "scaled-config")
 
     @property
     def agrees(self) -> bool:
         return all(m.agrees for m in self.metrics)
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        """How each side is named in reports: `k=1440` (scaled config) or `warp x2880`."""
+        a, b = (
+            f"warp x{k:g}" if method == "clock-warp" else f"k={k:g}"
+            for k, method in zip(self.time_scales, self.methods, strict=True)
+        )
+        return a, b
 
 
 _METRICS: dict[str, Callable[[Schedule], float | None]] = {
@@ -83,7 +94,7 @@ def compare(a: Schedule, b: Schedule) -> Agreement:
     """Compare two scales' schedules of one target and variant."""
     if (a.target, a.variant) != (b.target, b.variant):
         raise ValueError(f"comparing {a.target}/{a.variant} with {b.target}/{b.variant}")
-    fine, coarse = sorted((a, b), key=lambda s: s.time_scale)
+    fine, coarse = sorted((a, b), key=lambda s: (s.time_scale, s.method))
     quantum = default_scan_interval(coarse)
     metrics = []
     for name, read in _METRICS.items():
@@ -95,7 +106,8 @@ def compare(a: Schedule, b: Schedule) -> Agreement:
     count_tolerance = max(1.0, RELATIVE_TOLERANCE * max(counts))
     metrics.append(_metric("attempts", counts, count_tolerance, fine, coarse))
     scales = (fine.time_scale, coarse.time_scale)
-    return Agreement(fine.target, fine.variant, scales, tuple(metrics))
+    methods = (fine.method, coarse.method)
+    return Agreement(fine.target, fine.variant, scales, tuple(metrics), methods)
 
 
 def _metric(

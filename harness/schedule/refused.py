@@ -46,12 +46,17 @@ def refused_attempts(
     message_id: str,
     start_wall: float,
     time_scale: float,
+    stamp_resolution: float = 1.0,
 ) -> tuple[Attempt, ...]:
     """The refused connections for the message with envelope `sender`, as attempts in real
-    seconds since `start_wall` (the submission's wall time)."""
+    seconds since `start_wall` (the submission's wall time).
+
+    `stamp_resolution` is how much wall time one tick of the log's stamps is: a second, or
+    1/k of one when the MTA ran on a clock warped by k (its stamps converted to wall time).
+    """
     queue_ids = {r.queue_id for r in logs if r.queue_id and r.fields.get("from") == sender}
     times = sorted(
-        max(0.0, (r.time.timestamp() + 0.5 - start_wall) * time_scale)
+        max(0.0, (r.time.timestamp() + stamp_resolution / 2 - start_wall) * time_scale)
         for r in logs
         if r.queue_id in queue_ids and r.time is not None and is_refused_attempt(r)
     )

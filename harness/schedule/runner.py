@@ -1,14 +1,16 @@
-"""Measuring schedules: one case per (target, variant, time scale), all at once.
+"""Measuring schedules: one case per (target, variant, compression), all at once.
 
-It reuses the matrix runner's cases (`observe_groups`): a container per (target, time scale),
-since a target's clock is fixed when it starts, with one receiver per variant in it. Both time
-scales run concurrently, so validating compression costs one run, as long as the slower scale.
+It reuses the matrix runner's cases (`observe_groups`): a container per (target, compression),
+since a target's clock is fixed when it starts, with one receiver per variant in it. A
+compression is a time scale k applied either to the MTA's settings (scaled config) or to its
+clock (clock warp: stock settings, `harness/targets/clock_warp.py`). All run concurrently, so
+validating one against the other costs one run, as long as the slowest.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,12 +18,15 @@ from harness.conformance import CheckInput, run_checks
 from harness.matrix import Group, ObservedCase, observe_groups
 from harness.report.model import Check
 from harness.schedule.agreement import Agreement, compare
+from harness.schedule.clock_check import clock_inconsistency
 from harness.schedule.model import Schedule, derive_schedule
 from harness.schedule.refused import refused_attempts
 from harness.schedule.variants import Variant, scenario_for
 
 #: Six and twelve minutes of wall time for six real days.
 DEFAULT_TIME_SCALES = (1440.0, 720.0)
+SCALED_CONFIG = "scaled-config"
+CLOCK_WARP = "clock-warp"
 #: RFC 5321 4.5.4.1: destination delayed after failure (MUST), interval >= 30 min, give-up >= 4d.
 CHECKS = ("retry-delayed", "retry-interval-30m", "give-up-4d")
 
@@ -34,6 +39,8 @@ class ScheduleRun:
     variants: Sequence[Variant]
     work_dir: Path
     time_scales: Sequence[float] = DEFAULT_TIME_SCALES
+    #: clock-warp factor per target (stock configuration, fast clock); none: no warped run
+    clock_warps: Mapping[str, float] = field(default_factory=dict)
     progress: Callable[[str], None] = lambda line: None
 
 
@@ -47,6 +54,7 @@ class MeasuredSchedule:
     time_scale: float
     checks: tuple[Check, ...] = ()
     error: str | None = None
+    method: str = SCALED_CONFIG  #: how time was compressed (`Schedule.method`)
 
 
 @dataclass(frozen=True)
@@ -60,15 +68,17 @@ class ScheduleResults:
 def run_schedules(run: ScheduleRun) -> ScheduleResults:
     """Measure every (target, variant, scale) and compare each pair of scales."""
     scenarios = {scenario_for(v).id: v for v in run.variants}
+    members = [scenario_for(v) for v in run.variants]
     groups = [
-        Group(
-            target,
-            scale,
-            [scenario_for(v) for v in run.variants],
-            keep_logs=Variant.REFUSED in run.variants,
-        )
+        Group(target, scale, members, keep_logs=Variant.REFUSED in run.variants)
         for target in run.targets
         for scale in run.time_scales
+    ]
+    groups += [
+        # Warped runs always keep the log: it is how the clock is checked.
+        Group(target, run.clock_warps[target], members, keep_logs=True, clock_warp=True)
+        for target in run.targets
+        if target in run.clock_warps
     ]
     observed = observe_groups(groups, run.work_dir, run.progress)
     measured = tuple(_measured(case, scenarios[case.scenario.id]) for case in observed)
@@ -77,9 +87,15 @@ def run_schedules(run: ScheduleRun) -> ScheduleResults:
 
 def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
     target = case.target
+    method = CLOCK_WARP if target.clock_warp else SCALED_CONFIG
     if case.evidence is None:
         return MeasuredSchedule(
-            None, target.name, variant.value, case.time_scale, error=case.result.error
+            None,
+            target.name,
+            variant.value,
+            case.time_scale,
+            error=case.result.error,
+            method=method,
         )
     evidence = case.evidence
     if variant is Variant.REFUSED and case.submissions:
@@ -90,6 +106,7 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
             message_id=submission.message_id,
             start_wall=submission.wall,
             time_scale=case.time_scale,
+            stamp_resolution=1 / case.time_scale if target.clock_warp else 1.0,
         )
         evidence = dataclasses.replace(evidence, attempts=attempts)
     schedule = derive_schedule(
@@ -100,27 +117,43 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
         time_scale=case.time_scale,
         parameters=target.scaling.parameters,
     )
+    schedule = dataclasses.replace(schedule, method=method)
+    if target.clock_warp and variant is not Variant.REFUSED and case.submissions:
+        problem = clock_inconsistency(
+            case.logs, case.submissions[0], evidence.attempts, case.time_scale
+        )
+        if problem is not None:
+            return MeasuredSchedule(
+                None,
+                target.name,
+                variant.value,
+                case.time_scale,
+                error=f"clock warp not trusted: {problem}",
+                method=method,
+            )
     return MeasuredSchedule(
         schedule,
         target.name,
         variant.value,
         case.time_scale,
         checks=run_checks(CHECKS, CheckInput(evidence)),
+        method=method,
     )
 
 
 def agreements(measured: Sequence[MeasuredSchedule]) -> tuple[Agreement, ...]:
-    """Each (target, variant): the largest scale against every smaller one."""
+    """Each (target, variant): the largest scale against every smaller one, and the clock warp
+    (stock settings: the reference) against every scaled-config run."""
     found = []
     keys = dict.fromkeys((m.target, m.variant) for m in measured)
     for target, variant in keys:
-        runs = sorted(
-            (
-                m.schedule
-                for m in measured
-                if (m.target, m.variant) == (target, variant) and m.schedule is not None
-            ),
-            key=lambda schedule: schedule.time_scale,
-        )
-        found += [compare(fine, runs[-1]) for fine in runs[:-1]]
+        mine = [
+            m.schedule
+            for m in measured
+            if (m.target, m.variant) == (target, variant) and m.schedule is not None
+        ]
+        scaled = sorted((s for s in mine if s.method == SCALED_CONFIG), key=lambda s: s.time_scale)
+        found += [compare(fine, scaled[-1]) for fine in scaled[:-1]]
+        for warped in (s for s in mine if s.method == CLOCK_WARP):
+            found += [compare(warped, other) for other in scaled]
     return tuple(found)

@@ -1,0 +1,137 @@
+"""The clock warp's arithmetic: the fast clock's origin, stock settings in wall time, and the
+check that an MTA's logged attempts really ran on the fast clock."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from harness.report.model import Attempt
+from harness.schedule.clock_check import clock_inconsistency, logged_attempts
+from harness.targets import BOUNCE_DOMAIN, LogRecord, RouteTable, Submission
+from harness.targets.clock_warp import (
+    ClockWarpError,
+    WarpedClock,
+    launch_command,
+    warped_parameters,
+)
+from harness.targets.postfix import PostfixTarget
+from harness.targets.time_scaling import TimeScaling, scale_whole_seconds
+
+K = 2880.0
+ORIGIN = 1_795_000_000.0
+
+
+def test_origin_is_solved_from_readings_of_a_clock_k_times_faster() -> None:
+    readings = [(ORIGIN + r, ORIGIN + r * K) for r in (2.0, 2.5, 3.25)]
+    clock = WarpedClock.from_readings(K, readings)
+    assert clock.origin == pytest.approx(ORIGIN, abs=1e-3)
+    assert clock.to_fake(ORIGIN + 10) == pytest.approx(ORIGIN + 10 * K)
+    assert clock.to_real(clock.to_fake(ORIGIN + 7.5)) == pytest.approx(ORIGIN + 7.5)
+
+
+def test_a_clock_that_is_not_fast_is_refused() -> None:
+    # What a container without the preload would show: its clock runs at real speed.
+    readings = [(ORIGIN + 2.0, ORIGIN + 2.0), (ORIGIN + 3.0, ORIGIN + 3.0)]
+    with pytest.raises(ClockWarpError, match="not in effect"):
+        WarpedClock.from_readings(K, readings)
+
+
+def test_stock_settings_shrink_by_k_except_alarm_timers_which_keep_whole_seconds() -> None:
+    stock = TimeScaling(
+        1.0,
+        (
+            scale_whole_seconds("queue_run_delay", 300, 1.0),
+            scale_whole_seconds("queue_interval", 1800, 1.0),
+        ),
+    )
+    at_1440 = warped_parameters(stock, 1440, alarm_parameters=("queue_interval",))
+    scan, runner = at_1440.get("queue_run_delay"), at_1440.get("queue_interval")
+    assert scan.exact
+    assert scan.effective_real_seconds == pytest.approx(300)
+    # alarm(1800 / 1440) = alarm(1): queue runs every 24 min instead of 30.
+    assert runner.configured_seconds == 1
+    assert runner.distortion == pytest.approx(0.8)
+    assert "alarm()" in runner.note
+    assert (
+        warped_parameters(stock, 1800, alarm_parameters=("queue_interval",))
+        .get("queue_interval")
+        .exact
+    )
+
+
+def test_the_launcher_keeps_the_daemon_in_the_foreground_under_one_shared_clock() -> None:
+    argv = launch_command(K, ["postfix", "start-fg"])
+    assert argv[:3] == ["faketime", "-f", "+0 x2880"]
+    script = argv[-1]
+    assert script.endswith("exec 'postfix' 'start-fg'")
+    assert "LD_PRELOAD=libfaketime.so.1" in script  # by name: setuid programs need that
+
+
+SENDER = f"mailstorm+ms1@{BOUNCE_DOMAIN}"
+
+
+def _postfix_deferral(fake: datetime.datetime, queue_id: str = "C6D3E1741FE") -> str:
+    return (
+        f"{fake:%b %d %H:%M:%S} sender postfix/smtp[135]: {queue_id}: to=<u@r.test>, "
+        "relay=172.17.0.1[172.17.0.1]:40001, delay=9, delays=0/0/0/9, dsn=4.3.0, "
+        "status=deferred (host 172.17.0.1[172.17.0.1] said: 451 4.3.0 x (in reply to RCPT TO))"
+    )
+
+
+def _records(
+    clock: WarpedClock, real_instants: list[float], stamped_by: WarpedClock | None = None
+) -> list[LogRecord]:
+    """Log records of deferrals at `real_instants`, stamped by the MTA's clock (`stamped_by`,
+    the warped one unless said otherwise), converted back by the target's `clock`."""
+    stamping = stamped_by or clock
+    target = PostfixTarget(RouteTable.to_one(["r.test", BOUNCE_DOMAIN], "127.0.0.1", 25))
+    first = datetime.datetime.fromtimestamp(stamping.to_fake(real_instants[0]), datetime.UTC)
+    lines = [
+        f"{first:%b %d %H:%M:%S} sender postfix/qmgr[113]: C6D3E1741FE: from=<{SENDER}>, "
+        "size=378, nrcpt=1 (queue active)",
+        *(
+            _postfix_deferral(datetime.datetime.fromtimestamp(stamping.to_fake(r), datetime.UTC))
+            for r in real_instants
+        ),
+    ]
+    parsed = [r for line in lines if (r := target.parse_log_line(line))]
+    # What SenderTarget.logs() does under a warp: stamps back to real instants.
+    return [
+        LogRecord(clock.real_datetime(r.time), r.process, r.queue_id, r.text, r.fields, r.raw)
+        if r.time
+        else r
+        for r in parsed
+    ]
+
+
+def _case(clock: WarpedClock) -> tuple[Submission, list[Attempt]]:
+    now = datetime.datetime.now(datetime.UTC).timestamp()
+    submission = Submission("ms1", SENDER, ("u@r.test",), now, 0.0, 400)
+    waits = [0.2, 1.3, 3.1, 7.0]  # wall seconds after submission
+    attempts = [Attempt(t=w * clock.factor, stage="rcpt", reply="451") for w in waits]
+    return submission, attempts
+
+
+def test_logged_attempts_on_the_fast_clock_match_the_receivers() -> None:
+    now = datetime.datetime.now(datetime.UTC).timestamp()
+    clock = WarpedClock(K, now - 30)
+    submission, attempts = _case(clock)
+    logged = _records(clock, [submission.wall + a.t / K for a in attempts])
+    assert len(logged_attempts(logged, SENDER)) == 4
+    assert clock_inconsistency(logged, submission, attempts, K) is None
+
+
+def test_deliveries_on_the_real_clock_are_caught() -> None:
+    now = datetime.datetime.now(datetime.UTC).timestamp()
+    clock = WarpedClock(K, now - 30)
+    submission, attempts = _case(clock)
+    # Exim's failure mode: delivery processes stamp the real time, as if no warp were running.
+    real_clock = WarpedClock(1.0, clock.origin)
+    logged = _records(clock, [submission.wall + 0.2])
+    later = [submission.wall + a.t / K for a in attempts[1:]]
+    logged += _records(clock, later, stamped_by=real_clock)[1:]
+    problem = clock_inconsistency(logged, submission, attempts, K)
+    assert problem is not None
+    assert "3 of 4" in problem
