@@ -18,7 +18,7 @@ import pytest
 from harness.report import create_run_dir
 from harness.schedule import ScheduleResults, ScheduleRun, Variant, run_schedules
 from harness.schedule.report import write_schedule_reports
-from harness.schedule.runner import CLOCK_WARP
+from harness.schedule.runner import CLOCK_WARP, default_clock_warps
 from harness.targets import target_class
 
 from .conftest import selected_targets
@@ -37,11 +37,7 @@ def schedule_results(
     pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
 ) -> ScheduleResults:
     targets = selected_targets(pytestconfig)
-    warps = {
-        name: factor
-        for name in targets
-        if (factor := target_class(name).default_warp_factor) is not None
-    }
+    warps = default_clock_warps(targets)
     results = run_schedules(
         ScheduleRun(
             targets=targets,

@@ -9,13 +9,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.durations import format_duration
 from harness.errors import MailstormError
-from harness.matrix import DEFAULT_TIME_SCALES, MatrixRun, run_matrix
+from harness.matrix import DEFAULT_TIME_SCALES, MatrixRun, run_matrix_alongside
 from harness.report import create_run_dir
 from harness.report.baseline import compare, format_differences, load_baseline, write_baseline
 from harness.report.schedule_section import attach_schedules, read_schedule_json
 from harness.report.writer import write_reports
 from harness.scenarios import Scenario, Tier, load_catalogue, load_scenario, select
+from harness.schedule import Schedule, ScheduleRun, Variant
+from harness.schedule.report import write_schedule_reports
+from harness.schedule.runner import default_clock_warps, schedule_groups, schedule_results
 from harness.targets import TARGETS, parse_target_list
 
 #: Where the committed reference results of the bundled targets live.
@@ -57,11 +61,19 @@ def register(commands: Any) -> None:
         "--baseline", metavar="FILE", help="exit 1 and print the differences if the run differs"
     )
     parser.add_argument("--write-baseline", metavar="FILE", help="record this run as a baseline")
-    parser.add_argument(
+    schedules = parser.add_mutually_exclusive_group()
+    schedules.add_argument(
         "--schedules",
         metavar="FILE",
-        help="a schedule.json of `mailstorm schedule`: put each target's retry schedule (its 4xx "
-        "variant, clock warp preferred, else the smallest time scale) into the reports",
+        help="take each target's retry schedule from a schedule.json of `mailstorm schedule` "
+        "(its 4xx variant, clock warp preferred, else the smallest time scale) instead of "
+        "measuring it (by default each target's stock schedule is measured under a clock warp, "
+        "alongside the matrix, against 451 at RCPT)",
+    )
+    schedules.add_argument(
+        "--no-schedules",
+        action="store_true",
+        help="neither measure nor attach retry schedules",
     )
     parser.add_argument(
         "--isolate",
@@ -92,8 +104,21 @@ def run(arguments: argparse.Namespace) -> int:
     )
     longest = max(s.observe / scales[s.tier] for s in scenarios)
     print(f"the longest scenario observes for {longest / 60:.1f} min of wall time at most")
+    measure = not (arguments.schedules or arguments.no_schedules)
     with tempfile.TemporaryDirectory(prefix="mailstorm-matrix-") as work:
-        matrix = run_matrix(
+        schedule_run = ScheduleRun(
+            targets=targets,
+            variants=[Variant.REPLY_4XX],
+            work_dir=Path(work),
+            time_scales=(),
+            clock_warps=default_clock_warps(targets) if measure else {},
+        )
+        if schedule_run.clock_warps:
+            print(
+                "retry schedules alongside, stock configuration under a clock warp: "
+                + ", ".join(f"{t} x{k:g}" for t, k in schedule_run.clock_warps.items())
+            )
+        matrix, observed = run_matrix_alongside(
             MatrixRun(
                 targets=targets,
                 scenarios=scenarios,
@@ -102,8 +127,16 @@ def run(arguments: argparse.Namespace) -> int:
                 run_id=run_dir.name,
                 progress=lambda line: print(f"  {line}", flush=True),
                 isolate=arguments.isolate,
-            )
+            ),
+            schedule_groups(schedule_run),
         )
+    if observed:
+        measured = schedule_results(observed)
+        matrix = attach_schedules(matrix, measured.measured)
+        write_schedule_reports(measured, run_dir)
+        for m in measured.measured:
+            shown = (m.error or "?") if m.schedule is None else _schedule_line(m.schedule)
+            print(f"retry schedule of {m.target} ({m.method} x{m.time_scale:g}): {shown}")
     if arguments.schedules:
         matrix = attach_schedules(matrix, schedules)
         for target in matrix.targets:
@@ -174,3 +207,14 @@ def _time_scales(values: list[str] | None) -> dict[Tier, float]:
         for tier in tiers:
             scales[tier] = scale
     return scales
+
+
+def _schedule_line(schedule: Schedule) -> str:
+    def shown(seconds: float | None) -> str:
+        return "none" if seconds is None else format_duration(seconds)
+
+    return (
+        f"{len(schedule.attempts)} attempts, first retry {shown(schedule.first_retry)}, "
+        f"longest interval {shown(schedule.longest_interval)}, warning {shown(schedule.warning)}, "
+        f"give-up {shown(schedule.give_up)}"
+    )

@@ -5,8 +5,10 @@ from harness.matrix.runner import (
     Group,
     MatrixRun,
     ObservedCase,
+    matrix_groups,
     observe_groups,
     run_matrix,
+    run_matrix_alongside,
 )
 
 __all__ = [
@@ -14,6 +16,8 @@ __all__ = [
     "Group",
     "MatrixRun",
     "ObservedCase",
+    "matrix_groups",
     "observe_groups",
     "run_matrix",
+    "run_matrix_alongside",
 ]

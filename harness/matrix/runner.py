@@ -117,7 +117,11 @@ def observe_groups(
     The matrix and the schedule runner share this: what differs between them is only how they
     group scenarios and what they make of the evidence.
     """
-    cases, _ = _run_groups(groups, work_dir, progress)
+    per_group, _ = _run_groups(groups, work_dir, progress)
+    return _observed([case for cases in per_group for case in cases])
+
+
+def _observed(cases: Sequence[_Case]) -> list[ObservedCase]:
     return [
         ObservedCase(
             c.scenario, c.target, c.time_scale, c.result, c.evidence, tuple(c.sent), c.logs
@@ -129,25 +133,26 @@ def observe_groups(
 
 def _run_groups(
     groups: Sequence[Group], work_dir: Path, progress: Callable[[str], None]
-) -> tuple[list[_Case], list[SenderTarget]]:
+) -> tuple[list[list[_Case]], list[SenderTarget]]:
+    """Every group's cases (one list per group, in order) and targets, all observed at once."""
     client = docker_client()
     try:
         gateway = bridge_gateway(client)
     finally:
         client.close()
     with ExitStack() as stack:
-        cases: list[_Case] = []
+        per_group: list[list[_Case]] = []
         targets: list[SenderTarget] = []
         for group in groups:
             started, target = _start_group(stack, work_dir, progress, gateway, group)
-            cases += started
+            per_group.append(started)
             targets.append(target)
-        _observe(cases, progress)
-    return cases, targets
+        _observe([case for cases in per_group for case in cases], progress)
+    return per_group, targets
 
 
-def run_matrix(run: MatrixRun) -> Matrix:
-    """Run every case and return the matrix; containers and receivers are gone afterwards."""
+def matrix_groups(run: MatrixRun) -> list[Group]:
+    """The matrix's containers: one per (target, tier), or per scenario when isolated."""
     groups: list[Group] = []
     for name in run.targets:
         for tier in Tier:
@@ -155,13 +160,31 @@ def run_matrix(run: MatrixRun) -> Matrix:
             for members in [[s] for s in scenarios] if run.isolate else [scenarios]:
                 if members:
                     groups.append(Group(name, run.time_scales[tier], members))
-    cases, targets = _run_groups(groups, run.work_dir, run.progress)
-    return Matrix(
+    return groups
+
+
+def run_matrix(run: MatrixRun) -> Matrix:
+    """Run every case and return the matrix; containers and receivers are gone afterwards."""
+    matrix, _ = run_matrix_alongside(run, ())
+    return matrix
+
+
+def run_matrix_alongside(
+    run: MatrixRun, others: Sequence[Group]
+) -> tuple[Matrix, list[ObservedCase]]:
+    """The matrix, with `others` (e.g. retry-schedule measurements) observed in the same
+    campaign, so they cost no extra wall time; their cases come back apart from the matrix."""
+    mine = matrix_groups(run)
+    per_group, targets = _run_groups([*mine, *others], run.work_dir, run.progress)
+    cases = [case for cases in per_group[: len(mine)] for case in cases]
+    extra = [case for cases in per_group[len(mine) :] for case in cases]
+    matrix = Matrix(
         run_id=run.run_id,
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        targets=_target_infos(targets),
+        targets=_target_infos(targets[: len(mine)]),
         cases=tuple(_order(cases, run)),
     )
+    return matrix, _observed(extra)
 
 
 def _start_group(

@@ -95,24 +95,33 @@ def to_json(results: ScheduleResults) -> dict[str, Any]:
     }
 
 
+def _compression(method: str, time_scale: float) -> str:
+    """`k=1440` for a scaled configuration, `warp x2880` for the stock one on a fast clock."""
+    return f"warp x{time_scale:g}" if method == "clock-warp" else f"k={time_scale:g}"
+
+
 def _d(seconds: float | None) -> str:
     return "—" if seconds is None else format_duration(seconds)
 
 
 def _schedule_rows(measured: tuple[MeasuredSchedule, ...]) -> list[str]:
     lines = [
-        "| target | variant | k | attempts | first retry | median interval | longest interval "
-        "| warning | give-up | distorted parameters |",
+        "| target | variant | compression | attempts | first retry | median interval "
+        "| longest interval | warning | give-up | distorted parameters |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m in measured:
         s = m.schedule
         if s is None:
-            lines.append(f"| {m.target} | {m.variant} | {m.time_scale:g} | error: {m.error} |")
+            lines.append(
+                f"| {m.target} | {m.variant} | {_compression(m.method, m.time_scale)} "
+                f"| error: {m.error} |"
+            )
             continue
         distorted = ", ".join(f"{p.name} x{p.distortion:.3g}" for p in s.distorted) or "none"
         lines.append(
-            f"| {s.target} {s.version} | {s.variant} | {s.time_scale:g} | {len(s.attempts)} "
+            f"| {s.target} {s.version} | {s.variant} | {_compression(s.method, s.time_scale)} "
+            f"| {len(s.attempts)} "
             f"| {_d(s.first_retry)} | {_d(s.median_interval)} | {_d(s.longest_interval)} "
             f"| {_d(s.warning)} | {_d(s.give_up)} | {distorted} |"
         )
@@ -120,12 +129,12 @@ def _schedule_rows(measured: tuple[MeasuredSchedule, ...]) -> list[str]:
 
 
 def _agreement_rows(agreement: Agreement) -> list[str]:
-    fine, coarse = agreement.time_scales
+    fine, coarse = agreement.labels
     verdict = "agree" if agreement.agrees else "disagree"
     lines = [
-        f"### {agreement.target} {agreement.variant}: k={fine:g} vs k={coarse:g} ({verdict})",
+        f"### {agreement.target} {agreement.variant}: {fine} vs {coarse} ({verdict})",
         "",
-        f"| metric | k={fine:g} | k={coarse:g} | difference | tolerance | agrees | explained by |",
+        f"| metric | {fine} | {coarse} | difference | tolerance | agrees | explained by |",
         "|---|---|---|---|---|---|---|",
     ]
     for m in agreement.metrics:
@@ -144,7 +153,9 @@ def to_markdown(results: ScheduleResults) -> str:
     lines = [
         "# Retry schedules",
         "",
-        "Real MTA time since injection; one message per case. Tolerance: the larger of 10% and "
+        "Real MTA time since injection; one message per case. `k=K`: the MTA's time settings "
+        "divided by K; `warp xK`: its stock settings on a clock K times faster (libfaketime), "
+        "the reference where it runs. Tolerance: the larger of 10% and "
         "one queue scan of the target's unscaled configuration; a metric outside it is "
         "explained by the parameters whose distortion differs between the scales.",
         "",
@@ -162,13 +173,14 @@ def to_markdown(results: ScheduleResults) -> str:
     lines += [
         "## RFC 5321 4.5.4.1 checks",
         "",
-        "| target | variant | k | clause | level | outcome | detail |",
+        "| target | variant | compression | clause | level | outcome | detail |",
         "|---|---|---|---|---|---|---|",
     ]
     for m in results.measured:
         for c in m.checks:
             lines.append(
-                f"| {m.target} | {m.variant} | {m.time_scale:g} | {c.clause} | {c.level.value} "
+                f"| {m.target} | {m.variant} | {_compression(m.method, m.time_scale)} "
+                f"| {c.clause} | {c.level.value} "
                 f"| {c.outcome.value} | {c.detail} |"
             )
     return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ from harness.schedule.clock_check import clock_inconsistency
 from harness.schedule.model import Schedule, derive_schedule
 from harness.schedule.refused import refused_attempts
 from harness.schedule.variants import Variant, scenario_for
+from harness.targets import target_class
 
 #: Six and twelve minutes of wall time for six real days.
 DEFAULT_TIME_SCALES = (1440.0, 720.0)
@@ -66,8 +67,13 @@ class ScheduleResults:
 
 
 def run_schedules(run: ScheduleRun) -> ScheduleResults:
-    """Measure every (target, variant, scale) and compare each pair of scales."""
-    scenarios = {scenario_for(v).id: v for v in run.variants}
+    """Measure every (target, variant, compression) and compare them."""
+    return schedule_results(observe_groups(schedule_groups(run), run.work_dir, run.progress))
+
+
+def schedule_groups(run: ScheduleRun) -> list[Group]:
+    """The containers a schedule run needs: one per (target, compression), every variant in
+    each; they can also run alongside the matrix (`run_matrix_alongside`)."""
     members = [scenario_for(v) for v in run.variants]
     groups = [
         Group(target, scale, members, keep_logs=Variant.REFUSED in run.variants)
@@ -80,9 +86,23 @@ def run_schedules(run: ScheduleRun) -> ScheduleResults:
         for target in run.targets
         if target in run.clock_warps
     ]
-    observed = observe_groups(groups, run.work_dir, run.progress)
-    measured = tuple(_measured(case, scenarios[case.scenario.id]) for case in observed)
+    return groups
+
+
+def schedule_results(observed: Sequence[ObservedCase]) -> ScheduleResults:
+    """Schedules, checks and agreements from the finished cases of `schedule_groups`."""
+    variants = {scenario_for(v).id: v for v in Variant}
+    measured = tuple(_measured(case, variants[case.scenario.id]) for case in observed)
     return ScheduleResults(measured, agreements(measured))
+
+
+def default_clock_warps(targets: Sequence[str]) -> dict[str, float]:
+    """Each target's own clock-warp factor, for those that can run warped."""
+    return {
+        name: factor
+        for name in targets
+        if (factor := target_class(name).default_warp_factor) is not None
+    }
 
 
 def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:

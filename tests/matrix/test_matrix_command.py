@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.targets import TARGETS
+from tests.stock_schedules import assert_stock_exim_schedule, assert_stock_postfix_schedule
 
 #: Three quick scenarios: a bounce, a deferral, a drop after the dot; 2 real hours in 12 s.
 QUICK = ["--scenario", "rcpt-550", "--scenario", "rcpt-450", "--scenario", "disconnect-after-dot"]
@@ -27,14 +28,24 @@ def matrix(*arguments: str, timeout: float = 600) -> subprocess.CompletedProcess
 @pytest.mark.docker
 def test_quick_matrix_twice_gives_the_same_verdicts(tmp_path: Path) -> None:
     reports, baseline = tmp_path / "reports", tmp_path / "baseline.json"
+    # The first run also measures each target's stock retry schedule under a clock warp,
+    # alongside the matrix (about 3 minutes: Exim's 4 days at x1800).
     first = matrix(
         *QUICK, "--time-scale", "600", "--reports", str(reports), "--write-baseline", str(baseline)
     )
     assert first.returncode == 0, first.stdout + first.stderr
     latest = reports / "latest"
-    for name in ("matrix.json", "matrix.md", "matrix.html"):
+    for name in ("matrix.json", "matrix.md", "matrix.html", "schedule.json"):
         assert (latest / name).is_file(), name
     data = json.loads((latest / "matrix.json").read_text())
+    schedules = {t["name"]: t["schedule"] for t in data["targets"]}
+    for target in TARGETS:
+        assert schedules[target] is not None, first.stdout
+        assert schedules[target]["method"] == "clock-warp"
+        assert (latest / f"schedule-{target}.png").read_bytes().startswith(b"\x89PNG")
+        assert (latest / f"schedule-{target}.svg").read_text().lstrip().startswith("<svg")
+    assert_stock_postfix_schedule(schedules["postfix"])
+    assert_stock_exim_schedule(schedules["exim"])
     assert {t["name"] for t in data["targets"]} == set(TARGETS)
     assert all(t["version"] for t in data["targets"])
     cases = {(c["scenario"], c["target"]): c for c in data["cases"]}
@@ -51,7 +62,14 @@ def test_quick_matrix_twice_gives_the_same_verdicts(tmp_path: Path) -> None:
         assert deferred["observed_for"] >= 7200 - 600
         assert cases[("disconnect-after-dot", target)]["fates"]["lost"] == 0
     second = matrix(
-        *QUICK, "--time-scale", "600", "--reports", str(reports), "--baseline", str(baseline)
+        *QUICK,
+        "--time-scale",
+        "600",
+        "--no-schedules",
+        "--reports",
+        str(reports),
+        "--baseline",
+        str(baseline),
     )
     assert second.returncode == 0, second.stdout + second.stderr
     assert "no difference from the baseline" in second.stdout
@@ -65,6 +83,7 @@ def test_a_changed_result_fails_against_the_baseline(tmp_path: Path) -> None:
         "postfix",
         "--scenario",
         "rcpt-550",
+        "--no-schedules",
         "--reports",
         str(tmp_path),
         "--write-baseline",
@@ -81,6 +100,7 @@ def test_a_changed_result_fails_against_the_baseline(tmp_path: Path) -> None:
         "postfix",
         "--scenario",
         "rcpt-550",
+        "--no-schedules",
         "--reports",
         str(tmp_path),
         "--baseline",

@@ -1,5 +1,6 @@
 """A short real schedule: Postfix against 451 at RCPT and against nothing listening, at
-k = 7200 and 3600, until give-up.
+k = 7200 and 3600, until give-up; then Exim and Postfix with their stock configuration under a
+clock warp, against the scaled configuration.
 
 Five real days are 60 and 120 wall seconds there, so this measures the whole schedule in about
 two minutes. (At k = 14400 the 6 s between give-up and the end of observation was a real day,
@@ -17,12 +18,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.stock_schedules import (
+    assert_stock_exim_schedule,
+    assert_stock_postfix_schedule,
+)
+
 DAY = 86400.0
+WARP_AGAINST_7200 = ["--variant", "4xx", "--time-scale", "7200"]
 
 
 @pytest.mark.docker
 def test_postfix_schedule_is_measured_and_validated(tmp_path: Path) -> None:
-    arguments = ["--target", "postfix", "--reports", str(tmp_path)]
+    arguments = ["--target", "postfix", "--no-clock-warp", "--reports", str(tmp_path)]
     variants = ["--variant", "4xx", "--variant", "refused"]
     scales = ["--time-scale", "7200", "--time-scale", "3600"]
     done = subprocess.run(
@@ -52,3 +59,39 @@ def test_postfix_schedule_is_measured_and_validated(tmp_path: Path) -> None:
         assert give_up["agrees"], give_up  # 5 days is whole wall seconds at both scales
     assert (latest / "schedule.svg").read_text().startswith("<svg")
     assert "## Agreement between time scales" in (latest / "schedule.md").read_text()
+
+
+@pytest.mark.docker
+def test_clock_warp_measures_the_stock_schedule_and_is_compared_with_scaled_config(
+    tmp_path: Path,
+) -> None:
+    arguments = ["--target", "postfix", "--target", "exim", "--reports", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "schedule", *arguments, *WARP_AGAINST_7200],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads((tmp_path / "latest" / "schedule.json").read_text())
+    runs = {(s["target"], s["schedule"]["method"]): s for s in data["schedules"]}
+    assert set(runs) == {
+        (t, m) for t in ("postfix", "exim") for m in ("clock-warp", "scaled-config")
+    }
+    warped = {t: runs[(t, "clock-warp")] for t in ("postfix", "exim")}
+    assert warped["postfix"]["time_scale"] == 2880
+    assert warped["exim"]["time_scale"] == 1800
+    for target, measured in warped.items():
+        # The stock configuration: nothing distorted but what libfaketime itself distorts.
+        assert measured["schedule"]["distorted_parameters"] == [], target
+    assert_stock_postfix_schedule(warped["postfix"]["schedule"])
+    assert_stock_exim_schedule(warped["exim"]["schedule"])
+    compared = {a["target"]: a for a in data["agreements"]}
+    assert set(compared) == {"postfix", "exim"}
+    for target, agreement in compared.items():
+        assert "clock-warp" in agreement["methods"], agreement
+        for metric in agreement["metrics"]:
+            # At k = 7200 Postfix's 300 s become 1 wall second (x24): that must be named.
+            assert metric["agrees"] or metric["explained_by"], (target, metric)
+        give_up = next(m for m in agreement["metrics"] if m["name"] == "give_up")
+        assert give_up["agrees"], (target, give_up)
