@@ -6,6 +6,7 @@ The public API is re-exported here; everything else is internal and may change.
 from harness.durations import format_duration, parse_duration
 from harness.errors import (
     DockerUnavailableError,
+    HerdError,
     ImageBuildError,
     JournalError,
     ListenError,
@@ -41,6 +42,7 @@ __all__ = [
     "DockerUnavailableError",
     "EventRecord",
     "FaultPlan",
+    "HerdError",
     "ImageBuildError",
     "Journal",
     "JournalError",

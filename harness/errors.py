@@ -74,3 +74,9 @@ class SchemaVersionError(MatrixFormatError):
 class ReportWriteError(MailstormError):
     """A report file (matrix.json, matrix.md, matrix.html, junit.xml, a baseline) cannot be
     written: the message names the path and the operating system's reason."""
+
+
+class HerdError(MailstormError):
+    """The herd model cannot run on its input: a sender-class file or `schedule.json` is
+    malformed, a mix names an unknown class, or a rate, capacity or duration is out of range.
+    The message names the file (or option) and the field."""

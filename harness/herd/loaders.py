@@ -1,0 +1,312 @@
+"""Sender classes from files: measured schedules (`schedule.json`) and stated ones (TOML).
+
+Measured beats documented where both exist, and both beat guesses; but a class nobody has
+measured (a large mailbox provider) can only be stated, so the TOML file says where each
+number comes from in `source`, and the model prints it beside the result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from harness.durations import parse_duration
+from harness.errors import HerdError
+from harness.herd.sender_classes import BUILTIN_CLASSES, Backoff, SenderClass
+
+#: The TOML shipped with mailstorm: Postfix and Exim documented defaults and a provider class.
+DEFAULT_SENDERS = Path(__file__).with_name("default_senders.toml")
+
+#: Variants of `mailstorm schedule` in order of preference: a receiver answering 4xx is what
+#: the herd model is about (a down service that defers); the others stand in when it is missing.
+_VARIANT_PREFERENCE = ("4xx", "blackhole", "refused")
+
+_CLASS_KEYS = {
+    "name",
+    "based_on",
+    "share",
+    "source",
+    "retry_offsets",
+    "backoff",
+    "give_up",
+    "warning",
+    "concurrency",
+    "hosts",
+    "scan_interval",
+    "anchor",
+}
+
+
+def load_senders_toml(path: str | Path) -> tuple[SenderClass, ...]:
+    """The `[[sender]]` tables of a TOML file (format in docs/herd-model.md)."""
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise HerdError(f"{path}: cannot read it: {error.strerror or error}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise HerdError(f"{path}: not TOML: {error}") from None
+    tables = document.get("sender")
+    if not isinstance(tables, list) or not tables:
+        raise HerdError(f"{path}: expected at least one [[sender]] table")
+    classes = [_class_from_table(table, f"{path}: sender[{i}]") for i, table in enumerate(tables)]
+    _check_unique(classes, str(path))
+    return tuple(classes)
+
+
+def _class_from_table(table: Any, where: str) -> SenderClass:
+    if not isinstance(table, dict):
+        raise HerdError(f"{where}: expected a table")
+    unknown = sorted(set(table) - _CLASS_KEYS)
+    if unknown:
+        raise HerdError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(_CLASS_KEYS)})")
+    based_on = table.get("based_on")
+    base: SenderClass | None = None
+    if based_on is not None:
+        factory = BUILTIN_CLASSES.get(str(based_on))
+        if factory is None:
+            raise HerdError(
+                f"{where}.based_on: unknown class {based_on!r} (built in: "
+                f"{', '.join(BUILTIN_CLASSES)})"
+            )
+        base = factory()
+    fields: dict[str, Any] = {}
+    if "name" in table or base is None:
+        fields["name"] = _text(table, "name", where)
+    if "share" in table:
+        fields["share"] = _number(table["share"], f"{where}.share")
+    if "source" in table or base is None:
+        fields["source"] = _text(table, "source", where)
+    if "retry_offsets" in table:
+        offsets = table["retry_offsets"]
+        if not isinstance(offsets, list):
+            raise HerdError(f"{where}.retry_offsets: expected a list of durations")
+        fields["retry_offsets"] = tuple(
+            _duration(value, f"{where}.retry_offsets[{i}]") for i, value in enumerate(offsets)
+        )
+    if "backoff" in table:
+        fields["backoff"] = _backoff(table["backoff"], f"{where}.backoff")
+    for key in ("give_up", "scan_interval"):
+        if key in table:
+            fields[key] = _duration(table[key], f"{where}.{key}")
+    if "warning" in table:
+        warning = table["warning"]
+        fields["warning"] = (
+            None if warning in ("none", 0) else _duration(warning, f"{where}.warning")
+        )
+    for key in ("concurrency", "hosts"):
+        if key in table:
+            fields[key] = _integer(table[key], f"{where}.{key}")
+    if "anchor" in table:
+        fields["anchor"] = table["anchor"]
+    fields.setdefault("share", base.share if base else 0.0)
+    try:
+        if base is not None:
+            return replace(base, **fields)
+        fields.setdefault("retry_offsets", ())
+        if "give_up" not in fields:
+            raise HerdError(f"{where}: missing give_up (the queue lifetime, e.g. '5d')")
+        return SenderClass(**fields)
+    except (TypeError, ValueError) as error:
+        raise HerdError(f"{where}: {error}") from None
+
+
+def load_schedule_json(path: str | Path) -> tuple[SenderClass, ...]:
+    """One class per target measured by `mailstorm schedule`.
+
+    Per target: variant 4xx if measured (else blackhole, else refused); among its entries one
+    with `"method": "clock-warp"` (stock configuration under an accelerated clock) if present,
+    else the smallest time scale (least distorted). Offsets are counted from the first attempt;
+    the give-up too. Concurrency, queue scan and anchoring come from the documented class of the
+    same name when there is one; the schedule is extended by its last interval up to the give-up.
+    """
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise HerdError(f"{path}: cannot read it: {error.strerror or error}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise HerdError(f"{path}: not JSON: {error}") from None
+    entries = document.get("schedules") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise HerdError(f"{path}: expected an object with a 'schedules' list (mailstorm schedule)")
+    usable: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("schedule"), dict):
+            continue  # an error entry: that case was not measured
+        target = entry.get("target")
+        if not isinstance(target, str) or entry.get("error"):
+            continue
+        usable.setdefault(target, []).append((i, entry))
+    if not usable:
+        raise HerdError(f"{path}: no measured schedule in it (every entry has an error)")
+    return tuple(_measured_class(*_preferred(candidates), path) for candidates in usable.values())
+
+
+def _preferred(candidates: list[tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any]]:
+    def rank(item: tuple[int, dict[str, Any]]) -> tuple[int, int, float]:
+        entry = item[1]
+        variant = entry.get("variant")
+        order = (
+            _VARIANT_PREFERENCE.index(variant)
+            if variant in _VARIANT_PREFERENCE
+            else len(_VARIANT_PREFERENCE)
+        )
+        warped = 0 if entry.get("method") == "clock-warp" else 1
+        scale = entry.get("time_scale")
+        return order, warped, float(scale) if isinstance(scale, int | float) else math.inf
+
+    return min(candidates, key=rank)
+
+
+def _measured_class(index: int, entry: dict[str, Any], path: Path) -> SenderClass:
+    where = f"{path}: schedules[{index}]"
+    schedule = entry["schedule"]
+    target = str(entry["target"])
+    raw = schedule.get("attempts")
+    if not isinstance(raw, list) or len(raw) < 2:
+        raise HerdError(f"{where}.schedule.attempts: expected at least two attempts")
+    attempts = [_number(value, f"{where}.schedule.attempts[{i}]") for i, value in enumerate(raw)]
+    first = attempts[0]
+    offsets: list[float] = []
+    for t in attempts[1:]:
+        offset = t - first
+        if offset > (offsets[-1] if offsets else 0.0):
+            offsets.append(offset)
+    base = BUILTIN_CLASSES[target]() if target in BUILTIN_CLASSES else None
+    give_up_raw = schedule.get("give_up")
+    if give_up_raw is not None:
+        give_up = _number(give_up_raw, f"{where}.schedule.give_up") - first
+        give_up_note = "give-up measured"
+    elif base is not None:
+        give_up = base.give_up
+        give_up_note = "give-up not observed: documented default used"
+    else:
+        raise HerdError(f"{where}.schedule.give_up: not observed and no documented default")
+    warning_raw = schedule.get("warning")
+    warning = None if warning_raw is None else _number(warning_raw, f"{where}.schedule.warning")
+    intervals = [b - a for a, b in zip([0.0, *offsets], offsets, strict=False)]
+    method = entry.get("method") or "time-scaled"
+    distorted = ", ".join(
+        f"{p.get('name')} x{p.get('distortion'):.3g}"
+        for p in schedule.get("distorted_parameters") or []
+        if isinstance(p, dict)
+        and isinstance(p.get("distortion"), int | float)
+        and not str(p.get("name")).endswith("_timeout")  # session timeouts: not the schedule
+    )
+    source = (
+        f"measured: {path} {target} {schedule.get('version', '')} variant {entry.get('variant')}"
+        f" k={entry.get('time_scale')} ({method}); {give_up_note}"
+        + (f"; distorted: {distorted}" if distorted else "")
+    )
+    try:
+        return SenderClass(
+            name=target,
+            retry_offsets=tuple(offsets),
+            backoff=Backoff(intervals[-1]) if intervals else None,
+            give_up=give_up,
+            warning=warning,
+            concurrency=base.concurrency if base else 1,
+            scan_interval=base.scan_interval if base else 0.0,
+            anchor=base.anchor if base else "message",
+            share=0.0,
+            source=source,
+        )
+    except ValueError as error:
+        raise HerdError(f"{where}: {error}") from None
+
+
+def apply_mix(
+    classes: tuple[SenderClass, ...], mix: Mapping[str, float]
+) -> tuple[SenderClass, ...]:
+    """The classes named in `mix`, each with its share; shares must sum to 1 (within 1e-6).
+
+    An empty mix keeps the classes' own shares (from the TOML file), which must sum to 1 too.
+    """
+    by_name = {c.name: c for c in classes}
+    if mix:
+        unknown = [name for name in mix if name not in by_name]
+        if unknown:
+            raise HerdError(
+                f"--mix: unknown sender class {unknown[0]!r} (known: {', '.join(by_name)})"
+            )
+        chosen = tuple(by_name[name].with_share(share) for name, share in mix.items())
+    else:
+        chosen = tuple(c for c in classes if c.share > 0)
+    total = sum(c.share for c in chosen)
+    if not chosen or abs(total - 1) > 1e-6:
+        shares = ", ".join(f"{c.name}={c.share:g}" for c in chosen) or "none"
+        raise HerdError(f"the shares of the sender mix must sum to 1, not {total:g} ({shares})")
+    return chosen
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """`postfix=0.3,exim=0.2,provider=0.5` → {"postfix": 0.3, ...}."""
+    mix: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, equals, value = part.partition("=")
+        try:
+            share = float(value)
+        except ValueError:
+            share = math.nan
+        if not equals or not name.strip() or not 0 <= share <= 1:
+            raise HerdError(f"--mix {text!r}: expected NAME=SHARE,... with shares in 0..1")
+        mix[name.strip()] = share
+    if not mix:
+        raise HerdError(f"--mix {text!r}: expected NAME=SHARE,... with shares in 0..1")
+    return mix
+
+
+def _check_unique(classes: list[SenderClass], where: str) -> None:
+    names = [c.name for c in classes]
+    for name in names:
+        if names.count(name) > 1:
+            raise HerdError(f"{where}: sender class {name!r} is defined twice")
+
+
+def _text(table: Mapping[str, Any], key: str, where: str) -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise HerdError(f"{where}.{key}: expected a non-empty string")
+    return value
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise HerdError(f"{where}: expected a number, not {value!r}")
+    return float(value)
+
+
+def _integer(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise HerdError(f"{where}: expected an integer, not {value!r}")
+    return value
+
+
+def _duration(value: Any, where: str) -> float:
+    try:
+        return parse_duration(value)
+    except (TypeError, ValueError) as error:
+        raise HerdError(f"{where}: {error}") from None
+
+
+def _backoff(value: Any, where: str) -> Backoff:
+    if not isinstance(value, dict):
+        raise HerdError(f"{where}: expected a table {{ interval = '30m', factor = 1.5, ... }}")
+    unknown = sorted(set(value) - {"interval", "factor", "maximum"})
+    if unknown:
+        raise HerdError(f"{where}: unknown key {unknown[0]!r}")
+    maximum = value.get("maximum")
+    try:
+        return Backoff(
+            interval=_duration(value.get("interval"), f"{where}.interval"),
+            factor=_number(value.get("factor", 1.0), f"{where}.factor"),
+            maximum=None if maximum is None else _duration(maximum, f"{where}.maximum"),
+        )
+    except ValueError as error:
+        raise HerdError(f"{where}: {error}") from None

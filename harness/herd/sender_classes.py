@@ -1,0 +1,209 @@
+"""Sender classes: how one kind of sender MTA retries mail it could not deliver to us.
+
+The herd model needs, for every kind of sender that sends us mail, when it retries a deferred
+message, when it gives up, how many connections it opens to us and what share of our normal
+inbound mail it carries. Those numbers come from three places, and `source` always says which:
+a schedule measured by `mailstorm schedule`, a documented default (Postfix's and Exim's manuals
+and Debian's configuration), or a parameter the user states (a large mailbox provider, whose
+retry policy is not published).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, replace
+from typing import Literal
+
+#: How a class's retries are timed. "message": every message follows the schedule from its own
+#: first attempt (Postfix: the backoff grows with the message's age). "destination": the sender
+#: keeps one retry state per destination host, so every queued message waits for the host's next
+#: retry time, counted from the host's first failure (Exim; see docs/herd-model.md).
+Anchor = Literal["message", "destination"]
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """A retry rule that extends an explicit schedule up to the give-up time.
+
+    After the last explicit offset, intervals start at `interval` and are multiplied by
+    `factor` after each attempt, never exceeding `maximum` (None: no ceiling).
+    """
+
+    interval: float
+    factor: float = 1.0
+    maximum: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.interval > 0 or not math.isfinite(self.interval):
+            raise ValueError(f"backoff interval must be > 0 seconds, not {self.interval!r}")
+        if not self.factor >= 1:
+            raise ValueError(f"backoff factor must be >= 1, not {self.factor!r}")
+        if self.maximum is not None and not self.maximum >= self.interval:
+            raise ValueError("backoff maximum must be >= its first interval")
+
+
+@dataclass(frozen=True)
+class SenderClass:
+    """One kind of sender MTA, as the herd model sees it. Times are real seconds.
+
+    `retry_offsets` are the retries after the first failed attempt (which is at 0), strictly
+    increasing; `backoff` extends them up to `give_up`, the queue lifetime after which the
+    message is bounced to its sender. `concurrency` is the connection slots one sending host
+    opens toward our domain; `hosts` (None: unknown) is how many such hosts the class has,
+    which turns concurrency into a ceiling on the class's delivery rate. `share` is the
+    fraction of our normal inbound mail the class carries. `scan_interval` is the sender's
+    queue run period: a retry due at T happens at its next queue run, which across a population
+    of senders with unrelated clocks spreads uniformly over [T, T + scan_interval).
+    """
+
+    name: str
+    retry_offsets: tuple[float, ...]
+    give_up: float
+    share: float
+    source: str
+    backoff: Backoff | None = None
+    warning: float | None = None
+    concurrency: int = 1
+    hosts: int | None = None
+    scan_interval: float = 0.0
+    anchor: Anchor = "message"
+
+    def __post_init__(self) -> None:
+        where = f"sender class {self.name!r}"
+        if not self.name or "=" in self.name or "," in self.name:
+            raise ValueError(f"{where}: a name must be non-empty, without '=' or ','")
+        if any(not math.isfinite(t) or t <= 0 for t in self.retry_offsets):
+            raise ValueError(f"{where}: retry offsets must be finite and > 0 seconds")
+        if any(b <= a for a, b in itertools.pairwise(self.retry_offsets)):
+            raise ValueError(f"{where}: retry offsets must be strictly increasing")
+        if not self.retry_offsets and self.backoff is None:
+            raise ValueError(f"{where}: give retry offsets, a backoff rule, or both")
+        if not self.give_up > 0 or not math.isfinite(self.give_up):
+            raise ValueError(f"{where}: give_up must be > 0 seconds")
+        if not 0 <= self.share <= 1:
+            raise ValueError(f"{where}: share must be within 0..1, not {self.share!r}")
+        if self.concurrency < 1:
+            raise ValueError(f"{where}: concurrency must be >= 1")
+        if self.hosts is not None and self.hosts < 1:
+            raise ValueError(f"{where}: hosts must be >= 1 when given")
+        if self.scan_interval < 0:
+            raise ValueError(f"{where}: scan_interval must be >= 0")
+        if self.anchor not in ("message", "destination"):
+            raise ValueError(f"{where}: anchor must be 'message' or 'destination'")
+
+    def attempt_offsets(self, until: float | None = None) -> tuple[float, ...]:
+        """Every attempt, 0 first, up to and including `until` (default: `give_up`): the
+        explicit offsets, then the backoff rule's. A message not delivered by its last attempt
+        is bounced at `give_up`. A destination-anchored class's host schedule goes on past
+        `give_up` (newer messages still wait for it), hence `until`."""
+        limit = self.give_up if until is None else until
+        offsets = [0.0, *(t for t in self.retry_offsets if t <= limit)]
+        if self.backoff is not None:
+            interval = self.backoff.interval
+            while offsets[-1] + interval <= limit:
+                offsets.append(offsets[-1] + interval)
+                interval *= self.backoff.factor
+                if self.backoff.maximum is not None:
+                    interval = min(interval, self.backoff.maximum)
+        return tuple(offsets)
+
+    def with_share(self, share: float) -> SenderClass:
+        """The same class carrying another share of the inbound mail."""
+        return replace(self, share=share)
+
+
+def exim_retry_offsets(
+    rules: tuple[tuple[str, float, float, float], ...], give_up: float
+) -> tuple[float, ...]:
+    """Retry times of an Exim retry rule list, e.g. `F,2h,15m; G,16h,1h,1.5; F,4d,6h`.
+
+    Each rule is (kind, cutoff, interval, factor): the rule in force is the first whose cutoff
+    is still ahead of the failure; F retries every `interval`, G starts at `interval` and
+    multiplies it by `factor` at each retry (Exim spec, chapter 32 "Retry configuration").
+    """
+    offsets: list[float] = []
+    t = 0.0
+    geometric: dict[int, float] = {}
+    while True:
+        index = next((i for i, rule in enumerate(rules) if t < rule[1]), None)
+        if index is None:
+            break
+        kind, _cutoff, interval, factor = rules[index]
+        if kind == "G":
+            interval = geometric.get(index, interval)
+            geometric[index] = interval * factor
+        t += interval
+        if t > give_up:
+            break
+        offsets.append(t)
+    return tuple(offsets)
+
+
+def postfix_default(share: float = 0.0) -> SenderClass:
+    """Postfix 3.7 with its stock configuration (postconf(5) defaults).
+
+    The queue manager defers a message by its age, clamped between minimal_backoff_time (300 s)
+    and maximal_backoff_time (4000 s): retries at 300, 600, 1200, 2400, 4800 s, then every
+    4000 s, at queue scans every queue_run_delay (300 s), until maximal_queue_lifetime (5 d).
+    delay_warning_time is 0 (no warning); default_destination_concurrency_limit is 20.
+    """
+    return SenderClass(
+        name="postfix",
+        retry_offsets=(300.0, 600.0, 1200.0, 2400.0, 4800.0),
+        backoff=Backoff(4000.0),
+        give_up=5 * DAY,
+        warning=None,
+        concurrency=20,
+        scan_interval=300.0,
+        anchor="message",
+        share=share,
+        source=(
+            "documented default: Postfix postconf(5) minimal_backoff_time=300s, "
+            "maximal_backoff_time=4000s, queue_run_delay=300s, maximal_queue_lifetime=5d, "
+            "delay_warning_time=0, default_destination_concurrency_limit=20"
+        ),
+    )
+
+
+#: Debian's exim4 retry rule: `*  *  F,2h,15m; G,16h,1h,1.5; F,4d,6h`.
+EXIM_DEBIAN_RETRY = (
+    ("F", 2 * 3600.0, 15 * 60.0, 1.0),
+    ("G", 16 * 3600.0, 3600.0, 1.5),
+    ("F", 4 * DAY, 6 * 3600.0, 1.0),
+)
+
+
+def exim_default(share: float = 0.0) -> SenderClass:
+    """Exim 4.96 with Debian's configuration (exim4-config, bookworm).
+
+    Retry rule `F,2h,15m; G,16h,1h,1.5; F,4d,6h`, kept per destination host (Exim spec ch. 32:
+    "per-host ... not on a per-message basis"); the daemon runs the queue every 30 minutes
+    (QUEUEINTERVAL='30m'); delay_warning=1d; queue_run_max=5 queue runners, each delivering
+    one message at a time (remote_max_parallel=2 parallelises the recipients of one message):
+    5 connections to us per host. Past the final cutoff (4 d) the host is tried at each queue
+    run, and a message older than the cutoff is bounced when that attempt fails: the measured
+    schedule (reports/*-schedule) shows exactly this, a last attempt minutes after 4 d.
+    """
+    return SenderClass(
+        name="exim",
+        retry_offsets=(*exim_retry_offsets(EXIM_DEBIAN_RETRY, 4 * DAY), 4 * DAY),
+        backoff=Backoff(1800.0),
+        give_up=4 * DAY,
+        warning=DAY,
+        concurrency=5,
+        scan_interval=1800.0,
+        anchor="destination",
+        share=share,
+        source=(
+            "documented default: Debian exim4 4.96 retry rule F,2h,15m; G,16h,1h,1.5; F,4d,6h, "
+            "QUEUEINTERVAL=30m, delay_warning=1d, queue_run_max=5, remote_max_parallel=2 "
+            "(exim -bP in targets/exim); per-host retry state (Exim spec ch. 32)"
+        ),
+    )
+
+
+#: The built-in documented classes by name, used when no measured schedule is given.
+BUILTIN_CLASSES = {"postfix": postfix_default, "exim": exim_default}
