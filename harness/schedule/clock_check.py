@@ -1,18 +1,26 @@
-"""Did the MTA really run on the fast clock? Its own log against the receiver's.
+"""Did the MTA really run on the fast clock, and did the receiver see all its attempts?
+
+Both questions compare the MTA's own log (its stamps, converted back to real instants by the
+target) with the receiver's sessions.
 
 A clock warp can fail silently: in the first Exim trial the daemon's timers ran on the fast
 clock while the delivery processes it re-exec'd ran on the real one, and the run produced a
 busy, plausible, wrong schedule (docs/clock-warp.md). So a warped schedule is trusted only when
-every SMTP attempt the MTA *logged* (its deferral lines, stamped by its own clock and converted
-back to real instants by the target) lies within a wall-clock tolerance of an attempt the
-*receiver* saw. A process on the real clock stamps its lines (elapsed wall time) x (k - 1) late
-in fast time, which the conversion turns into that much wall time early: after a few seconds of
-a run, far outside the tolerance.
+every attempt the MTA logged *with the receiver's reply or a session at it* lies within a
+wall-clock tolerance of an attempt the receiver saw. A process on the real clock stamps its lines
+(elapsed wall time) x (k - 1) late in fast time, which the conversion turns into that much wall
+time early: after a few seconds of a run, far outside the tolerance.
+
+Under a warp the MTA's connect timeout is tens of milliseconds of wall time (Postfix's 30 s at
+x2880 is 10 ms), so on a loaded host an attempt can time out before the receiver accepts the
+connection. The MTA tried; the receiver never knew. Such connection-level failures in the log
+are attempts of the schedule all the same (`unseen_attempts`), and the report counts them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from harness.report.model import Attempt
 from harness.targets import LogRecord, Submission
@@ -22,24 +30,44 @@ from harness.targets import LogRecord, Submission
 TOLERANCE = 1.0
 
 
-def logged_attempts(logs: Sequence[LogRecord], sender: str) -> list[LogRecord]:
-    """The MTA's lines for the message with envelope `sender` that record a connection to a
-    host: Postfix's deferrals with a `relay=`, Exim's deferrals with `H=` and its host errors
-    (process `H`: timeouts, refusals). Skipped retries (`retry time not reached`) name no host."""
+@dataclass(frozen=True)
+class LoggedAttempt:
+    """One attempt in the MTA's log: when (real instant), and whether it reached the receiver."""
+
+    wall: float
+    reached_receiver: bool
+    text: str
+
+
+def logged_attempts(logs: Sequence[LogRecord], sender: str) -> list[LoggedAttempt]:
+    """The attempts the MTA logged for the message with envelope `sender`.
+
+    Postfix: a `status=deferred` line per attempt; with a `relay=` host it talked to the
+    receiver, with `relay=none` and `connect to ...` it failed to connect (`delivery temporarily
+    suspended` is no attempt: Postfix skipping a destination it marked dead). Exim: a deferral
+    (`==`) naming a host `H=` after the receiver answered; a host error line (process `H`) for
+    a connection that failed (`... Connection refused/timed out`) or timed out in the session
+    (`SMTP timeout ...`, which reached the receiver). `retry time not reached` names no host.
+    """
     queue_ids = {r.queue_id for r in logs if r.queue_id and r.fields.get("from") == sender}
-    return [
-        r
-        for r in logs
-        if r.queue_id in queue_ids
-        and r.time is not None
-        and (
-            r.process == "H"
-            or (
-                r.fields.get("status") == "deferred"
-                and (r.fields.get("relay", "none") != "none" or "host" in r.fields)
-            )
-        )
-    ]
+    found = []
+    for r in logs:
+        if r.queue_id not in queue_ids or r.time is None:
+            continue
+        wall = r.time.timestamp()
+        if r.process == "H":
+            found.append(LoggedAttempt(wall, "SMTP" in r.text, r.text))
+        elif r.fields.get("status") == "deferred" and "suspended" not in r.text:
+            relay = r.fields.get("relay", "none")
+            if relay != "none" or ("host" in r.fields and r.process == "=="):
+                found.append(LoggedAttempt(wall, True, r.text))
+            elif relay == "none" and "connect to " in r.text:
+                found.append(LoggedAttempt(wall, False, r.text))
+    return found
+
+
+def _seen_walls(submission: Submission, attempts: Sequence[Attempt], k: float) -> list[float]:
+    return [submission.wall + a.t / k for a in attempts]
 
 
 def clock_inconsistency(
@@ -49,23 +77,40 @@ def clock_inconsistency(
     time_scale: float,
     tolerance: float = TOLERANCE,
 ) -> str | None:
-    """None when the MTA's logged attempts match the receiver's on the warped clock; else why."""
-    logged = logged_attempts(logs, submission.sender)
+    """None when the MTA's logged sessions match the receiver's on the warped clock; else why."""
+    logged = [a for a in logged_attempts(logs, submission.sender) if a.reached_receiver]
     if not logged:
-        return "the MTA logged no attempt for the message: its clock cannot be checked"
-    seen = [submission.wall + a.t / time_scale for a in attempts]
+        return "the MTA logged no session with the receiver: its clock cannot be checked"
+    seen = _seen_walls(submission, attempts, time_scale)
     if not seen:
         return "the receiver saw no attempt: the MTA's clock cannot be checked"
-    off = []
-    for record in logged:
-        assert record.time is not None  # logged_attempts keeps stamped records only
-        stamp = record.time.timestamp()
-        nearest = min(abs(stamp - wall) for wall in seen)
-        if nearest > tolerance:
-            off.append(nearest)
+    off = [d for a in logged if (d := min(abs(a.wall - w) for w in seen)) > tolerance]
     if not off:
         return None
     return (
-        f"{len(off)} of {len(logged)} attempts the MTA logged are {max(off):.1f}s (wall) away "
-        f"from any attempt the receiver saw: part of the MTA ran on another clock"
+        f"{len(off)} of {len(logged)} sessions the MTA logged are {max(off):.1f}s (wall) away "
+        f"from any the receiver saw: part of the MTA ran on another clock"
+    )
+
+
+def unseen_attempts(
+    logs: Sequence[LogRecord],
+    submission: Submission,
+    attempts: Sequence[Attempt],
+    time_scale: float,
+    tolerance: float = TOLERANCE,
+) -> tuple[Attempt, ...]:
+    """Connection attempts the MTA logged that never reached the receiver, as attempts in real
+    seconds since the submission (stage `connect`, no reply, listener `mta-log`)."""
+    seen = _seen_walls(submission, attempts, time_scale)
+    return tuple(
+        Attempt(
+            t=max(0.0, (a.wall - submission.wall) * time_scale),
+            stage="connect",
+            reply=None,
+            message_id=submission.message_id,
+            listener="mta-log",
+        )
+        for a in logged_attempts(logs, submission.sender)
+        if not a.reached_receiver and all(abs(a.wall - w) > tolerance for w in seen)
     )

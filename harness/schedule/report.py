@@ -75,6 +75,7 @@ def to_json(results: ScheduleResults) -> dict[str, Any]:
                 "variant": m.variant,
                 "time_scale": m.time_scale,
                 "error": m.error,
+                "unseen_attempts": m.unseen_attempts,
                 "schedule": _schedule_json(m.schedule) if m.schedule else None,
                 "checks": [
                     {
@@ -119,6 +120,11 @@ def _schedule_rows(measured: tuple[MeasuredSchedule, ...]) -> list[str]:
             )
             continue
         distorted = ", ".join(f"{p.name} x{p.distortion:.3g}" for p in s.distorted) or "none"
+        if m.unseen_attempts:
+            distorted += (
+                f"; {m.unseen_attempts} attempt(s) only in the MTA's log (the connection failed "
+                "before the receiver saw it)"
+            )
         lines.append(
             f"| {s.target} {s.version} | {s.variant} | {_compression(s.method, s.time_scale)} "
             f"| {len(s.attempts)} "

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from harness.conformance import CheckInput, run_checks
 from harness.matrix import Group, ObservedCase, observe_groups
-from harness.report.model import Check
+from harness.report.model import Attempt, Check
 from harness.schedule.agreement import Agreement, compare
-from harness.schedule.clock_check import clock_inconsistency
+from harness.schedule.clock_check import clock_inconsistency, unseen_attempts
 from harness.schedule.model import Schedule, derive_schedule
 from harness.schedule.refused import refused_attempts
 from harness.schedule.variants import Variant, scenario_for
@@ -56,6 +56,9 @@ class MeasuredSchedule:
     checks: tuple[Check, ...] = ()
     error: str | None = None
     method: str = SCALED_CONFIG  #: how time was compressed (`Schedule.method`)
+    #: attempts only the MTA's log shows (connections that failed before reaching the
+    #: receiver: under a warp, its connect timeout is milliseconds of wall time)
+    unseen_attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -129,19 +132,10 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
             stamp_resolution=1 / case.time_scale if target.clock_warp else 1.0,
         )
         evidence = dataclasses.replace(evidence, attempts=attempts)
-    schedule = derive_schedule(
-        evidence,
-        target=target.name,
-        version=target.version,
-        variant=variant.value,
-        time_scale=case.time_scale,
-        parameters=target.scaling.parameters,
-    )
-    schedule = dataclasses.replace(schedule, method=method)
+    unseen: tuple[Attempt, ...] = ()
     if target.clock_warp and variant is not Variant.REFUSED and case.submissions:
-        problem = clock_inconsistency(
-            case.logs, case.submissions[0], evidence.attempts, case.time_scale
-        )
+        submission = case.submissions[0]
+        problem = clock_inconsistency(case.logs, submission, evidence.attempts, case.time_scale)
         if problem is not None:
             return MeasuredSchedule(
                 None,
@@ -151,13 +145,25 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
                 error=f"clock warp not trusted: {problem}",
                 method=method,
             )
+        unseen = unseen_attempts(case.logs, submission, evidence.attempts, case.time_scale)
+        attempts = tuple(sorted((*evidence.attempts, *unseen), key=lambda a: a.t))
+        evidence = dataclasses.replace(evidence, attempts=attempts)
+    schedule = derive_schedule(
+        evidence,
+        target=target.name,
+        version=target.version,
+        variant=variant.value,
+        time_scale=case.time_scale,
+        parameters=target.scaling.parameters,
+    )
     return MeasuredSchedule(
-        schedule,
+        dataclasses.replace(schedule, method=method),
         target.name,
         variant.value,
         case.time_scale,
         checks=run_checks(CHECKS, CheckInput(evidence)),
         method=method,
+        unseen_attempts=len(unseen),
     )
 
 

@@ -8,7 +8,7 @@ import datetime
 import pytest
 
 from harness.report.model import Attempt
-from harness.schedule.clock_check import clock_inconsistency, logged_attempts
+from harness.schedule.clock_check import clock_inconsistency, logged_attempts, unseen_attempts
 from harness.targets import BOUNCE_DOMAIN, LogRecord, RouteTable, Submission
 from harness.targets.clock_warp import (
     ClockWarpError,
@@ -135,3 +135,36 @@ def test_deliveries_on_the_real_clock_are_caught() -> None:
     problem = clock_inconsistency(logged, submission, attempts, K)
     assert problem is not None
     assert "3 of 4" in problem
+
+
+def test_a_connection_that_timed_out_before_the_receiver_is_an_attempt_not_a_clock_error() -> None:
+    now = datetime.datetime.now(datetime.UTC).timestamp()
+    clock = WarpedClock(K, now - 30)
+    submission, attempts = _case(clock)
+    logged = _records(clock, [submission.wall + a.t / K for a in attempts])
+    # Under load the warped 10 ms connect timeout expired: the MTA logged an attempt at 5 s of
+    # wall time that the receiver (which saw the other four) never saw.
+    missed = datetime.datetime.fromtimestamp(clock.to_fake(submission.wall + 5.0), datetime.UTC)
+    target = PostfixTarget(RouteTable.to_one(["r.test", BOUNCE_DOMAIN], "127.0.0.1", 25))
+    line = (
+        f"{missed:%b %d %H:%M:%S} sender postfix/smtp[140]: C6D3E1741FE: to=<u@r.test>, "
+        "relay=none, delay=9, delays=9/0/0/0, dsn=4.4.1, status=deferred (connect to "
+        "172.17.0.1[172.17.0.1]:40001: Connection timed out)"
+    )
+    record = target.parse_log_line(line)
+    assert record is not None
+    assert record.time is not None
+    logged.append(
+        LogRecord(
+            clock.real_datetime(record.time),
+            record.process,
+            record.queue_id,
+            record.text,
+            record.fields,
+        )
+    )
+    assert clock_inconsistency(logged, submission, attempts, K) is None
+    unseen = unseen_attempts(logged, submission, attempts, K)
+    assert [a.listener for a in unseen] == ["mta-log"]
+    assert unseen[0].t == pytest.approx(5.0 * K, abs=K)  # whole fast seconds, +-1 wall s
+    assert unseen_attempts(logged[:-1], submission, attempts, K) == ()
