@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.bench.load_bench import register_load
 from harness.bench.receiver_bench import (
     DEFAULT_MESSAGES,
     DEFAULT_SESSIONS,
@@ -61,6 +62,7 @@ def register(commands: Any) -> None:
     )
     receiver.add_argument("--json", metavar="FILE", help="also write the result as JSON to FILE")
     receiver.set_defaults(run=run_receiver)
+    register_load(benchmarks, _positive)
 
 
 def _positive(text: str) -> int:

@@ -1,17 +1,177 @@
-"""`mailstorm herd run` (being built: see issue 6)."""
+"""`mailstorm herd run`: replay a herd's arrival curve with Locust against an SMTP server.
+
+Orchestration in `harness.herd.load_run`, the summary and plots in `harness.herd.load_summary`;
+the Locust side lives in `load/` and runs in subprocesses only.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
-from harness.errors import MailstormError
+from harness.herd.load_curve import CURVE_OPTION_HELP, curve_from_option
+from harness.herd.load_run import LoadRunConfig, probe_target, run_load
+from harness.herd.load_target import check_target
+from harness.report.run_dir import create_run_dir
 
 
 def register(commands: Any) -> None:
-    parser: argparse.ArgumentParser = commands.add_parser("run", help="(not built yet)")
+    defaults = LoadRunConfig()
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "run",
+        help="replay the herd with Locust against a receiving SMTP server",
+        description=(
+            "Replay an arrival curve with Locust, headless: one Locust user is one connection "
+            "slot of an upstream MTA, every SMTP phase a request of its own, 4xx retried on "
+            "the sender class's schedule. Writes Locust's CSV and HTML reports, a summary "
+            "(summary.md, summary.json) and plots under REPORTS/<run-id>/. Without --target "
+            "the embedded receiver is the target: N concurrent sessions, then 421. Every run "
+            "is bounded by --run-time and --max-messages."
+        ),
+    )
+    parser.add_argument("--curve", default=defaults.curve, help=CURVE_OPTION_HELP)
+    parser.add_argument(
+        "--target",
+        metavar="HOST:PORT",
+        help="the SMTP server to load (default: the embedded receiver on 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --target that is not a loopback address (only hosts you own)",
+    )
+    parser.add_argument(
+        "--max-sessions",
+        type=_whole,
+        default=defaults.max_sessions,
+        metavar="N",
+        help=f"embedded receiver: 421 above N sessions (default {defaults.max_sessions})",
+    )
+    parser.add_argument(
+        "--session-time",
+        type=_number,
+        default=defaults.session_time,
+        metavar="SECONDS",
+        help="embedded receiver: seconds each message takes before its 250 "
+        f"(default {defaults.session_time:g})",
+    )
+    parser.add_argument(
+        "--time-factor",
+        type=_number,
+        default=defaults.time_factor,
+        metavar="F",
+        help="compress the curve's time (and retry backoffs) by F "
+        f"(default {defaults.time_factor:g})",
+    )
+    parser.add_argument(
+        "--volume",
+        type=_number,
+        default=defaults.volume,
+        metavar="V",
+        help="fraction of the curve's messages to send (default 1)",
+    )
+    parser.add_argument(
+        "--max-messages",
+        type=_whole,
+        default=defaults.max_messages,
+        metavar="N",
+        help=f"cap on new messages in the run (default {defaults.max_messages})",
+    )
+    parser.add_argument(
+        "--max-users",
+        type=_whole,
+        default=defaults.max_users,
+        metavar="N",
+        help=f"cap on connection slots (default {defaults.max_users})",
+    )
+    parser.add_argument(
+        "--run-time",
+        type=_number,
+        default=defaults.run_time,
+        metavar="SECONDS",
+        help=f"wall-time limit of the load (default {defaults.run_time:g})",
+    )
+    parser.add_argument(
+        "--drain",
+        type=_number,
+        default=defaults.drain,
+        metavar="SECONDS",
+        help="wall seconds after the curve's end for retries to drain "
+        f"(default {defaults.drain:g})",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=defaults.workers,
+        metavar="N",
+        help="distributed: a Locust master and N worker processes (default 0: one process)",
+    )
+    parser.add_argument("--size", type=_whole, default=defaults.message_size, metavar="BYTES")
+    parser.add_argument(
+        "--timeout",
+        type=_number,
+        default=defaults.timeout,
+        metavar="SECONDS",
+        help=f"seconds each SMTP phase may take (default {defaults.timeout:g})",
+    )
+    parser.add_argument(
+        "--no-pipelining", action="store_true", help="never pipeline MAIL/RCPT/DATA"
+    )
+    parser.add_argument("--reports", default="reports", metavar="DIR", help="reports root")
     parser.set_defaults(run=run)
 
 
+def _whole(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
+    return value
+
+
 def run(arguments: argparse.Namespace) -> int:
-    raise MailstormError("mailstorm herd run is not built yet")
+    config = LoadRunConfig(
+        curve=arguments.curve,
+        target=arguments.target,
+        allow_remote=arguments.allow_remote,
+        max_sessions=arguments.max_sessions,
+        session_time=arguments.session_time,
+        time_factor=arguments.time_factor,
+        volume=arguments.volume,
+        max_messages=arguments.max_messages,
+        max_users=arguments.max_users,
+        run_time=arguments.run_time,
+        drain=arguments.drain,
+        workers=arguments.workers,
+        message_size=arguments.size,
+        timeout=arguments.timeout,
+        pipelining=not arguments.no_pipelining,
+    )
+    # Refuse a bad curve or target before a run directory is made for it.
+    curve_from_option(config.curve)
+    if config.target is not None:
+        probe_target(*check_target(config.target, allow_remote=config.allow_remote))
+    run_dir = create_run_dir(Path(arguments.reports), "herd-run")
+
+    def progress(line: str) -> None:
+        print(f"herd run: {line}", file=sys.stderr, flush=True)
+
+    progress(f"run directory: {run_dir}")
+    result = run_load(config, run_dir=run_dir, progress=progress)
+    print(result.summary.report(), flush=True)
+    print(f"\nreports: {run_dir}", flush=True)
+    return 0

@@ -1,0 +1,353 @@
+"""`mailstorm herd run`: the Locust herd load test, headless, with its reports.
+
+Locust runs in subprocesses (`python -m locust -f load/locustfile.py`), never in this process:
+importing Locust monkey-patches the interpreter with gevent, which the asyncio receiver cannot
+live with. The target is the embedded receiver (started here, with an admission-control plan:
+`max_sessions` concurrent sessions, then `421 4.7.0` at the greeting) or any SMTP server given
+as HOST:PORT; a non-loopback target needs `allow_remote`.
+
+Every run is bounded: new messages by `max_messages`, wall time by `run_time` (Locust's
+`--run-time`, enforced by the shape; this process kills Locust if it overruns by a grace
+period). The run directory gets Locust's CSV and HTML reports, each Locust process's record
+(`herd-*.json`), their logs, and the summary with plots (`harness.herd.load_summary`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.bench.servers import free_port
+from harness.errors import MailstormError
+from harness.herd.load_curve import ArrivalCurve, curve_from_option
+from harness.herd.load_summary import LoadSummary, summarize
+from harness.herd.load_target import check_target
+from harness.receiver import FaultPlan, Receiver, plan_from_mapping
+
+#: The locustfile, beside `harness/` in the checkout.
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "load" / "locustfile.py"
+HOST = "127.0.0.1"
+_GRACE = 60.0  # seconds Locust may overrun its run time (start-up, stopping, reports)
+_CONNECT_TIMEOUT = 5.0
+_MASTER_ATTEMPTS = 5
+_WORKER_WAIT = 30  # seconds the master waits for its workers to connect
+
+
+class LoadRunError(MailstormError):
+    """A herd load run could not run: Locust failed, overran, or the target is unusable."""
+
+
+@dataclass(frozen=True)
+class LoadRunConfig:
+    curve: str = "demo"
+    #: HOST:PORT of the SMTP server to load; None: the embedded receiver.
+    target: str | None = None
+    allow_remote: bool = False
+    #: The embedded receiver's capacity model: sessions above this get 421 at the greeting.
+    max_sessions: int = 10
+    #: The embedded receiver's time per session (a stall before the end-of-data reply), seconds.
+    session_time: float = 0.05
+    time_factor: float = 10.0
+    volume: float = 1.0
+    max_messages: int = 10_000
+    max_users: int = 1000
+    run_time: float = 180.0
+    drain: float = 30.0
+    #: 0: one Locust process; N: a master and N worker processes.
+    workers: int = 0
+    message_size: int = 1024
+    timeout: float = 30.0
+    pipelining: bool = True
+    reports: Path = Path("reports")
+    run_dir: Path | None = None
+    extra_locust_args: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        checks = {
+            "max-sessions": self.max_sessions >= 1,
+            "time-factor": self.time_factor > 0,
+            "volume": self.volume > 0,
+            "max-messages": self.max_messages >= 1,
+            "max-users": self.max_users >= 1,
+            "run-time": self.run_time >= 1,
+            "drain": self.drain >= 0,
+            "workers": self.workers >= 0,
+            "timeout": self.timeout > 0,
+            "session-time": self.session_time >= 0,
+        }
+        for name, good in checks.items():
+            if not good:
+                raise LoadRunError(f"--{name}: out of range")
+
+
+def admission_plan(max_sessions: int, session_time: float) -> FaultPlan:
+    """The embedded receiver's capacity model: N concurrent sessions, then 421 at greeting;
+    each accepted message takes `session_time` seconds before its 250."""
+    rules: list[dict[str, object]] = [
+        {
+            "name": "admission control",
+            "stage": "greeting",
+            "sessions_above": max_sessions,
+            "reply": "421 4.7.0 too many connections, try again later",
+        }
+    ]
+    if session_time > 0:
+        rules.append(
+            {"name": "session time", "stage": "eod", "stall": f"{session_time * 1000:g}ms"}
+        )
+    return plan_from_mapping(
+        {"name": f"admission-{max_sessions}", "rule": rules}, source="<herd run>"
+    )
+
+
+@dataclass(frozen=True)
+class LoadRunResult:
+    run_dir: Path
+    summary: LoadSummary
+    curve: ArrivalCurve
+
+
+def run_load(
+    config: LoadRunConfig,
+    *,
+    run_dir: Path,
+    progress: Callable[[str], None] = lambda line: None,
+) -> LoadRunResult:
+    """Run the herd against the target, then summarize it into `run_dir`."""
+    curve = curve_from_option(config.curve)  # refuse a bad curve before starting anything
+    if not LOCUSTFILE.is_file():
+        raise LoadRunError(f"the locustfile is missing: {LOCUSTFILE} (run from a checkout)")
+    journal_path: Path | None = None
+    with contextlib.ExitStack() as stack:
+        if config.target is None:
+            journal_path = run_dir / "journal.sqlite"
+            receiver = stack.enter_context(
+                Receiver(
+                    admission_plan(config.max_sessions, config.session_time),
+                    listen=[f"{HOST}:0"],
+                    journal=journal_path,
+                )
+            )
+            host, port = receiver.host, receiver.port
+            target_label = (
+                f"embedded receiver {host}:{port} (421 above {config.max_sessions} sessions, "
+                f"{config.session_time * 1000:g} ms per message)"
+            )
+        else:
+            host, port = check_target(config.target, allow_remote=config.allow_remote)
+            probe_target(host, port)
+            target_label = f"{host}:{port}"
+        progress(f"target: {target_label}")
+        progress(
+            f"curve: {curve.description or curve.source}; time factor {config.time_factor:g}, "
+            f"volume {config.volume:g}, at most {config.max_messages} messages, "
+            f"{config.run_time:g} s"
+        )
+        run_locust(config, host, port, run_dir, progress)
+    summary = summarize(
+        run_dir,
+        curve=curve,
+        target=target_label,
+        journal=journal_path,
+    )
+    summary.write(run_dir)
+    return LoadRunResult(run_dir=run_dir, summary=summary, curve=curve)
+
+
+def probe_target(host: str, port: int) -> None:
+    """Raise a one-line LoadRunError unless something accepts TCP connections there."""
+    try:
+        with socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        raise LoadRunError(f"cannot connect to the target {host}:{port}: {reason}") from None
+
+
+def locust_arguments(config: LoadRunConfig, host: str, port: int, out: Path) -> list[str]:
+    """Locust's options for this run (the part master and single process share)."""
+    arguments = [
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        f"{host}:{port}",
+        "--run-time",
+        f"{math.ceil(config.run_time)}s",
+        "--exit-code-on-error",
+        "0",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "--csv",
+        str(out / "locust"),
+        "--csv-full-history",
+        "--html",
+        str(out / "locust.html"),
+        "--herd-curve",
+        config.curve,
+        "--herd-time-factor",
+        repr(config.time_factor),
+        "--herd-volume",
+        repr(config.volume),
+        "--herd-max-messages",
+        str(config.max_messages),
+        "--herd-max-users",
+        str(config.max_users),
+        "--herd-drain",
+        repr(config.drain),
+        "--herd-message-size",
+        str(config.message_size),
+        "--herd-timeout",
+        repr(config.timeout),
+        "--herd-out",
+        str(out),
+    ]
+    if not config.pipelining:
+        arguments.append("--herd-no-pipelining")
+    if config.allow_remote:
+        arguments.append("--herd-allow-remote")
+    return [*arguments, *config.extra_locust_args]
+
+
+def locust_environment() -> dict[str, str]:
+    """The Locust processes' environment: the checkout importable, no update checks."""
+    environment = dict(os.environ)
+    root = str(LOCUSTFILE.parents[1])
+    environment["PYTHONPATH"] = os.pathsep.join(
+        p for p in (root, environment.get("PYTHONPATH", "")) if p
+    )
+    environment.setdefault("LOCUST_DISABLE_UPDATE_CHECK", "1")
+    return environment
+
+
+def run_locust(
+    config: LoadRunConfig,
+    host: str,
+    port: int,
+    run_dir: Path,
+    progress: Callable[[str], None],
+) -> None:
+    """Run Locust headless (one process, or a master and `config.workers` workers) against
+    host:port until it stops by itself; its reports and records land in `run_dir`."""
+    arguments = locust_arguments(config, host, port, run_dir)
+    deadline = config.run_time + _GRACE
+    if config.workers == 0:
+        progress("locust: one process")
+        with _spawned([*_LOCUST, *arguments], run_dir / "locust.log") as process:
+            _wait(process, deadline, run_dir / "locust.log", "locust")
+        return
+    for _attempt in range(_MASTER_ATTEMPTS):
+        master_port = free_port(HOST)
+        master_arguments = [
+            *arguments,
+            "--master",
+            "--master-bind-host",
+            HOST,
+            "--master-bind-port",
+            str(master_port),
+            "--expect-workers",
+            str(config.workers),
+            "--expect-workers-max-wait",
+            str(_WORKER_WAIT),
+        ]
+        progress(f"locust: a master on port {master_port} and {config.workers} workers")
+        with contextlib.ExitStack() as stack:
+            master_log = run_dir / "locust-master.log"
+            master = stack.enter_context(_spawned([*_LOCUST, *master_arguments], master_log))
+            workers = [
+                stack.enter_context(
+                    _spawned(
+                        [
+                            *_LOCUST,
+                            "-f",
+                            str(LOCUSTFILE),
+                            "--worker",
+                            "--master-host",
+                            HOST,
+                            "--master-port",
+                            str(master_port),
+                            "--loglevel",
+                            "WARNING",
+                        ],
+                        run_dir / f"locust-worker-{index}.log",
+                    )
+                )
+                for index in range(config.workers)
+            ]
+            try:
+                _wait(master, deadline + _WORKER_WAIT, master_log, "the locust master")
+            except LoadRunError:
+                if "Address already in use" in _tail(master_log):
+                    continue  # someone took the port meanwhile: try another
+                raise
+            for index, worker in enumerate(workers):
+                _wait(worker, _GRACE, run_dir / f"locust-worker-{index}.log", "a locust worker")
+            return
+    raise LoadRunError(f"the locust master could not bind a port in {_MASTER_ATTEMPTS} attempts")
+
+
+_LOCUST = (sys.executable, "-m", "locust")
+
+
+@contextlib.contextmanager
+def _spawned(command: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A process writing to `log`, killed on the way out if it is still running."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=locust_environment(),
+            cwd=LOCUSTFILE.parents[1],
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _wait(process: subprocess.Popen[bytes], timeout: float, log: Path, what: str) -> None:
+    started = time.monotonic()
+    try:
+        status = process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise LoadRunError(
+            f"{what} did not stop within {timeout:.0f} s (killed); log: {log}"
+        ) from None
+    if status != 0:
+        said = _last_error(log)
+        raise LoadRunError(
+            f"{what} exited with status {status} after {time.monotonic() - started:.1f} s: "
+            f"{said} (log: {log})"
+        )
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _last_error(log: Path) -> str:
+    """The most telling line of a failed Locust log: ours first, then any error line."""
+    lines = _tail(log, 200).splitlines()
+    for marker in ("mailstorm: error:", "Error", "error"):
+        found = [line for line in lines if marker in line]
+        if found:
+            return found[-1].split("mailstorm: error: ", 1)[-1].strip()
+    return lines[-1].strip() if lines else "no output"
