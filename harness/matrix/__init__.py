@@ -8,7 +8,6 @@ from harness.matrix.runner import (
     matrix_groups,
     observe_groups,
     run_matrix,
-    run_matrix_alongside,
 )
 
 __all__ = [
@@ -19,5 +18,4 @@ __all__ = [
     "matrix_groups",
     "observe_groups",
     "run_matrix",
-    "run_matrix_alongside",
 ]

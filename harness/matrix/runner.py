@@ -165,26 +165,14 @@ def matrix_groups(run: MatrixRun) -> list[Group]:
 
 def run_matrix(run: MatrixRun) -> Matrix:
     """Run every case and return the matrix; containers and receivers are gone afterwards."""
-    matrix, _ = run_matrix_alongside(run, ())
-    return matrix
-
-
-def run_matrix_alongside(
-    run: MatrixRun, others: Sequence[Group]
-) -> tuple[Matrix, list[ObservedCase]]:
-    """The matrix, with `others` (e.g. retry-schedule measurements) observed in the same
-    campaign, so they cost no extra wall time; their cases come back apart from the matrix."""
-    mine = matrix_groups(run)
-    per_group, targets = _run_groups([*mine, *others], run.work_dir, run.progress)
-    cases = [case for cases in per_group[: len(mine)] for case in cases]
-    extra = [case for cases in per_group[len(mine) :] for case in cases]
-    matrix = Matrix(
+    groups = matrix_groups(run)
+    per_group, targets = _run_groups(groups, run.work_dir, run.progress)
+    return Matrix(
         run_id=run.run_id,
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        targets=_target_infos(targets[: len(mine)]),
-        cases=tuple(_order(cases, run)),
+        targets=_target_infos(targets),
+        cases=tuple(_order([case for cases in per_group for case in cases], run)),
     )
-    return matrix, _observed(extra)
 
 
 def _start_group(

@@ -76,7 +76,7 @@ def run_schedules(run: ScheduleRun) -> ScheduleResults:
 
 def schedule_groups(run: ScheduleRun) -> list[Group]:
     """The containers a schedule run needs: one per (target, compression), every variant in
-    each; they can also run alongside the matrix (`run_matrix_alongside`)."""
+    each; `mailstorm matrix` observes them after the matrix."""
     members = [scenario_for(v) for v in run.variants]
     groups = [
         Group(target, scale, members, keep_logs=Variant.REFUSED in run.variants)

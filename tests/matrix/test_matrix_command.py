@@ -29,7 +29,7 @@ def matrix(*arguments: str, timeout: float = 600) -> subprocess.CompletedProcess
 def test_quick_matrix_twice_gives_the_same_verdicts(tmp_path: Path) -> None:
     reports, baseline = tmp_path / "reports", tmp_path / "baseline.json"
     # The first run also measures each target's stock retry schedule under a clock warp,
-    # alongside the matrix (about 3 minutes: Exim's 4 days at x1800).
+    # after the matrix (about 3 minutes: Exim's 4 days at x1800).
     first = matrix(
         *QUICK, "--time-scale", "600", "--reports", str(reports), "--write-baseline", str(baseline)
     )
