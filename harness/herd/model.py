@@ -47,6 +47,9 @@ class HerdScenario:
     step: float = 60.0
     age_resolution: float = 3600.0
     horizon: float | None = None
+    #: new mail keeps arriving at `rate` after reopening (False: only the backlog, as in a
+    #: reopen experiment that injects mail during the outage only)
+    mail_after_reopening: bool = True
 
     def __post_init__(self) -> None:
         if not self.outage >= 0 or not math.isfinite(self.outage):
@@ -334,6 +337,8 @@ class _Simulation:
         )
 
     def _add_new_mail(self, j: int, start: float) -> None:
+        if not self.scenario.mail_after_reopening:
+            return
         arrival = start + self.step / 2
         for sender in self.scenario.senders:
             messages = self.scenario.rate * sender.share * self.step
@@ -384,7 +389,8 @@ class _Simulation:
             "Fluid, deterministic model: mail is a continuous flow of cohorts, not random "
             "messages; no message is lost or duplicated except by bouncing.",
             f"Normal inbound mail arrives at a constant {s.rate:g} msgs/s, before, during and "
-            "after the outage, split between sender classes by their shares; every message is "
+            + ("after" if s.mail_after_reopening else "(not) after")
+            + " the outage, split between sender classes by their shares; every message is "
             "first attempted when it arrives.",
             "During the outage every attempt fails with a temporary error (4xx or unreachable): "
             "nothing is rejected permanently, nothing is accepted.",

@@ -215,3 +215,21 @@ def test_bad_scenarios_are_refused_with_a_clear_message(
     } | changes
     with pytest.raises(HerdError, match=message):
         HerdScenario(**arguments)  # type: ignore[arg-type]
+
+
+def test_without_mail_after_reopening_only_the_backlog_arrives() -> None:
+    """What a reopen experiment injects: mail during the outage only."""
+    rate, interval = 3.0, 1800.0
+    scenario = HerdScenario(
+        outage=5 * HOUR,
+        rate=rate,
+        senders=(fixed(interval, 2 * HOUR),),
+        mail_after_reopening=False,
+    )
+    prediction = predict(scenario)
+    backlog = rate * 2 * HOUR
+    first_period = [p for p in prediction.steps if p.t < interval]
+    for point in first_period:
+        assert total(point.offered) == pytest.approx(backlog / interval)
+    assert all(total(p.offered) == 0 for p in prediction.steps if p.t >= interval)
+    assert accepted_messages(prediction) == pytest.approx(backlog)
