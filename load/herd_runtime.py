@@ -91,6 +91,11 @@ def add_arguments(parser: Any) -> None:
         help="allow a target that is not a loopback address",
     )
     group.add_argument(
+        "--herd-domain",
+        default="herd.mailstorm.test",
+        help="recipients are user@stage-N.DOMAIN (the target must accept those subdomains)",
+    )
+    group.add_argument(
         "--herd-out",
         default="",
         help="directory for each process's record (herd-<role>-<index>.json)",
@@ -111,6 +116,7 @@ class HerdSettings:
     pipelining: bool
     allow_remote: bool
     out: str
+    domain: str = "herd.mailstorm.test"
 
     @classmethod
     def from_options(cls, options: Any) -> HerdSettings:
@@ -126,6 +132,7 @@ class HerdSettings:
             pipelining=not getattr(options, "herd_no_pipelining", False),
             allow_remote=bool(getattr(options, "herd_allow_remote", False)),
             out=str(getattr(options, "herd_out", "") or ""),
+            domain=str(getattr(options, "herd_domain", "") or "herd.mailstorm.test"),
         )
         for name in ("time_factor", "volume", "timeout"):
             if getattr(settings, name) <= 0:
@@ -226,6 +233,7 @@ class HerdRuntime:
             pacer,
             time_factor=self.settings.time_factor,
             message_size=self.settings.message_size,
+            domain=self.settings.domain,
         )
         self.source.start()
         if isinstance(runner, WorkerRunner):

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from harness.herd.inbound import InboundCapacity, InboundPostfix
 from harness.herd.load_curve import CURVE_OPTION_HELP, curve_from_option
 from harness.herd.load_run import LoadRunConfig, probe_target, run_load
 from harness.herd.load_target import check_target
@@ -32,10 +35,19 @@ def register(commands: Any) -> None:
         ),
     )
     parser.add_argument("--curve", default=defaults.curve, help=CURVE_OPTION_HELP)
-    parser.add_argument(
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
         "--target",
         metavar="HOST:PORT",
         help="the SMTP server to load (default: the embedded receiver on 127.0.0.1)",
+    )
+    where.add_argument(
+        "--against",
+        choices=("receiver", "postfix-inbound"),
+        default="receiver",
+        help="a built-in target: the embedded receiver (default), or a real receiving MTA: "
+        "Postfix in a container, published on 127.0.0.1, that answers 421 above "
+        "--max-sessions connections and delivers every message into a Maildir",
     )
     parser.add_argument(
         "--allow-remote",
@@ -171,7 +183,38 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"herd run: {line}", file=sys.stderr, flush=True)
 
     progress(f"run directory: {run_dir}")
+    if arguments.against == "postfix-inbound":
+        _run_against_inbound_postfix(config, run_dir, progress)
+        return 0
     result = run_load(config, run_dir=run_dir, progress=progress)
     print(result.summary.report(), flush=True)
     print(f"\nreports: {run_dir}", flush=True)
     return 0
+
+
+def _run_against_inbound_postfix(
+    config: LoadRunConfig, run_dir: Path, progress: Callable[[str], None]
+) -> None:
+    """The herd against a real MTA: Postfix inbound, 421 above N connections (all of the
+    load comes from one client address), every accepted message delivered to its Maildir."""
+    capacity = InboundCapacity(
+        process_limit=max(100, config.max_sessions), client_limit=config.max_sessions
+    )
+    progress(f"starting Postfix inbound (421 above {config.max_sessions} connections)")
+    with InboundPostfix(capacity) as inbound:
+        progress(f"Postfix {inbound.version} inbound at {inbound.address}")
+        result = run_load(
+            replace(config, target=inbound.address, domain=inbound.domain),
+            run_dir=run_dir,
+            progress=progress,
+        )
+        accepted = result.summary.delivered
+        delivered = inbound.wait_delivered(accepted, timeout=max(60.0, accepted / 50))
+        (run_dir / "postfix-inbound.log").write_text("\n".join(inbound.log_lines()) + "\n")
+    print(result.summary.report(), flush=True)
+    print(
+        f"Postfix inbound: {delivered} messages delivered to its Maildir for {accepted} "
+        "accepted (its log: postfix-inbound.log)",
+        flush=True,
+    )
+    print(f"\nreports: {run_dir}", flush=True)

@@ -66,6 +66,8 @@ class LoadRunConfig:
     message_size: int = 1024
     timeout: float = 30.0
     pipelining: bool = True
+    #: recipients are user@stage-N.<domain>
+    domain: str = "herd.mailstorm.test"
     reports: Path = Path("reports")
     run_dir: Path | None = None
     extra_locust_args: tuple[str, ...] = field(default=())
@@ -208,6 +210,8 @@ def locust_arguments(config: LoadRunConfig, host: str, port: int, out: Path) -> 
         str(config.message_size),
         "--herd-timeout",
         repr(config.timeout),
+        "--herd-domain",
+        config.domain,
         "--herd-out",
         str(out),
     ]

@@ -74,6 +74,47 @@ def test_herd_run_writes_locust_reports_summary_and_plots(tmp_path: Path) -> Non
     assert {row["phase"] for row in summary["latency"]} >= {"connect", "greeting", "eod"}
 
 
+@pytest.mark.docker
+@pytest.mark.slow
+def test_herd_run_against_a_real_postfix_inbound_server(tmp_path: Path) -> None:
+    """The same herd against Postfix: above 2 connections from one client it answers 421
+    itself (smtpd_client_connection_count_limit), and every message it accepted is delivered
+    into its Maildir."""
+    run = mailstorm(
+        "herd",
+        "run",
+        "--against",
+        "postfix-inbound",
+        "--curve",
+        "flat-out:300:16",
+        "--time-factor",
+        "1",
+        "--max-sessions",
+        "2",
+        "--run-time",
+        "40",
+        "--drain",
+        "10",
+        "--reports",
+        str(tmp_path / "reports"),
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    run_dir = (tmp_path / "reports" / "latest").resolve()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["offered"] == 300
+    assert summary["delivered"] > 0
+    found = re.search(
+        r"^Postfix inbound: (\d+) messages delivered to its Maildir for (\d+)", run.stdout, re.M
+    )
+    assert found is not None, run.stdout
+    assert int(found.group(1)) == int(found.group(2)) == summary["delivered"]
+    # Postfix's own admission control, as a real MTA words it.
+    assert re.search(r"^  greeting 421 4\.7\.0 +\d+", run.stdout, re.M), run.stdout
+    log = (run_dir / "postfix-inbound.log").read_text()
+    assert "Connection concurrency limit exceeded" in log
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
