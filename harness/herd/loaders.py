@@ -157,11 +157,18 @@ def _preferred(candidates: list[tuple[int, dict[str, Any]]]) -> tuple[int, dict[
             if variant in _VARIANT_PREFERENCE
             else len(_VARIANT_PREFERENCE)
         )
-        warped = 0 if entry.get("method") == "clock-warp" else 1
+        warped = 0 if _method(entry) == "clock-warp" else 1
         scale = entry.get("time_scale")
         return order, warped, float(scale) if isinstance(scale, int | float) else math.inf
 
     return min(candidates, key=rank)
+
+
+def _method(entry: dict[str, Any]) -> str:
+    """How a schedule was compressed: on the entry (newer files) or in its schedule."""
+    schedule = entry.get("schedule")
+    nested = schedule.get("method") if isinstance(schedule, dict) else None
+    return str(entry.get("method") or nested or "scaled-config")
 
 
 def _measured_class(index: int, entry: dict[str, Any], path: Path) -> SenderClass:
@@ -191,7 +198,9 @@ def _measured_class(index: int, entry: dict[str, Any], path: Path) -> SenderClas
     warning_raw = schedule.get("warning")
     warning = None if warning_raw is None else _number(warning_raw, f"{where}.schedule.warning")
     intervals = [b - a for a, b in zip([0.0, *offsets], offsets, strict=False)]
-    method = entry.get("method") or "time-scaled"
+    method = {"clock-warp": "clock warp, stock configuration"}.get(
+        _method(entry), "scaled configuration"
+    )
     distorted = ", ".join(
         f"{p.get('name')} x{p.get('distortion'):.3g}"
         for p in schedule.get("distorted_parameters") or []
@@ -201,7 +210,7 @@ def _measured_class(index: int, entry: dict[str, Any], path: Path) -> SenderClas
     )
     source = (
         f"measured: {path} {target} {schedule.get('version', '')} variant {entry.get('variant')}"
-        f" k={entry.get('time_scale')} ({method}); {give_up_note}"
+        f" x{entry.get('time_scale')} ({method}); {give_up_note}"
         + (f"; distorted: {distorted}" if distorted else "")
     )
     try:

@@ -73,6 +73,7 @@ def to_json(results: ScheduleResults) -> dict[str, Any]:
             {
                 "target": m.target,
                 "variant": m.variant,
+                "method": m.method,
                 "time_scale": m.time_scale,
                 "error": m.error,
                 "unseen_attempts": m.unseen_attempts,

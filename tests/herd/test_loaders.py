@@ -54,7 +54,7 @@ def test_measured_schedules_prefer_4xx_at_the_smallest_time_scale() -> None:
     assert exim.retry_offsets[0] == pytest.approx(attempts[1] - attempts[0])
     assert exim.give_up == pytest.approx(exim_720["give_up"] - attempts[0])
     assert exim.warning == pytest.approx(exim_720["warning"])
-    assert "variant 4xx k=720" in exim.source
+    assert "variant 4xx x720.0 (scaled configuration)" in exim.source
     assert exim.anchor == "destination"
     assert classes["postfix"].concurrency == 20
     assert classes["postfix"].attempt_offsets()[-1] <= classes["postfix"].give_up
@@ -68,7 +68,7 @@ def test_a_clock_warp_measurement_wins_over_time_scaled_ones(tmp_path: Path) -> 
     path = tmp_path / "schedule.json"
     path.write_text(json.dumps(document))
     postfix = next(c for c in load_schedule_json(path) if c.name == "postfix")
-    assert "k=1440.0 (clock-warp)" in postfix.source
+    assert "x1440.0 (clock warp, stock configuration)" in postfix.source
 
 
 def test_another_variant_stands_in_when_4xx_was_not_measured(tmp_path: Path) -> None:
