@@ -83,7 +83,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--update-reference",
         action="store_true",
-        help=f"also copy matrix.md, matrix.json and a baseline to {REFERENCE_DIR}/ "
+        help=f"also copy matrix.md, matrix.json, the schedules and a baseline to {REFERENCE_DIR}/ "
         "(the committed reference results)",
     )
     parser.set_defaults(run=run)
@@ -167,8 +167,10 @@ def run(arguments: argparse.Namespace) -> int:
     if arguments.update_reference:
         reference = Path(REFERENCE_DIR)
         reference.mkdir(parents=True, exist_ok=True)
-        for name in ("matrix.md", "matrix.json"):
-            shutil.copyfile(run_dir / name, reference / name)
+        schedule_files = ("schedule.json", "schedule.md", *(f"schedule-{t}.png" for t in targets))
+        for name in ("matrix.md", "matrix.json", *schedule_files):
+            if (run_dir / name).is_file():
+                shutil.copyfile(run_dir / name, reference / name)
         write_baseline(matrix, reference / "baseline.json")
         print(f"reference results updated in {reference}/")
     if arguments.write_baseline:
