@@ -16,19 +16,23 @@ delivered messages with no failure.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from harness.bench.postfix_tools import PostfixTools, find_postfix_tools
-from harness.bench.receiver_bench import MachineInfo, MachineRecord, Rate, RateRecord
+from harness.bench.receiver_bench import (
+    BenchConfig,
+    MachineInfo,
+    MachineRecord,
+    Rate,
+    RateRecord,
+)
 from harness.bench.servers import SmtpSink, run_smtp_source
 from harness.errors import BenchError
 from harness.herd.load_run import LoadRunConfig, run_locust
@@ -40,23 +44,13 @@ DEFAULT_SIZE = 1024
 TARGET_ONE = 0.25
 TARGET_TWO = 0.5
 HOST = "127.0.0.1"
-_SLOWEST_RATE = 50.0
 
 
-@dataclass(frozen=True)
-class LoadBenchConfig:
-    messages: int = DEFAULT_MESSAGES
-    sessions: int = DEFAULT_SESSIONS
-    size: int = DEFAULT_SIZE
-
-    def __post_init__(self) -> None:
-        for name in ("messages", "sessions", "size"):
-            if getattr(self, name) < 1:
-                raise BenchError(f"{name} must be at least 1, not {getattr(self, name)}")
-
-    @property
-    def timeout(self) -> float:
-        return 60.0 + self.messages / _SLOWEST_RATE
+def load_bench_config(
+    messages: int = DEFAULT_MESSAGES, sessions: int = DEFAULT_SESSIONS, size: int = DEFAULT_SIZE
+) -> BenchConfig:
+    """The load benchmark's defaults; Locust processes need a minute to start, not seconds."""
+    return BenchConfig(messages=messages, sessions=sessions, size=size, slack=60.0)
 
 
 class LoadResultRecord(TypedDict):
@@ -79,7 +73,7 @@ class LoadResultRecord(TypedDict):
 
 @dataclass(frozen=True)
 class LoadBenchResult:
-    config: LoadBenchConfig
+    config: BenchConfig
     source: Rate
     one: Rate
     two: Rate
@@ -163,7 +157,7 @@ def _rate(rate: Rate) -> RateRecord:
 
 
 def run_load_bench(
-    config: LoadBenchConfig,
+    config: BenchConfig,
     *,
     tools: PostfixTools | None = None,
     progress: Callable[[str], None] = lambda line: None,
@@ -209,7 +203,7 @@ def _expect_sink(sink: SmtpSink, count: int, what: str) -> None:
         raise BenchError(f"after {what}, smtp-sink counted {received} messages, not {count}")
 
 
-def _measure_locust(config: LoadBenchConfig, port: int, workers: int) -> Rate:
+def _measure_locust(config: BenchConfig, port: int, workers: int) -> Rate:
     with tempfile.TemporaryDirectory(prefix="mailstorm-load-bench-") as scratch:
         out = Path(scratch)
         run = LoadRunConfig(
@@ -227,7 +221,7 @@ def _measure_locust(config: LoadBenchConfig, port: int, workers: int) -> Rate:
         return _verified_rate(out, config, workers)
 
 
-def _verified_rate(out: Path, config: LoadBenchConfig, workers: int) -> Rate:
+def _verified_rate(out: Path, config: BenchConfig, workers: int) -> Rate:
     records = [json.loads(path.read_text()) for path in sorted(out.glob("herd-worker-*.json"))]
     sources = [record["source"] for record in records if record.get("source")]
     if len(sources) != workers:
@@ -250,62 +244,3 @@ def _verified_rate(out: Path, config: LoadBenchConfig, workers: int) -> Rate:
     first = min(float(source["first_session"]) for source in sources)
     last = max(float(source["last_settled"]) for source in sources)
     return Rate(f"locust x{workers}", config.messages, last - first)
-
-
-# -- the `mailstorm bench load` subcommand (registered by harness.cli.bench_command) ----------
-
-
-def register_load(benchmarks: Any, positive: Callable[[str], int]) -> None:
-    parser: argparse.ArgumentParser = benchmarks.add_parser(
-        "load",
-        help="Locust worker processes' session rate against Postfix's smtp-sink",
-        description=(
-            "Drive one smtp-sink with Postfix's smtp-source, then the herd locustfile with one "
-            "Locust worker process, then two, each sending the same messages over the same "
-            "number of sessions per process (a new connection per message); print sessions/s "
-            f"and the ratios to smtp-source (targets: {TARGET_ONE:g} for one process, "
-            f"{TARGET_TWO:g} for two). smtp-sink's counter and Locust's records are verified."
-        ),
-    )
-    parser.add_argument(
-        "--messages",
-        type=positive,
-        default=DEFAULT_MESSAGES,
-        metavar="N",
-        help=f"messages per load (default {DEFAULT_MESSAGES})",
-    )
-    parser.add_argument(
-        "--sessions",
-        type=positive,
-        default=DEFAULT_SESSIONS,
-        metavar="P",
-        help=f"parallel sessions per process (default {DEFAULT_SESSIONS})",
-    )
-    parser.add_argument(
-        "--size",
-        type=positive,
-        default=DEFAULT_SIZE,
-        metavar="BYTES",
-        help=f"message body size in bytes (default {DEFAULT_SIZE})",
-    )
-    parser.add_argument("--json", metavar="FILE", help="also write the result as JSON to FILE")
-    parser.set_defaults(run=_run_command)
-
-
-def _run_command(arguments: argparse.Namespace) -> int:
-    json_path = Path(arguments.json) if arguments.json else None
-    if json_path is not None and not json_path.parent.is_dir():
-        raise BenchError(f"--json {json_path}: directory {json_path.parent} does not exist")
-    config = LoadBenchConfig(
-        messages=arguments.messages, sessions=arguments.sessions, size=arguments.size
-    )
-    result = run_load_bench(
-        config, progress=lambda line: print(f"bench: {line}", file=sys.stderr, flush=True)
-    )
-    print(result.report(), flush=True)
-    if json_path is not None:
-        try:
-            json_path.write_text(json.dumps(result.record(), indent=2) + "\n")
-        except OSError as error:
-            raise BenchError(f"--json {json_path}: cannot write it: {error}") from None
-    return 0

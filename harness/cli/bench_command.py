@@ -1,23 +1,28 @@
-"""`mailstorm bench BENCHMARK`: measure mailstorm's own parts; `receiver` is the first one."""
+"""`mailstorm bench BENCHMARK`: measure mailstorm's own parts against a reference on this machine.
+
+`receiver`: the receiver against Postfix's smtp-sink; `load`: the herd's Locust load against
+Postfix's smtp-source. Both take the same load options and print (and optionally save) a result
+with its ratio to the reference.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from harness.bench.load_bench import register_load
-from harness.bench.receiver_bench import (
-    DEFAULT_MESSAGES,
-    DEFAULT_SESSIONS,
-    DEFAULT_SIZE,
-    TARGET_RATIO,
-    BenchConfig,
-    run_receiver_bench,
-)
+from harness.bench import load_bench, receiver_bench
+from harness.bench.receiver_bench import BenchConfig
 from harness.errors import BenchError
+
+
+class _Result(Protocol):
+    def report(self) -> str: ...
+
+    def record(self) -> Any: ...
 
 
 def register(commands: Any) -> None:
@@ -33,36 +38,59 @@ def register(commands: Any) -> None:
         description=(
             "Drive Postfix's smtp-sink, then `mailstorm receiver` with its journal on, with the "
             "same smtp-source load (a new connection per message), and print messages/s for "
-            f"each and their ratio (target: at least {TARGET_RATIO:g}). Both servers' counts "
-            "are verified afterwards. smtp-sink and smtp-source are taken from PATH or "
-            "/usr/sbin, or unpacked from Debian's postfix package into a cache "
+            f"each and their ratio (target: at least {receiver_bench.TARGET_RATIO:g}). Both "
+            "servers' counts are verified afterwards. smtp-sink and smtp-source are taken from "
+            "PATH or /usr/sbin, or unpacked from Debian's postfix package into a cache "
             "($MAILSTORM_CACHE, default .cache/) without installing Postfix."
         ),
     )
-    receiver.add_argument(
+    _add_load_options(receiver, BenchConfig(), what="sent to each server, ~10-20 s in all")
+    receiver.set_defaults(
+        run=lambda arguments: _run(arguments, BenchConfig, receiver_bench.run_receiver_bench)
+    )
+    load = benchmarks.add_parser(
+        "load",
+        help="Locust worker processes' session rate against Postfix's smtp-sink",
+        description=(
+            "Drive one smtp-sink with Postfix's smtp-source, then the herd locustfile with one "
+            "Locust worker process, then two, each sending the same messages over the same "
+            "number of sessions per process (a new connection per message); print sessions/s "
+            f"and the ratios to smtp-source (targets: {load_bench.TARGET_ONE:g} for one "
+            f"process, {load_bench.TARGET_TWO:g} for two). smtp-sink's counter and Locust's "
+            "records are verified."
+        ),
+    )
+    _add_load_options(load, load_bench.load_bench_config(), what="per load")
+    load.set_defaults(
+        run=lambda arguments: _run(
+            arguments, load_bench.load_bench_config, load_bench.run_load_bench
+        )
+    )
+
+
+def _add_load_options(parser: argparse.ArgumentParser, defaults: BenchConfig, what: str) -> None:
+    parser.add_argument(
         "--messages",
         type=_positive,
-        default=DEFAULT_MESSAGES,
+        default=defaults.messages,
         metavar="N",
-        help=f"messages sent to each server (default {DEFAULT_MESSAGES}, ~10-20 s in all)",
+        help=f"messages {what} (default {defaults.messages})",
     )
-    receiver.add_argument(
+    parser.add_argument(
         "--sessions",
         type=_positive,
-        default=DEFAULT_SESSIONS,
+        default=defaults.sessions,
         metavar="P",
-        help=f"parallel SMTP sessions (default {DEFAULT_SESSIONS})",
+        help=f"parallel SMTP sessions (per process) (default {defaults.sessions})",
     )
-    receiver.add_argument(
+    parser.add_argument(
         "--size",
         type=_positive,
-        default=DEFAULT_SIZE,
+        default=defaults.size,
         metavar="BYTES",
-        help=f"message body size in bytes (default {DEFAULT_SIZE})",
+        help=f"message body size in bytes (default {defaults.size})",
     )
-    receiver.add_argument("--json", metavar="FILE", help="also write the result as JSON to FILE")
-    receiver.set_defaults(run=run_receiver)
-    register_load(benchmarks, _positive)
+    parser.add_argument("--json", metavar="FILE", help="also write the result as JSON to FILE")
 
 
 def _positive(text: str) -> int:
@@ -75,14 +103,18 @@ def _positive(text: str) -> int:
     return value
 
 
-def run_receiver(arguments: argparse.Namespace) -> int:
+def _run(
+    arguments: argparse.Namespace,
+    make_config: Callable[..., BenchConfig],
+    bench: Callable[..., _Result],
+) -> int:
     json_path = Path(arguments.json) if arguments.json else None
     if json_path is not None and not json_path.parent.is_dir():
         raise BenchError(f"--json {json_path}: directory {json_path.parent} does not exist")
-    config = BenchConfig(
+    config = make_config(
         messages=arguments.messages, sessions=arguments.sessions, size=arguments.size
     )
-    result = run_receiver_bench(
+    result = bench(
         config, progress=lambda line: print(f"bench: {line}", file=sys.stderr, flush=True)
     )
     print(result.report(), flush=True)
