@@ -1,4 +1,4 @@
-"""The schedule drawn: one row per (target, variant, scale), attempts as ticks on a linear axis.
+"""The schedules drawn: a row per (target, variant, compression), attempts as ticks on a line.
 
 Linear, unlike the matrix's log timeline: here the point is the schedule's shape (intervals
 growing to a cap, a give-up at day 5), which a log axis would bend. The axis spans 0 to 5 days,
@@ -43,7 +43,8 @@ def schedule_svg(schedules: Sequence[Schedule], *, title: str) -> str:
     for row, schedule in enumerate(schedules):
         top = _TOP + row * _ROW
         middle = top + _ROW / 2
-        label = f"{schedule.target} {schedule.variant} k={schedule.time_scale:g}"
+        compression = "warp x" if schedule.method == "clock-warp" else "k="
+        label = f"{schedule.target} {schedule.variant} {compression}{schedule.time_scale:g}"
         parts.append(f'<rect class="r{row % 2}" x="0" y="{top}" width="{width}" height="{_ROW}"/>')
         parts.append(f'<text x="{_LABEL - 8}" y="{middle + 4}" text-anchor="end">{label}</text>')
         observed = x(schedule.observed_for) - _LABEL
