@@ -2,10 +2,11 @@
 its scaled-config schedule, the RFC 5321 4.5.4.1 checks, and whether the two agree.
 
 `pytest suites/test_schedules.py [--targets postfix,exim]` measures everything in one campaign
-(about six minutes of wall time: k = 1440 observes six real days) and writes schedule.json/md/
-svg/png under reports/<run>-suite-schedule/. A deviation from the RFC is a result about the MTA,
-recorded on the test; a schedule the harness could not measure, a warped run whose clock was not
-consistent, or a disagreement that no distorted parameter explains, fails.
+(about six minutes of wall time: k = 1440 observes up to seven real days) and writes
+schedule.json/md/svg/png under reports/<run>-suite-schedule/. A deviation from the RFC is a
+result about the MTA, recorded on the test; a schedule the harness could not measure, a warped
+run whose clock was not consistent, or a disagreement that no distorted parameter explains,
+fails.
 """
 
 from __future__ import annotations

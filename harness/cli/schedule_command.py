@@ -23,7 +23,7 @@ def register(commands: Any) -> None:
         help="measure each sender MTA's retry schedule (retries, warning, give-up)",
         description=(
             "Send one message per (target, variant, time scale) to a receiver that never "
-            "accepts it, observe 6 real days, and derive the retry schedule in real time; "
+            "accepts it, observe up to 7 real days, and derive the retry schedule in real time; "
             "compare the time scales to validate the compression. Writes schedule.json, "
             "schedule.md and schedule.svg under REPORTS/<run-id>/ and REPORTS/latest/."
         ),
@@ -82,7 +82,7 @@ def run(arguments: argparse.Namespace) -> int:
         f"mailstorm schedule: {', '.join(targets)}; variants {', '.join(variants)}; time scales "
         f"{', '.join(f'{k:g}' for k in scales)}; clock warp "
         f"{', '.join(f'{t} x{k:g}' for t, k in warps.items()) or 'none'}; at most "
-        f"{6 * 1440 / slowest:.0f} min of wall time (6 real days at the smallest factor)"
+        f"{7 * 1440 / slowest:.0f} min of wall time (7 real days at the smallest factor)"
     )
     with tempfile.TemporaryDirectory(prefix="mailstorm-schedule-") as work:
         results = run_schedules(

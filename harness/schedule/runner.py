@@ -24,7 +24,7 @@ from harness.schedule.refused import refused_attempts
 from harness.schedule.variants import Variant, scenario_for
 from harness.targets import target_class
 
-#: Six and twelve minutes of wall time for six real days.
+#: A real day in one and two minutes of wall time.
 DEFAULT_TIME_SCALES = (1440.0, 720.0)
 SCALED_CONFIG = "scaled-config"
 CLOCK_WARP = "clock-warp"

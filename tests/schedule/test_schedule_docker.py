@@ -45,6 +45,7 @@ def test_postfix_schedule_is_measured_and_validated(tmp_path: Path) -> None:
     assert set(schedules) == {(v, k) for v in ("4xx", "refused") for k in (7200, 3600)}
     for key, schedule in schedules.items():
         assert schedule["first_retry"] is not None, key
+        assert schedule["give_up"] is not None, (key, schedule, done.stdout)
         assert 4 * DAY <= schedule["give_up"] <= 6 * DAY, key  # maximal_queue_lifetime 5d
         assert len(schedule["attempts"]) >= 10, key
     # Not a number to pin: the 1 s backoff is kept in a whole-second queue-file time, so the
