@@ -74,6 +74,7 @@ def web_ui(tmp_path: Path, receiver_factory: ReceiverFactory) -> Iterator[tuple[
 def test_the_web_ui_serves_and_runs_the_herd(web_ui: tuple[str, str, Path]) -> None:
     base, target, journal_path = web_ui
     page = wait_until(lambda: _get(base + "/"), timeout=30, what="Locust's web UI")
+    assert page is not None
     assert b"locust" in page.lower()
     # What the page's Start button posts: its host field is pre-filled with -H; the shape
     # sets the users, but the fields are required.
