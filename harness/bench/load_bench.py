@@ -93,7 +93,6 @@ class LoadBenchResult:
         return self.ratio_one >= TARGET_ONE and self.ratio_two >= TARGET_TWO
 
     def record(self) -> LoadResultRecord:
-        machine = self.machine
         return LoadResultRecord(
             benchmark="load",
             messages=self.config.messages,
@@ -101,25 +100,19 @@ class LoadBenchResult:
             size=self.config.size,
             connection_per_message=True,
             postfix_version=self.postfix_version,
-            smtp_source=_rate(self.source),
-            locust_one_process=_rate(self.one),
-            locust_two_processes=_rate(self.two),
+            smtp_source=self.source.record(),
+            locust_one_process=self.one.record(),
+            locust_two_processes=self.two.record(),
             ratio_one=round(self.ratio_one, 4),
             ratio_two=round(self.ratio_two, 4),
             target_one=TARGET_ONE,
             target_two=TARGET_TWO,
             meets_target=self.meets_target,
-            machine=MachineRecord(
-                cores=machine.cores,
-                usable_cores=machine.usable_cores,
-                cpu=machine.cpu,
-                system=machine.system,
-                python=machine.python,
-            ),
+            machine=self.machine.record(),
         )
 
     def report(self) -> str:
-        config, machine = self.config, self.machine
+        config = self.config
 
         def line(label: str, rate: Rate) -> str:
             return (
@@ -136,8 +129,7 @@ class LoadBenchResult:
                 f"load benchmark: {config.messages} messages of {config.size} bytes per load, "
                 f"{config.sessions} sessions per process, a new connection per message, "
                 "against smtp-sink",
-                f"machine: {machine.cores} cores ({machine.usable_cores} usable), {machine.cpu}; "
-                f"{machine.system}; Python {machine.python}; Postfix {self.postfix_version}",
+                self.machine.line(self.postfix_version),
                 line("smtp-source", self.source),
                 line("locust, 1 worker process", self.one),
                 line("locust, 2 worker processes", self.two),
@@ -145,15 +137,6 @@ class LoadBenchResult:
                 f"ratio 2 processes/smtp-source: {verdict(self.ratio_two, TARGET_TWO)}",
             ]
         )
-
-
-def _rate(rate: Rate) -> RateRecord:
-    return RateRecord(
-        server=rate.server,
-        messages=rate.messages,
-        seconds=round(rate.seconds, 4),
-        messages_per_second=round(rate.per_second, 1),
-    )
 
 
 def run_load_bench(

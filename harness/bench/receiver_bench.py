@@ -70,6 +70,14 @@ class Rate:
     def per_second(self) -> float:
         return self.messages / self.seconds if self.seconds > 0 else float("inf")
 
+    def record(self) -> RateRecord:
+        return RateRecord(
+            server=self.server,
+            messages=self.messages,
+            seconds=round(self.seconds, 4),
+            messages_per_second=round(self.per_second, 1),
+        )
+
 
 @dataclass(frozen=True)
 class MachineInfo:
@@ -87,6 +95,22 @@ class MachineInfo:
             cpu=_cpu_model(),
             system=platform.platform(),
             python=platform.python_version(),
+        )
+
+    def record(self) -> MachineRecord:
+        return MachineRecord(
+            cores=self.cores,
+            usable_cores=self.usable_cores,
+            cpu=self.cpu,
+            system=self.system,
+            python=self.python,
+        )
+
+    def line(self, postfix_version: str) -> str:
+        """The report's `machine:` line: what the rates were measured on."""
+        return (
+            f"machine: {self.cores} cores ({self.usable_cores} usable), {self.cpu}; "
+            f"{self.system}; Python {self.python}; Postfix {postfix_version}"
         )
 
 
@@ -151,7 +175,6 @@ class ReceiverBenchResult:
         return self.ratio >= TARGET_RATIO
 
     def record(self) -> ResultRecord:
-        machine = self.machine
         return ResultRecord(
             benchmark="receiver",
             messages=self.config.messages,
@@ -159,45 +182,29 @@ class ReceiverBenchResult:
             size=self.config.size,
             connection_per_message=True,
             postfix_version=self.postfix_version,
-            smtp_sink=_rate_record(self.sink),
-            receiver=_rate_record(self.receiver),
+            smtp_sink=self.sink.record(),
+            receiver=self.receiver.record(),
             ratio=round(self.ratio, 4),
             target_ratio=TARGET_RATIO,
             meets_target=self.meets_target,
-            machine=MachineRecord(
-                cores=machine.cores,
-                usable_cores=machine.usable_cores,
-                cpu=machine.cpu,
-                system=machine.system,
-                python=machine.python,
-            ),
+            machine=self.machine.record(),
         )
 
     def report(self) -> str:
         """The human-readable result, one fact per line."""
-        config, machine = self.config, self.machine
+        config = self.config
         verdict = "met" if self.meets_target else "NOT met"
         return "\n".join(
             [
                 f"receiver benchmark: {config.messages} messages of {config.size} bytes, "
                 f"{config.sessions} parallel sessions, a new connection per message",
-                f"machine: {machine.cores} cores ({machine.usable_cores} usable), {machine.cpu}; "
-                f"{machine.system}; Python {machine.python}; Postfix {self.postfix_version}",
+                self.machine.line(self.postfix_version),
                 _rate_line("smtp-sink", self.sink),
                 _rate_line("mailstorm receiver (journal on)", self.receiver),
                 f"ratio receiver/smtp-sink: {self.ratio:.3f} "
                 f"(target at least {TARGET_RATIO:g}: {verdict})",
             ]
         )
-
-
-def _rate_record(rate: Rate) -> RateRecord:
-    return RateRecord(
-        server=rate.server,
-        messages=rate.messages,
-        seconds=round(rate.seconds, 4),
-        messages_per_second=round(rate.per_second, 1),
-    )
 
 
 def _rate_line(label: str, rate: Rate) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from harness.bench import load_bench, receiver_bench
 from harness.bench.receiver_bench import BenchConfig
+from harness.cli.argument_types import positive_int
 from harness.errors import BenchError
 
 
@@ -71,36 +72,26 @@ def register(commands: Any) -> None:
 def _add_load_options(parser: argparse.ArgumentParser, defaults: BenchConfig, what: str) -> None:
     parser.add_argument(
         "--messages",
-        type=_positive,
+        type=positive_int,
         default=defaults.messages,
         metavar="N",
         help=f"messages {what} (default {defaults.messages})",
     )
     parser.add_argument(
         "--sessions",
-        type=_positive,
+        type=positive_int,
         default=defaults.sessions,
         metavar="P",
         help=f"parallel SMTP sessions (per process) (default {defaults.sessions})",
     )
     parser.add_argument(
         "--size",
-        type=_positive,
+        type=positive_int,
         default=defaults.size,
         metavar="BYTES",
         help=f"message body size in bytes (default {defaults.size})",
     )
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON to FILE")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def _run(

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from harness.cli.argument_types import non_negative_float, positive_int
 from harness.herd.inbound import InboundCapacity, InboundPostfix
 from harness.herd.load_curve import CURVE_OPTION_HELP, curve_from_option
 from harness.herd.load_run import LoadRunConfig, probe_target, run_load
@@ -56,14 +57,14 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--max-sessions",
-        type=_whole,
+        type=positive_int,
         default=defaults.max_sessions,
         metavar="N",
         help=f"embedded receiver: 421 above N sessions (default {defaults.max_sessions})",
     )
     parser.add_argument(
         "--session-time",
-        type=_number,
+        type=non_negative_float,
         default=defaults.session_time,
         metavar="SECONDS",
         help="embedded receiver: seconds each message takes before its 250 "
@@ -71,7 +72,7 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--time-factor",
-        type=_number,
+        type=non_negative_float,
         default=defaults.time_factor,
         metavar="F",
         help="compress the curve's time (and retry backoffs) by F "
@@ -79,35 +80,35 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--volume",
-        type=_number,
+        type=non_negative_float,
         default=defaults.volume,
         metavar="V",
         help="fraction of the curve's messages to send (default 1)",
     )
     parser.add_argument(
         "--max-messages",
-        type=_whole,
+        type=positive_int,
         default=defaults.max_messages,
         metavar="N",
         help=f"cap on new messages in the run (default {defaults.max_messages})",
     )
     parser.add_argument(
         "--max-users",
-        type=_whole,
+        type=positive_int,
         default=defaults.max_users,
         metavar="N",
         help=f"cap on connection slots (default {defaults.max_users})",
     )
     parser.add_argument(
         "--run-time",
-        type=_number,
+        type=non_negative_float,
         default=defaults.run_time,
         metavar="SECONDS",
         help=f"wall-time limit of the load (default {defaults.run_time:g})",
     )
     parser.add_argument(
         "--drain",
-        type=_number,
+        type=non_negative_float,
         default=defaults.drain,
         metavar="SECONDS",
         help="wall seconds after the curve's end for retries to drain "
@@ -120,10 +121,10 @@ def register(commands: Any) -> None:
         metavar="N",
         help="distributed: a Locust master and N worker processes (default 0: one process)",
     )
-    parser.add_argument("--size", type=_whole, default=defaults.message_size, metavar="BYTES")
+    parser.add_argument("--size", type=positive_int, default=defaults.message_size, metavar="BYTES")
     parser.add_argument(
         "--timeout",
-        type=_number,
+        type=non_negative_float,
         default=defaults.timeout,
         metavar="SECONDS",
         help=f"seconds each SMTP phase may take (default {defaults.timeout:g})",
@@ -133,26 +134,6 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--reports", default="reports", metavar="DIR", help="reports root")
     parser.set_defaults(run=run)
-
-
-def _whole(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
-    return value
 
 
 def run(arguments: argparse.Namespace) -> int:
