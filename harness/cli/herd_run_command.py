@@ -16,7 +16,7 @@ from typing import Any
 from harness.cli.argument_types import non_negative_float, positive_int
 from harness.herd.inbound import InboundCapacity, InboundPostfix
 from harness.herd.load_curve import CURVE_OPTION_HELP, curve_from_option
-from harness.herd.load_run import LoadRunConfig, probe_target, run_load
+from harness.herd.load_run import LoadRunConfig, LoadRunResult, probe_target, run_load
 from harness.herd.load_target import check_target
 from harness.report.run_dir import create_run_dir
 
@@ -165,19 +165,26 @@ def run(arguments: argparse.Namespace) -> int:
 
     progress(f"run directory: {run_dir}")
     if arguments.against == "postfix-inbound":
-        _run_against_inbound_postfix(config, run_dir, progress)
-        return 0
-    result = run_load(config, run_dir=run_dir, progress=progress)
+        result, delivered = _run_against_inbound_postfix(config, run_dir, progress)
+    else:
+        result, delivered = run_load(config, run_dir=run_dir, progress=progress), None
     print(result.summary.report(), flush=True)
+    if delivered is not None:
+        print(
+            f"Postfix inbound: {delivered} messages delivered to its Maildir for "
+            f"{result.summary.delivered} accepted (its log: postfix-inbound.log)",
+            flush=True,
+        )
     print(f"\nreports: {run_dir}", flush=True)
     return 0
 
 
 def _run_against_inbound_postfix(
     config: LoadRunConfig, run_dir: Path, progress: Callable[[str], None]
-) -> None:
+) -> tuple[LoadRunResult, int]:
     """The herd against a real MTA: Postfix inbound, 421 above N connections (all of the
-    load comes from one client address), every accepted message delivered to its Maildir."""
+    load comes from one client address), every accepted message delivered to its Maildir.
+    Returns the run and how many messages the Maildir holds."""
     capacity = InboundCapacity(
         process_limit=max(100, config.max_sessions), client_limit=config.max_sessions
     )
@@ -192,10 +199,4 @@ def _run_against_inbound_postfix(
         accepted = result.summary.delivered
         delivered = inbound.wait_delivered(accepted, timeout=max(60.0, accepted / 50))
         (run_dir / "postfix-inbound.log").write_text("\n".join(inbound.log_lines()) + "\n")
-    print(result.summary.report(), flush=True)
-    print(
-        f"Postfix inbound: {delivered} messages delivered to its Maildir for {accepted} "
-        "accepted (its log: postfix-inbound.log)",
-        flush=True,
-    )
-    print(f"\nreports: {run_dir}", flush=True)
+    return result, delivered

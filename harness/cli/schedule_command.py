@@ -12,6 +12,7 @@ from harness.errors import MailstormError
 from harness.report import create_run_dir
 from harness.schedule import DEFAULT_TIME_SCALES, ScheduleRun, Variant, run_schedules
 from harness.schedule.report import write_schedule_reports
+from harness.schedule.runner import default_clock_warps
 from harness.targets import TARGETS, parse_target_list, target_class
 
 _DEFAULT_VARIANTS = tuple(Variant)
@@ -109,17 +110,15 @@ def run(arguments: argparse.Namespace) -> int:
 
 
 def _clock_warps(targets: list[str], factor: float | None, disabled: bool) -> dict[str, float]:
-    """The warp factor per target: the one given, or each target's own; none when disabled or
-    when the target cannot run warped."""
+    """The warp factor per target: none when disabled, each target's own by default (for the
+    targets that can run warped), else the one given, for targets that all can."""
     if disabled:
         return {}
-    if factor is not None and factor <= 1:
+    if factor is None:
+        return default_clock_warps(targets)
+    if factor <= 1:
         raise MailstormError(f"--clock-warp {factor:g}: K must be > 1")
-    warps = {}
     for name in targets:
-        own = target_class(name).default_warp_factor
-        if factor is not None and own is None:
+        if target_class(name).default_warp_factor is None:
             raise MailstormError(f"{name} cannot run under a clock warp; use --no-clock-warp")
-        if (chosen := factor or own) is not None:
-            warps[name] = chosen
-    return warps
+    return dict.fromkeys(targets, factor)
