@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.matrix import MatrixRun, run_matrix
-from harness.report import create_run_dir
-from harness.report.model import Matrix
-from harness.report.writer import write_reports
+from harness.main_job import MainJob, run_main_job
+from harness.results import Matrix
 from harness.scenarios import Scenario, load_catalogue, select
 from harness.targets import TARGETS, parse_target_list
 
@@ -42,17 +40,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def conformance_matrix(
-    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
-) -> Matrix:
-    run_dir = create_run_dir(Path(pytestconfig.rootpath) / "reports", "suites")
-    matrix = run_matrix(
-        MatrixRun(
+def conformance_matrix(pytestconfig: pytest.Config) -> Matrix:
+    """The whole main job, as `mailstorm matrix` runs it: the same `matrix.json`, schedules too."""
+    result = run_main_job(
+        MainJob(
             targets=selected_targets(pytestconfig),
             scenarios=selected_scenarios(pytestconfig),
-            work_dir=tmp_path_factory.mktemp("journals"),
-            run_id=run_dir.name,
+            reports=Path(pytestconfig.rootpath) / "reports",
+            run_kind="suites",
         )
     )
-    write_reports(matrix, run_dir)
-    return matrix
+    return result.matrix

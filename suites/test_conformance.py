@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.report.model import Matrix
+from harness.results import Matrix
 
 
 @pytest.mark.docker

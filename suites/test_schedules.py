@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from harness.report import create_run_dir
-from harness.schedule import ScheduleResults, ScheduleRun, Variant, run_schedules
-from harness.schedule.report import write_schedule_reports
-from harness.schedule.runner import CLOCK_WARP, default_clock_warps
+from harness.report.schedule_reports import write_schedule_reports
+from harness.results import Method, ScheduleResults
+from harness.schedule import ScheduleRun, Variant, run_schedules
+from harness.schedule.runner import default_clock_warps
 from harness.targets import target_class
 
 from .conftest import selected_targets
@@ -85,7 +86,7 @@ def test_clock_warp_agrees_with_scaled_config(
     compared = [
         a
         for a in schedule_results.agreements
-        if a.target == schedule_target and CLOCK_WARP in a.methods
+        if a.target == schedule_target and Method.CLOCK_WARP in a.methods
     ]
     assert compared, "the warped and the scaled-config schedule were not both measured"
     for agreement in compared:

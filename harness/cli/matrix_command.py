@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from harness.durations import format_duration
 from harness.errors import MailstormError
-from harness.matrix import DEFAULT_TIME_SCALES, MatrixRun, observe_groups, run_matrix
-from harness.report import create_run_dir
-from harness.report.baseline import compare, format_differences, load_baseline, write_baseline
-from harness.report.schedule_section import attach_schedules, read_schedule_json
-from harness.report.writer import write_reports
+from harness.main_job import REFERENCE_DIR, MainJob, MainJobResult, run_main_job
+from harness.matrix import DEFAULT_TIME_SCALES
+from harness.report import format_differences, load_baseline
+from harness.results import Schedule
 from harness.scenarios import Scenario, Tier, load_catalogue, load_scenario, select
-from harness.schedule import Schedule, ScheduleRun, Variant
-from harness.schedule.report import write_schedule_reports
-from harness.schedule.runner import default_clock_warps, schedule_groups, schedule_results
 from harness.targets import TARGETS, parse_target_list
-
-#: Where the committed reference results of the bundled targets live.
-REFERENCE_DIR = "reports/reference"
 
 
 def register(commands: Any) -> None:
@@ -93,10 +83,19 @@ def run(arguments: argparse.Namespace) -> int:
     targets = parse_target_list(arguments.targets)
     scenarios = _scenarios(arguments.scenario)
     scales = _time_scales(arguments.time_scale)
-    baseline = load_baseline(arguments.baseline) if arguments.baseline else None
-    schedules = read_schedule_json(arguments.schedules) if arguments.schedules else ()
-    run_dir = create_run_dir(arguments.reports, "matrix")
-    started = time.monotonic()
+    job = MainJob(
+        targets=targets,
+        scenarios=scenarios,
+        reports=Path(arguments.reports),
+        time_scales=scales,
+        measure_schedules=not arguments.no_schedules,
+        schedules_file=Path(arguments.schedules) if arguments.schedules else None,
+        baseline=load_baseline(arguments.baseline) if arguments.baseline else None,
+        write_baseline=Path(arguments.write_baseline) if arguments.write_baseline else None,
+        reference_dir=REFERENCE_DIR if arguments.update_reference else None,
+        isolate=arguments.isolate,
+        progress=lambda line: print(f"  {line}", flush=True),
+    )
     print(
         f"mailstorm matrix: {len(scenarios)} scenarios x {len(targets)} targets "
         f"({', '.join(targets)}); time scales "
@@ -104,87 +103,38 @@ def run(arguments: argparse.Namespace) -> int:
     )
     longest = max(s.observe / scales[s.tier] for s in scenarios)
     print(f"the longest scenario observes for {longest / 60:.1f} min of wall time at most")
-    measure = not (arguments.schedules or arguments.no_schedules)
-    with tempfile.TemporaryDirectory(prefix="mailstorm-matrix-") as work:
-        matrix = run_matrix(
-            MatrixRun(
-                targets=targets,
-                scenarios=scenarios,
-                work_dir=Path(work),
-                time_scales=scales,
-                run_id=run_dir.name,
-                progress=lambda line: print(f"  {line}", flush=True),
-                isolate=arguments.isolate,
-            )
-        )
-        warps = default_clock_warps(targets) if measure else {}
-        observed = []
-        if warps:
-            # After the matrix, not alongside it: the warped MTAs churn processes (a queue scan
-            # every 0.1 s of wall time), and that load shifted a borderline coarse case
-            # (outage-120h-451 on Postfix, whose 5-day lifetime equals the outage).
-            print(
-                "retry schedules, stock configuration under a clock warp: "
-                + ", ".join(f"{t} x{k:g}" for t, k in warps.items())
-                + f" (about {max(5 * 86400 / k for k in warps.values()) / 60:.0f} min)"
-            )
-            schedule_run = ScheduleRun(
-                targets=list(warps),
-                variants=[Variant.REPLY_4XX],
-                work_dir=Path(work),
-                time_scales=(),
-                clock_warps=warps,
-            )
-            observed = observe_groups(
-                schedule_groups(schedule_run),
-                schedule_run.work_dir,
-                lambda line: print(f"  {line}", flush=True),
-            )
-    if observed:
-        measured = schedule_results(observed)
-        matrix = attach_schedules(matrix, measured.measured)
-        write_schedule_reports(measured, run_dir)
-        for m in measured.measured:
-            shown = (m.error or "?") if m.schedule is None else _schedule_line(m.schedule)
-            print(f"retry schedule of {m.target} ({m.method} x{m.time_scale:g}): {shown}")
-    if arguments.schedules:
-        matrix = attach_schedules(matrix, schedules)
-        for target in matrix.targets:
-            found = target.schedule
-            shown = f"{found.variant}, {found.method} x{found.time_scale:g}" if found else "none"
-            print(f"retry schedule of {target.name} from {arguments.schedules}: {shown}")
-    written = write_reports(matrix, run_dir)
-    verdicts: dict[str, int] = {}
-    for case in matrix.cases:
-        verdicts[case.verdict] = verdicts.get(case.verdict, 0) + 1
+    result = run_main_job(job)
+    _print_schedules(result, arguments.schedules)
     print(
-        f"done in {(time.monotonic() - started) / 60:.1f} min: "
-        + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
+        f"done in {result.minutes:.1f} min: "
+        + ", ".join(f"{n} {v}" for v, n in sorted(result.verdicts.items()))
     )
-    for kind, path in written.items():
+    for kind, path in result.written.items():
         print(f"  {kind}: {path}")
     print(f"  (the same under {arguments.reports}/latest/)")
-    if arguments.update_reference:
-        reference = Path(REFERENCE_DIR)
-        reference.mkdir(parents=True, exist_ok=True)
-        schedule_files = ("schedule.json", "schedule.md", *(f"schedule-{t}.png" for t in targets))
-        for name in ("matrix.md", "matrix.json", *schedule_files):
-            if (run_dir / name).is_file():
-                shutil.copyfile(run_dir / name, reference / name)
-        write_baseline(matrix, reference / "baseline.json")
-        print(f"reference results updated in {reference}/")
-    if arguments.write_baseline:
-        print(f"baseline written to {write_baseline(matrix, arguments.write_baseline)}")
-    status = 1 if verdicts.get("error") else 0
-    if baseline is not None:
-        differences = compare(baseline, matrix)
-        if differences:
-            print(f"{len(differences)} difference(s) from the baseline {arguments.baseline}:")
-            print(format_differences(differences))
-            status = 1
+    if job.reference_dir is not None:
+        print(f"reference results updated in {job.reference_dir}/")
+    if result.differences is not None:
+        if result.differences:
+            print(
+                f"{len(result.differences)} difference(s) from the baseline {arguments.baseline}:"
+            )
+            print(format_differences(list(result.differences)))
         else:
             print(f"no difference from the baseline {arguments.baseline}")
-    return status
+    return 1 if result.failed else 0
+
+
+def _print_schedules(result: MainJobResult, source: str | None) -> None:
+    if source is not None:
+        for target in result.matrix.targets:
+            found = target.schedule
+            shown = f"{found.variant}, {found.label}" if found else "none"
+            print(f"retry schedule of {target.name} from {source}: {shown}")
+    elif result.schedules is not None:
+        for m in result.schedules.measured:
+            shown = (m.error or "?") if m.schedule is None else _schedule_line(m.schedule)
+            print(f"retry schedule of {m.target} ({m.method} x{m.time_scale:g}): {shown}")
 
 
 def _scenarios(requested: list[str] | None) -> list[Scenario]:

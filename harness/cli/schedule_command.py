@@ -10,8 +10,8 @@ from typing import Any
 
 from harness.errors import MailstormError
 from harness.report import create_run_dir
+from harness.report.schedule_reports import write_schedule_reports
 from harness.schedule import DEFAULT_TIME_SCALES, ScheduleRun, Variant, run_schedules
-from harness.schedule.report import write_schedule_reports
 from harness.schedule.runner import default_clock_warps
 from harness.targets import TARGETS, parse_target_list, target_class
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from harness.durations import format_duration
 from harness.ledger import CaseEvidence
-from harness.report.model import Check, Fate, Level, Outcome
+from harness.results import Check, Fate, Level, Outcome
 
 MINUTE = 60.0
 DAY = 86400.0
@@ -269,6 +269,7 @@ CHECKS: dict[str, CheckSpec] = {
 
 
 def run_checks(ids: tuple[str, ...], check_input: CheckInput) -> tuple[Check, ...]:
+    """Judge the checks named by `ids` (scenario files name them) on one case's evidence."""
     results = []
     for check_id in ids:
         spec = CHECKS[check_id]

@@ -20,7 +20,7 @@ from harness.dsn import DeliveryReport, parse_dsn
 from harness.errors import MailstormError
 from harness.message_ids import id_from_address
 from harness.receiver import EventRecord, Journal, MessageRecord
-from harness.report.model import Attempt, Fate, RecipientFate
+from harness.results import Attempt, Fate, RecipientFate
 from harness.targets import QueuedMessage, Submission
 from harness.waiting import WaitTimeout, wait_until
 

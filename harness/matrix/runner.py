@@ -1,66 +1,24 @@
 """Running the compliance matrix: every scenario on every target, concurrently, into a `Matrix`.
 
-Cases share containers, never next hops: each (target, tier) pair gets one MTA container, each
-scenario in it gets its own receiver on its own port and its own domain, so no MTA's
-per-destination state (Postfix's dead-host marks, Exim's retry database, both keyed with the
-port) couples two scenarios. DSNs of a container go to one accepting bounce receiver and are
-joined to their message by id. All cases run at once and each ends when its recipients are
-settled (delivered or bounced) or its observation time is up, so a run lasts about as long as
-its longest scenario, not their sum.
+Cases share containers, never next hops (`harness.cases`): each (target, tier) pair gets one MTA
+container, or each scenario its own with `isolate`. A run lasts about as long as its longest
+scenario, not their sum.
 """
 
 from __future__ import annotations
 
 import datetime
-import time
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.conformance import CheckInput, run_checks
-from harness.containers import bridge_gateway, docker_client
-from harness.errors import MailstormError
-from harness.ledger import CaseEvidence, Ledger
-from harness.receiver import ACCEPT_ALL, Receiver, Reply
-from harness.report.model import CaseResult, DsnEvidence, Matrix, TargetInfo, empty_fates
+from harness.cases import Group, ObservedCase, run_groups
+from harness.results import CaseResult, Matrix, TargetInfo
 from harness.scenarios import Scenario, Tier
-from harness.targets import (
-    BOUNCE_DOMAIN,
-    Hop,
-    LogRecord,
-    QueuedMessage,
-    RouteTable,
-    SenderTarget,
-    Submission,
-    target_class,
-)
+from harness.targets import SenderTarget
 
 #: Default time scale per tier: fine keeps timeouts measurable, coarse fits days into minutes.
 DEFAULT_TIME_SCALES: dict[Tier, float] = {Tier.FINE: 60.0, Tier.COARSE: 1440.0}
-POLL_INTERVAL = 0.5
-#: Wall seconds between progress lines while cases run.
-HEARTBEAT = 30.0
-
-
-@dataclass
-class _Case:
-    scenario: Scenario
-    target: SenderTarget
-    receiver: Receiver
-    ledger: Ledger
-    time_scale: float
-    injections: list[float]  #: wall offsets from the campaign start, one per message
-    started: float = 0.0  #: monotonic time of the first injection
-    result: CaseResult | None = None
-    evidence: CaseEvidence | None = None  #: what the result was made of; None on a harness error
-    keep_logs: bool = False
-    logs: tuple[LogRecord, ...] = ()  #: the target's log when the case ended, if kept
-    sent: list[Submission] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return f"{self.scenario.id} on {self.target.name}"
 
 
 @dataclass(frozen=True)
@@ -78,79 +36,6 @@ class MatrixRun:
     isolate: bool = False
 
 
-@dataclass(frozen=True)
-class Group:
-    """Scenarios that share one container of one target, started at one time scale."""
-
-    target: str
-    time_scale: float
-    scenarios: Sequence[Scenario]
-    #: read the MTA's log when each case ends (the container is gone afterwards), for evidence
-    #: only the log has, such as refused connections
-    keep_logs: bool = False
-    #: run the MTA's stock configuration on a clock `time_scale` times faster, instead of
-    #: dividing its settings by it (harness/targets/clock_warp.py)
-    clock_warp: bool = False
-
-
-@dataclass(frozen=True)
-class ObservedCase:
-    """One finished case: its result, the evidence behind it, and the target it ran on.
-
-    The target is stopped by then; its name, version and scaling stay readable.
-    """
-
-    scenario: Scenario
-    target: SenderTarget
-    time_scale: float
-    result: CaseResult
-    evidence: CaseEvidence | None  #: None when a harness error ended the case
-    submissions: tuple[Submission, ...] = ()
-    logs: tuple[LogRecord, ...] = ()  #: the MTA's log at the case's end, when its group kept it
-
-
-def observe_groups(
-    groups: Sequence[Group], work_dir: Path, progress: Callable[[str], None] = lambda line: None
-) -> list[ObservedCase]:
-    """Start a container per group, run all their cases at once, and return them finished.
-
-    The matrix and the schedule runner share this: what differs between them is only how they
-    group scenarios and what they make of the evidence.
-    """
-    per_group, _ = _run_groups(groups, work_dir, progress)
-    return _observed([case for cases in per_group for case in cases])
-
-
-def _observed(cases: Sequence[_Case]) -> list[ObservedCase]:
-    return [
-        ObservedCase(
-            c.scenario, c.target, c.time_scale, c.result, c.evidence, tuple(c.sent), c.logs
-        )
-        for c in cases
-        if c.result is not None
-    ]
-
-
-def _run_groups(
-    groups: Sequence[Group], work_dir: Path, progress: Callable[[str], None]
-) -> tuple[list[list[_Case]], list[SenderTarget]]:
-    """Every group's cases (one list per group, in order) and targets, all observed at once."""
-    client = docker_client()
-    try:
-        gateway = bridge_gateway(client)
-    finally:
-        client.close()
-    with ExitStack() as stack:
-        per_group: list[list[_Case]] = []
-        targets: list[SenderTarget] = []
-        for group in groups:
-            started, target = _start_group(stack, work_dir, progress, gateway, group)
-            per_group.append(started)
-            targets.append(target)
-        _observe([case for cases in per_group for case in cases], progress)
-    return per_group, targets
-
-
 def matrix_groups(run: MatrixRun) -> list[Group]:
     """The matrix's containers: one per (target, tier), or per scenario when isolated."""
     groups: list[Group] = []
@@ -165,201 +50,13 @@ def matrix_groups(run: MatrixRun) -> list[Group]:
 
 def run_matrix(run: MatrixRun) -> Matrix:
     """Run every case and return the matrix; containers and receivers are gone afterwards."""
-    groups = matrix_groups(run)
-    per_group, targets = _run_groups(groups, run.work_dir, run.progress)
+    observed, targets = run_groups(matrix_groups(run), run.work_dir, run.progress)
     return Matrix(
         run_id=run.run_id,
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         targets=_target_infos(targets),
-        cases=tuple(_order([case for cases in per_group for case in cases], run)),
+        cases=tuple(_order(observed, run)),
     )
-
-
-def _start_group(
-    stack: ExitStack,
-    work_dir: Path,
-    progress: Callable[[str], None],
-    gateway: str,
-    group: Group,
-) -> tuple[list[_Case], SenderTarget]:
-    name, scale, scenarios = group.target, group.time_scale, group.scenarios
-    mode = "warp" if group.clock_warp else "k"
-    prefix = work_dir / f"{name}-{mode}{scale:g}-{scenarios[0].id}"
-    bounces = stack.enter_context(
-        Receiver(
-            ACCEPT_ALL,
-            listen=[f"{gateway}:0"],
-            journal=f"{prefix}-bounces.sqlite",
-            time_scale=scale,
-        )
-    )
-    receivers = {
-        scenario.id: stack.enter_context(
-            Receiver(
-                scenario.plan,
-                listen=[f"{gateway}:0"],
-                journal=f"{prefix}-{scenario.id}.sqlite",
-                time_scale=scale,
-                refuse_until=scenario.refuse_until,
-            )
-        )
-        for scenario in scenarios
-    }
-    routes = {s.domain: [Hop(receivers[s.id].host, receivers[s.id].port)] for s in scenarios}
-    routes[BOUNCE_DOMAIN] = [Hop(bounces.host, bounces.port)]
-    how = f"clock warp x{scale:g}" if group.clock_warp else f"time scale {scale:g}"
-    progress(f"starting {name} ({how}) for {len(scenarios)} scenarios")
-    target = stack.enter_context(
-        target_class(name)(RouteTable.of(routes), time_scale=scale, clock_warp=group.clock_warp)
-    )
-    progress(f"{name} {target.version} ready in {sum(target.timings.values()):.1f}s")
-    cases = []
-    queue = _QueueCache(target)
-    for scenario in scenarios:
-        receiver = receivers[scenario.id]
-        ledger = Ledger(
-            journal=receiver.journal_path,
-            bounce_journal=bounces.journal_path,
-            time_scale=scale,
-            queue=queue,
-        )
-        step = scenario.spread / max(1, scenario.messages - 1) / scale
-        injections = [step * n for n in range(scenario.messages)]
-        cases.append(
-            _Case(scenario, target, receiver, ledger, scale, injections, keep_logs=group.keep_logs)
-        )
-    return cases, target
-
-
-def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
-    """Inject on schedule, and finish each case when settled or when its time is up."""
-    campaign_start = time.monotonic()
-    next_heartbeat = campaign_start + HEARTBEAT
-    while any(case.result is None for case in cases):
-        now = time.monotonic()
-        if now >= next_heartbeat:
-            next_heartbeat = now + HEARTBEAT
-            running = [c for c in cases if c.result is None]
-            ends = max(c.started + c.scenario.observe / c.time_scale for c in running) - now
-            progress(f"{len(running)} case(s) still observing; all done within {ends / 60:.1f} min")
-        for case in cases:
-            if case.result is not None:
-                continue
-            try:
-                _inject_due(case)
-                if len(case.sent) < case.scenario.messages:
-                    continue
-                evidence = case.ledger.read(time.monotonic())
-                deadline = case.started + case.scenario.observe / case.time_scale
-                if (case.scenario.settle and evidence.settled()) or time.monotonic() >= deadline:
-                    case.result, case.evidence = _result(case, evidence), evidence
-                    if case.keep_logs:
-                        case.logs = tuple(case.target.logs())
-            except MailstormError as error:
-                case.result = _error_result(case, error)
-            if case.result is not None:
-                done = sum(1 for c in cases if c.result is not None)
-                progress(
-                    f"[{done}/{len(cases)}] {case.name}: {case.result.verdict} "
-                    f"{_fate_summary(case.result.fates)} ({time.monotonic() - campaign_start:.0f}s)"
-                )
-        time.sleep(POLL_INTERVAL)
-
-
-def _error_result(case: _Case, error: Exception) -> CaseResult:
-    """The case could not be measured: a harness error, shown as such in every report."""
-    return CaseResult(
-        scenario=case.scenario.id,
-        target=case.target.name,
-        description=case.scenario.description,
-        time_scale=case.time_scale,
-        fates=empty_fates(),
-        recipients=(),
-        attempts=(),
-        dsn=None,
-        checks=(),
-        error=f"{type(error).__name__}: {error}",
-    )
-
-
-class _QueueCache:
-    """One queue listing per target per poll, shared by the target's cases."""
-
-    def __init__(self, target: SenderTarget, ttl: float = POLL_INTERVAL) -> None:
-        self.target = target
-        self.ttl = ttl
-        self._at = -1e9
-        self._queue: list[QueuedMessage] = []
-
-    def __call__(self) -> list[QueuedMessage]:
-        if time.monotonic() - self._at > self.ttl:
-            self._queue = self.target.queue()
-            self._at = time.monotonic()
-        return self._queue
-
-
-def _inject_due(case: _Case) -> None:
-    if not case.sent:
-        # Plan time (outage windows, refusals) starts with this case's first message, not
-        # with the campaign: injecting dozens of cases takes seconds, which at k = 1440 is hours.
-        case.receiver.reset()
-        case.started = time.monotonic()
-    elapsed_wall = time.monotonic() - case.started
-    while len(case.sent) < len(case.injections) and case.injections[len(case.sent)] <= elapsed_wall:
-        recipients = [f"{local}@{case.scenario.domain}" for local in case.scenario.recipients]
-        submission = case.target.submit(
-            recipients, subject=f"mailstorm {case.scenario.id}", size=case.scenario.size
-        )
-        case.sent.append(submission)
-        case.ledger.add(submission)
-
-
-def _result(case: _Case, evidence: CaseEvidence) -> CaseResult:
-    scenario = case.scenario
-    codes = tuple(
-        rule.action.outcome.code
-        for rule in scenario.plan.rules
-        if isinstance(rule.action.outcome, Reply) and rule.action.outcome.code >= 400
-    )
-    checks = run_checks(scenario.checks, CheckInput(evidence, codes))
-    return CaseResult(
-        scenario=scenario.id,
-        target=case.target.name,
-        description=scenario.description,
-        time_scale=case.time_scale,
-        fates=evidence.counts(),
-        recipients=evidence.fates,
-        attempts=evidence.attempts,
-        dsn=_dsn_evidence(evidence),
-        checks=checks,
-        journal_excerpt=evidence.journal_excerpt,
-        observed_for=evidence.observed_for,
-    )
-
-
-def _dsn_evidence(evidence: CaseEvidence) -> DsnEvidence | None:
-    if not evidence.dsns:
-        return None
-    t, _, report = evidence.failure_dsn() or evidence.dsns[0]
-    block = next((b for b in report.recipients if b.action == "failed"), None)
-    block = block or (report.recipients[0] if report.recipients else None)
-    return DsnEvidence(
-        t=t,
-        action=block.action if block else "",
-        status=block.status if block else "",
-        final_recipient=block.final_recipient if block else "",
-        diagnostic_code=block.diagnostic_text if block else None,
-        remote_reply_code=block.remote_reply_code if block else None,
-        will_retry_until=block.will_retry_until.isoformat()
-        if block and block.will_retry_until
-        else None,
-        well_formed=report.well_formed,
-        problems=report.problems,
-    )
-
-
-def _fate_summary(fates: dict[str, int]) -> str:
-    return ", ".join(f"{count} {fate}" for fate, count in fates.items() if count) or "no fate"
 
 
 def _target_infos(targets: list[SenderTarget]) -> tuple[TargetInfo, ...]:
@@ -385,8 +82,8 @@ def _parameters(target: SenderTarget) -> list[dict[str, object]]:
     ]
 
 
-def _order(cases: list[_Case], run: MatrixRun) -> list[CaseResult]:
+def _order(cases: list[ObservedCase], run: MatrixRun) -> list[CaseResult]:
     rank = {scenario.id: position for position, scenario in enumerate(run.scenarios)}
     targets = {name: position for position, name in enumerate(run.targets)}
     ordered = sorted(cases, key=lambda c: (rank[c.scenario.id], targets[c.target.name]))
-    return [case.result for case in ordered if case.result is not None]
+    return [case.result for case in ordered]

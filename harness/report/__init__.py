@@ -6,11 +6,11 @@ summary), `matrix.html` (one self-contained page with the evidence and retry tim
 `write_reports` writes the four, and `schedule-<target>.svg`/`.png` for each target with a retry
 schedule. Baselines pin fates and check outcomes in git, and `compare` lists what changed.
 
-`harness.report.schedule_section` (`attach_schedules`, `read_schedule_json`) is not re-exported
+`harness.results.schedule_json` (`attach_schedules`, `read_schedule_json`) is not re-exported
 here: it is the one module that imports `harness.schedule`, which imports this package's model.
 """
 
-from harness.errors import MatrixFormatError, ReportWriteError, SchemaVersionError
+from harness.errors import ReportWriteError
 from harness.report.baseline import (
     Baseline,
     CellBaseline,
@@ -24,13 +24,8 @@ from harness.report.baseline import (
 from harness.report.html import cell_anchor, render_html, write_html
 from harness.report.junit import render_junit, write_junit
 from harness.report.markdown import render_markdown, write_markdown
-from harness.report.matrix_json import (
-    matrix_from_json_data,
-    matrix_to_json,
-    read_matrix_json,
-    write_matrix_json,
-)
 from harness.report.run_dir import create_run_dir
+from harness.report.schedule_reports import write_schedule_reports
 from harness.report.writer import write_reports
 
 __all__ = [
@@ -38,17 +33,12 @@ __all__ = [
     "CellBaseline",
     "Difference",
     "DifferenceKind",
-    "MatrixFormatError",
     "ReportWriteError",
-    "SchemaVersionError",
     "cell_anchor",
     "compare",
     "create_run_dir",
     "format_differences",
     "load_baseline",
-    "matrix_from_json_data",
-    "matrix_to_json",
-    "read_matrix_json",
     "render_html",
     "render_junit",
     "render_markdown",
@@ -56,6 +46,6 @@ __all__ = [
     "write_html",
     "write_junit",
     "write_markdown",
-    "write_matrix_json",
     "write_reports",
+    "write_schedule_reports",
 ]

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import MatrixFormatError, SchemaVersionError
+from harness.files import write_text_atomically
 from harness.report import cells
-from harness.report._decode import Fields, choice
-from harness.report._files import write_text_atomically
 from harness.report.cells import TIMES
-from harness.report.matrix_json import load_json_file, matrix_from_json_data
-from harness.report.model import CaseResult, Fate, Matrix, Outcome
+from harness.results import CaseResult, Fate, Matrix, Outcome
+from harness.results.fields import Fields, choice
+from harness.results.matrix_json import load_json_file, matrix_from_json_data
 
 BASELINE_FORMAT = "mailstorm-baseline"
 BASELINE_VERSION = 1

@@ -10,15 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.durations import format_duration
-from harness.report.model import (
+from harness.results import (
     CaseResult,
     Check,
     Fate,
     Level,
     Matrix,
     Outcome,
+    Schedule,
     TargetInfo,
-    TargetSchedule,
 )
 
 #: The sign between a scenario and a target, and before a time scale.
@@ -173,16 +173,16 @@ def duration(seconds: float | None) -> str:
     return "—" if seconds is None else format_duration(seconds)
 
 
-def method_text(schedule: TargetSchedule) -> str:
+def method_text(schedule: Schedule) -> str:
     """How a schedule was measured: `scaled config x1440`, `clock warp x2880` (with TIMES)."""
     return f"{schedule.method.replace('-', ' ')} {TIMES}{schedule.time_scale:g}"
 
 
-def schedule_distortions(schedule: TargetSchedule) -> list[str]:
+def schedule_distortions(schedule: Schedule) -> list[str]:
     """One phrase per parameter the compression distorted when the schedule was measured."""
     phrases = []
     for p in schedule.distorted:
-        ratio = "" if p.distortion is None else f" ({TIMES}{p.distortion:.3g})"
+        ratio = "" if p.default_seconds == 0 else f" ({TIMES}{p.distortion:.3g})"
         phrase = (
             f"{p.name}: default {format_duration(p.default_seconds)}, "
             f"effectively {format_duration(p.effective_real_seconds)}{ratio}"
@@ -191,6 +191,6 @@ def schedule_distortions(schedule: TargetSchedule) -> list[str]:
     return phrases
 
 
-def schedules(matrix: Matrix) -> list[TargetSchedule]:
+def schedules(matrix: Matrix) -> list[Schedule]:
     """The retry schedules of the matrix's targets, in column order."""
     return [target.schedule for target in matrix.targets if target.schedule is not None]

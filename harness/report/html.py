@@ -19,21 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from harness.durations import format_duration
+from harness.files import write_text_atomically
 from harness.report import cells
-from harness.report._files import write_text_atomically
 from harness.report._html_assets import CSS, JS
 from harness.report._text import printable
 from harness.report.cells import TIMES
-from harness.report.model import (
+from harness.report.schedule_svg import schedule_span, schedule_timeline_svg
+from harness.report.timeline import STRIP, reply_class, span_for, timeline_legend, timeline_svg
+from harness.results import (
     CaseResult,
     Check,
     DsnEvidence,
     Matrix,
+    Schedule,
     TargetInfo,
-    TargetSchedule,
 )
-from harness.report.schedule_svg import schedule_span, schedule_timeline_svg
-from harness.report.timeline import STRIP, reply_class, span_for, timeline_legend, timeline_svg
 
 MATRIX_HTML = "matrix.html"
 #: Nothing may be fetched: only the inline style and script run, images only from data: URLs.
@@ -419,7 +419,7 @@ def _schedules(matrix: Matrix) -> list[str]:
     return parts
 
 
-def _schedule(name: str, schedule: TargetSchedule, span: float) -> list[str]:
+def _schedule(name: str, schedule: Schedule, span: float) -> list[str]:
     d = cells.duration
     facts = [
         ("first retry", d(schedule.first_retry)),

@@ -13,10 +13,10 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from harness.files import write_text_atomically
 from harness.report import cells
-from harness.report._files import write_text_atomically
 from harness.report._text import printable
-from harness.report.model import CaseResult, Check, Level, Matrix, Outcome
+from harness.results import CaseResult, Check, Level, Matrix, Outcome
 
 JUNIT_XML = "junit.xml"
 

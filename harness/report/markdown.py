@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from harness.files import write_text_atomically
 from harness.report import cells
-from harness.report._files import write_text_atomically
 from harness.report._text import printable
 from harness.report.cells import TIMES
-from harness.report.model import Matrix, TargetSchedule
+from harness.results import Matrix, Schedule
 
 MATRIX_MD = "matrix.md"
 
@@ -143,7 +143,7 @@ def _schedules_section(matrix: Matrix) -> list[str]:
     return lines
 
 
-def _schedule(name: str, schedule: TargetSchedule) -> list[str]:
+def _schedule(name: str, schedule: Schedule) -> list[str]:
     d = cells.duration
     lines = [
         f"### {escape(name)} {escape(schedule.version)}",

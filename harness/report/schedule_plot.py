@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from harness.durations import format_duration
 from harness.report import cells
-from harness.report.model import TargetSchedule
 from harness.report.schedule_svg import (
     ATTEMPT_COLOUR,
     DAY,
@@ -23,6 +22,7 @@ from harness.report.schedule_svg import (
     WARNING_COLOUR,
     schedule_span,
 )
+from harness.results import Schedule
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -32,9 +32,7 @@ ROW_INCHES = 0.75
 DPI = 100
 
 
-def schedule_png(
-    schedules: Sequence[TargetSchedule], *, title: str, span: float | None = None
-) -> bytes:
+def schedule_png(schedules: Sequence[Schedule], *, title: str, span: float | None = None) -> bytes:
     """The PNG image of `schedules`, one row each, top to bottom in the order given.
 
     `span` fixes the axis length in seconds (default: `schedule_span(schedules)`).
@@ -84,7 +82,7 @@ def schedule_png(
     return out.getvalue()
 
 
-def _draw_row(axes: Axes, schedule: TargetSchedule, y: float) -> None:
+def _draw_row(axes: Axes, schedule: Schedule, y: float) -> None:
     axes.barh(y, schedule.observed_for / DAY, height=0.08, color="#e8eaed", left=0)
     axes.vlines(
         [t / DAY for t in schedule.attempts], y - 0.22, y + 0.22, color=ATTEMPT_COLOUR, lw=1.2
@@ -116,7 +114,7 @@ def _draw_row(axes: Axes, schedule: TargetSchedule, y: float) -> None:
         )
 
 
-def _label(schedule: TargetSchedule) -> str:
+def _label(schedule: Schedule) -> str:
     return (
         f"{schedule.target} {schedule.version}\n{schedule.variant}, {cells.method_text(schedule)}"
     )

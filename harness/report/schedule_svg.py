@@ -17,7 +17,7 @@ from html import escape
 from harness.durations import format_duration
 from harness.report import cells
 from harness.report._text import printable
-from harness.report.model import TargetSchedule
+from harness.results import Schedule
 
 DAY = 86400.0
 #: The axis always covers at least this much real time: Postfix gives up after 5 days.
@@ -31,7 +31,7 @@ _TRACK = 28  #: the row of ticks
 _AXIS = 40  #: the day labels and the caption under the track
 
 
-def schedule_span(schedules: Sequence[TargetSchedule]) -> float:
+def schedule_span(schedules: Sequence[Schedule]) -> float:
     """The axis length: 5 days, or the latest attempt, warning or give-up in whole days."""
     latest = max(
         (t for s in schedules for t in (*s.attempts, s.warning or 0.0, s.give_up or 0.0)),
@@ -41,7 +41,7 @@ def schedule_span(schedules: Sequence[TargetSchedule]) -> float:
 
 
 def schedule_timeline_svg(
-    schedule: TargetSchedule, *, span: float | None = None, standalone: bool = False
+    schedule: Schedule, *, span: float | None = None, standalone: bool = False
 ) -> str:
     """One target's schedule as an `<svg>`: inline in a page, or a file with `standalone`.
 
@@ -139,3 +139,33 @@ def _when(seconds: float) -> str:
 
 def _e(text: str) -> str:
     return escape(printable(text), quote=True)
+
+
+def schedules_svg(schedules: Sequence[Schedule], *, title: str) -> str:
+    """Several schedules as one standalone SVG document: one timeline per schedule, stacked in
+    the order given, on one shared axis so their shapes compare (`schedule.svg`)."""
+    span = schedule_span(schedules)
+    width = _LEFT + _PLOT + _RIGHT
+    row = _LABELS + _TRACK + _AXIS
+    height = _HEADING + row * max(1, len(schedules))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+        f"<title>{_e(title)}</title>",
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>',
+        f'<text x="{_LEFT}" y="16" font-size="13" fill="#202124">{_e(title)}</text>',
+    ]
+    for index, schedule in enumerate(schedules):
+        top = _HEADING + index * row
+        label = (
+            f"{schedule.target} {schedule.version} {schedule.variant} {schedule.label}: "
+            f"{len(schedule.attempts)} attempts"
+        )
+        parts.append(
+            f'<text x="{_LEFT}" y="{top + 12}" font-weight="bold" fill="#202124">{_e(label)}</text>'
+        )
+        # Nested, each timeline keeps its own coordinates; the labels row starts below the name.
+        inner = schedule_timeline_svg(schedule, span=span)
+        parts.append(inner.replace("<svg ", f'<svg x="0" y="{top + 4}" ', 1))
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"

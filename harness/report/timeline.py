@@ -20,7 +20,7 @@ from html import escape
 
 from harness.durations import format_duration
 from harness.report._text import printable
-from harness.report.model import Attempt, CaseResult, Fate
+from harness.results import Attempt, CaseResult, Fate
 
 DAY = 86400.0
 #: The axis always covers at least this much real time: Postfix gives up after 5 days.

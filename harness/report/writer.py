@@ -10,15 +10,15 @@ import re
 from pathlib import Path
 
 from harness.errors import ReportWriteError
+from harness.files import write_bytes_atomically, write_text_atomically
 from harness.report import cells
-from harness.report._files import write_bytes_atomically, write_text_atomically
 from harness.report.html import MATRIX_HTML, write_html
 from harness.report.junit import JUNIT_XML, write_junit
 from harness.report.markdown import MATRIX_MD, write_markdown
-from harness.report.matrix_json import MATRIX_JSON, write_matrix_json
-from harness.report.model import Matrix
 from harness.report.schedule_plot import schedule_png
 from harness.report.schedule_svg import schedule_span, schedule_timeline_svg
+from harness.results import Matrix
+from harness.results.matrix_json import MATRIX_JSON, write_matrix_json
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 

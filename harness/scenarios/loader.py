@@ -40,10 +40,12 @@ _LOCAL_PART = re.compile(r"^[A-Za-z0-9._+-]+$")
 
 
 def load_scenario(path: str | Path) -> Scenario:
+    """A scenario TOML file; errors name the file, the key and the problem."""
     return parse_scenario(read_text(path, "scenario"), source=str(path))
 
 
 def parse_scenario(text: str, *, source: str = "<inline>") -> Scenario:
+    """A scenario from TOML text; `source` names it in errors."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

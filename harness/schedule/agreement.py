@@ -20,10 +20,8 @@ alike and cannot make them disagree), preferring the parameters that drive that 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from harness.schedule.model import Schedule
-from harness.targets import ScaledParameter
+from harness.results import Agreement, Metric, ScaledParameter, Schedule
 
 RELATIVE_TOLERANCE = 0.10
 #: Parameter-name fragments that drive each metric (Postfix and Exim spellings).
@@ -37,48 +35,6 @@ _DRIVERS: dict[str, tuple[str, ...]] = {
     "give_up": ("lifetime", "retry[", "retry_data_expire", "timeout_frozen", *_SCAN),
     "attempts": (*_BACKOFF, "lifetime"),
 }
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One compared metric: both values (real seconds, or a count), and the verdict."""
-
-    name: str
-    values: tuple[float | None, float | None]  #: (finer k's, coarser k's)
-    tolerance: float
-    agrees: bool
-    #: why they disagree: "<parameter> x<distortion at k1> vs x<distortion at k2>"
-    explained_by: tuple[str, ...] = ()
-
-    @property
-    def difference(self) -> float | None:
-        a, b = self.values
-        return None if a is None or b is None else abs(a - b)
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """One target and variant at two scales: it agrees when every metric does."""
-
-    target: str
-    variant: str
-    time_scales: tuple[float, float]  #: (finer, coarser): the smaller k first
-    metrics: tuple[Metric, ...]
-    #: how each side was compressed (`Schedule.method`), in the order of `time_scales`
-    methods: tuple[str, str] = ("scaled-config", "scaled-config")
-
-    @property
-    def agrees(self) -> bool:
-        return all(m.agrees for m in self.metrics)
-
-    @property
-    def labels(self) -> tuple[str, str]:
-        """How each side is named in reports: `k=1440` (scaled config) or `warp x2880`."""
-        a, b = (
-            f"warp x{k:g}" if method == "clock-warp" else f"k={k:g}"
-            for k, method in zip(self.time_scales, self.methods, strict=True)
-        )
-        return a, b
 
 
 _METRICS: dict[str, Callable[[Schedule], float | None]] = {

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.report.model import Attempt
+from harness.results import Attempt
 from harness.targets import LogRecord, Submission
 
 #: Wall seconds: the MTA logs a deferral milliseconds after the reply; the clock's origin is

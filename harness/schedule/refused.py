@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.report.model import Attempt
+from harness.results import Attempt
 from harness.targets import LogRecord
 
 REFUSED = "Connection refused"

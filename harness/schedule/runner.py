@@ -1,6 +1,6 @@
 """Measuring schedules: one case per (target, variant, compression), all at once.
 
-It reuses the matrix runner's cases (`observe_groups`): a container per (target, compression),
+It runs its cases through the case engine (`harness.cases`): a container per (target, compression),
 since a target's clock is fixed when it starts, with one receiver per variant in it. A
 compression is a time scale k applied either to the MTA's settings (scaled config) or to its
 clock (clock warp: stock settings, `harness/targets/clock_warp.py`). All run concurrently, so
@@ -14,20 +14,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.cases import Group, ObservedCase, observe_groups
 from harness.conformance import CheckInput, run_checks
-from harness.matrix import Group, ObservedCase, observe_groups
-from harness.report.model import Attempt, Check
-from harness.schedule.agreement import Agreement, compare
+from harness.results import Agreement, Attempt, MeasuredSchedule, Method, ScheduleResults
+from harness.schedule.agreement import compare
 from harness.schedule.clock_check import clock_inconsistency, unseen_attempts
-from harness.schedule.model import Schedule, derive_schedule
+from harness.schedule.derive import derive_schedule
 from harness.schedule.refused import refused_attempts
 from harness.schedule.variants import Variant, scenario_for
 from harness.targets import target_class
 
 #: A real day in one and two minutes of wall time.
 DEFAULT_TIME_SCALES = (1440.0, 720.0)
-SCALED_CONFIG = "scaled-config"
-CLOCK_WARP = "clock-warp"
 #: RFC 5321 4.5.4.1: destination delayed after failure (MUST), interval >= 30 min, give-up >= 4d.
 CHECKS = ("retry-delayed", "retry-interval-30m", "give-up-4d")
 
@@ -43,30 +41,6 @@ class ScheduleRun:
     #: clock-warp factor per target (stock configuration, fast clock); none: no warped run
     clock_warps: Mapping[str, float] = field(default_factory=dict)
     progress: Callable[[str], None] = lambda line: None
-
-
-@dataclass(frozen=True)
-class MeasuredSchedule:
-    """A schedule with its RFC checks, or the harness error that prevented measuring it."""
-
-    schedule: Schedule | None
-    target: str
-    variant: str
-    time_scale: float
-    checks: tuple[Check, ...] = ()
-    error: str | None = None
-    method: str = SCALED_CONFIG  #: how time was compressed (`Schedule.method`)
-    #: attempts only the MTA's log shows (connections that failed before reaching the
-    #: receiver: under a warp, its connect timeout is milliseconds of wall time)
-    unseen_attempts: int = 0
-
-
-@dataclass(frozen=True)
-class ScheduleResults:
-    """Every measured schedule, and each pair of scales compared."""
-
-    measured: tuple[MeasuredSchedule, ...]
-    agreements: tuple[Agreement, ...] = field(default=())
 
 
 def run_schedules(run: ScheduleRun) -> ScheduleResults:
@@ -110,7 +84,7 @@ def default_clock_warps(targets: Sequence[str]) -> dict[str, float]:
 
 def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
     target = case.target
-    method = CLOCK_WARP if target.clock_warp else SCALED_CONFIG
+    method = Method.CLOCK_WARP if target.clock_warp else Method.SCALED_CONFIG
     if case.evidence is None:
         return MeasuredSchedule(
             None,
@@ -155,13 +129,14 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
         variant=variant.value,
         time_scale=case.time_scale,
         parameters=target.scaling.parameters,
+        method=method,
     )
+    checked = dataclasses.replace(schedule, checks=run_checks(CHECKS, CheckInput(evidence)))
     return MeasuredSchedule(
-        dataclasses.replace(schedule, method=method),
+        checked,
         target.name,
         variant.value,
         case.time_scale,
-        checks=run_checks(CHECKS, CheckInput(evidence)),
         method=method,
         unseen_attempts=len(unseen),
     )
@@ -178,8 +153,10 @@ def agreements(measured: Sequence[MeasuredSchedule]) -> tuple[Agreement, ...]:
             for m in measured
             if (m.target, m.variant) == (target, variant) and m.schedule is not None
         ]
-        scaled = sorted((s for s in mine if s.method == SCALED_CONFIG), key=lambda s: s.time_scale)
+        scaled = sorted(
+            (s for s in mine if s.method is Method.SCALED_CONFIG), key=lambda s: s.time_scale
+        )
         found += [compare(fine, scaled[-1]) for fine in scaled[:-1]]
-        for warped in (s for s in mine if s.method == CLOCK_WARP):
+        for warped in (s for s in mine if s.method is Method.CLOCK_WARP):
             found += [compare(warped, other) for other in scaled]
     return tuple(found)

@@ -5,6 +5,7 @@ them, route test domains to the receiver, scale their clocks, inject messages, a
 queues and logs.
 """
 
+from harness.results import ScaledParameter
 from harness.targets.base import (
     BOUNCE_DOMAIN,
     SENDER_HOSTNAME,
@@ -17,7 +18,7 @@ from harness.targets.readiness import CommandSucceeds, TargetStartError
 from harness.targets.records import LogRecord, QueuedMessage, QueuedRecipient
 from harness.targets.registry import TARGETS, parse_target_list, target_class
 from harness.targets.routes import Hop, RouteError, RouteTable
-from harness.targets.time_scaling import ScaledParameter, TimeScaling, scale_whole_seconds
+from harness.targets.time_scaling import TimeScaling, scale_whole_seconds
 
 __all__ = [
     "BOUNCE_DOMAIN",

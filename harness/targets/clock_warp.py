@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from harness.errors import MailstormError
-from harness.targets.time_scaling import ScaledParameter, TimeScaling
+from harness.results import ScaledParameter
+from harness.targets.time_scaling import TimeScaling
 
 #: Written by the launcher once the shared clock exists; sourced by local submissions.
 ENVIRONMENT_FILE = "/run/mailstorm-faketime.env"

@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from harness.message_ids import id_from_address
+from harness.results import ScaledParameter
 from harness.targets.base import SenderTarget
 from harness.targets.records import LogRecord, QueuedMessage, QueuedRecipient
-from harness.targets.time_scaling import ScaledParameter, TimeScaling, scale_whole_seconds
+from harness.targets.time_scaling import TimeScaling, scale_whole_seconds
 
 TRANSPORT_MAP = "/etc/postfix/mailstorm_transport"
 QUEUE_DIRECTORIES = ("incoming", "active", "deferred", "hold")

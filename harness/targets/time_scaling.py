@@ -11,32 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class ScaledParameter:
-    """One MTA parameter: its default, what was configured, and what that means in real time."""
-
-    name: str
-    default_seconds: float  #: the MTA's own default, in real seconds
-    configured_seconds: float  #: what the MTA was given (wall seconds in the scaled run)
-    time_scale: float
-    note: str = ""  #: why it is not exact, when it is not
-
-    @property
-    def effective_real_seconds(self) -> float:
-        """What the configured value amounts to once measured times are scaled back."""
-        return self.configured_seconds * self.time_scale
-
-    @property
-    def distortion(self) -> float:
-        """Effective over default: 1.0 is exact, 1.2 means the scaled run is 20% slower."""
-        if self.default_seconds == 0:
-            return 1.0 if self.configured_seconds == 0 else float("inf")
-        return self.effective_real_seconds / self.default_seconds
-
-    @property
-    def exact(self) -> bool:
-        return abs(self.distortion - 1.0) < 1e-9
+from harness.results import ScaledParameter
 
 
 def scale_whole_seconds(

@@ -10,7 +10,7 @@ from harness.conformance import CHECKS, CheckInput, run_checks
 from harness.dsn import DeliveryReport, parse_dsn
 from harness.ledger import CaseEvidence
 from harness.receiver import MessageRecord
-from harness.report.model import Attempt, Fate, Level, Outcome, RecipientFate
+from harness.results import Attempt, Fate, Level, Outcome, RecipientFate
 
 MINUTE = 60.0
 DAY = 86400.0

@@ -12,7 +12,7 @@ import pytest
 
 from harness import Receiver, new_message_id, parse_plan, sender_address
 from harness.ledger import Ledger, LedgerExpectationError
-from harness.report.model import Fate
+from harness.results import Fate
 from harness.targets import BOUNCE_DOMAIN, QueuedMessage, QueuedRecipient, Submission, build_message
 from tests.receiver.test_journal import dsn_for
 

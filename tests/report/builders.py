@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from harness.report.model import (
+from harness.results import (
     Attempt,
     CaseResult,
     Check,
@@ -21,11 +21,12 @@ from harness.report.model import (
     Fate,
     Level,
     Matrix,
+    Method,
     Outcome,
     RecipientFate,
-    ScheduleParameter,
+    ScaledParameter,
+    Schedule,
     TargetInfo,
-    TargetSchedule,
     empty_fates,
 )
 
@@ -506,7 +507,7 @@ def without_case(matrix: Matrix, scenario: str, target: str) -> Matrix:
     return dataclasses.replace(matrix, cases=cases)
 
 
-def target_schedules() -> dict[str, TargetSchedule]:
+def target_schedules() -> dict[str, Schedule]:
     """Each target's 4xx schedule with its real defaults: Postfix's 5-day give-up without a
     warning, Exim's warning at 24 h and give-up at 4 days."""
     retry_delayed = check(
@@ -515,11 +516,11 @@ def target_schedules() -> dict[str, TargetSchedule]:
     postfix_times = tuple(postfix_schedule(5 * DAY))
     exim_times = tuple(exim_schedule(4 * DAY))
     return {
-        "postfix": TargetSchedule(
+        "postfix": Schedule(
             target="postfix",
             version="3.7.11",
             variant="4xx",
-            method="scaled-config",
+            method=Method.SCALED_CONFIG,
             time_scale=1440.0,
             attempts=postfix_times,
             warning=None,
@@ -535,17 +536,17 @@ def target_schedules() -> dict[str, TargetSchedule]:
                     shortest_interval_s=300.0,
                 ),
             ),
-            distorted=(
-                ScheduleParameter(
-                    "minimal_backoff_time", 300, 1, 1440, "wanted 0.208s, at least 1s"
+            parameters=(
+                ScaledParameter(
+                    "minimal_backoff_time", 300, 1, 1440.0, "wanted 0.208s, at least 1s"
                 ),
             ),
         ),
-        "exim": TargetSchedule(
+        "exim": Schedule(
             target="exim",
             version="4.96",
             variant="4xx",
-            method="clock-warp",
+            method=Method.CLOCK_WARP,
             time_scale=2880.0,
             attempts=exim_times,
             warning=DAY - 4 * MINUTE,

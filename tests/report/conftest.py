@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.report.model import Matrix
+from harness.results import Matrix
 from tests.report.builders import build_matrix
 
 

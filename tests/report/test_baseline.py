@@ -16,10 +16,9 @@ from harness.report import (
     format_differences,
     load_baseline,
     write_baseline,
-    write_matrix_json,
 )
 from harness.report.cells import TIMES
-from harness.report.model import Matrix, Outcome
+from harness.results import Matrix, Outcome, write_matrix_json
 from tests.report.builders import build_matrix, fates, replace_case, without_case
 
 

@@ -6,7 +6,7 @@ import re
 from html.parser import HTMLParser
 
 from harness.report import cell_anchor, render_html
-from harness.report.model import Matrix
+from harness.results import Matrix
 from tests.report.builders import NASTY
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.report import cell_anchor, write_html
-from harness.report.model import Matrix
+from harness.results import Matrix
 from tests.report import chromium
 from tests.report.images import png_size
 

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness.report import write_junit
-from harness.report.model import Matrix
+from harness.results import Matrix
 from tests.report.builders import replace_case
 
 

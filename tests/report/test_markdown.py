@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness.report import render_markdown
 from harness.report.cells import TIMES
-from harness.report.model import Matrix
+from harness.results import Matrix
 from tests.report.builders import SCENARIOS
 
 

@@ -8,8 +8,16 @@ from pathlib import Path
 import pytest
 
 from harness.errors import MatrixFormatError, SchemaVersionError
-from harness.report import matrix_to_json, read_matrix_json, write_matrix_json
-from harness.report.model import Check, Level, Matrix, Outcome
+from harness.results import (
+    Check,
+    Level,
+    Matrix,
+    Outcome,
+    matrix_to_json,
+    matrix_to_json_data,
+    read_matrix_json,
+    write_matrix_json,
+)
 from tests.report.builders import replace_case
 
 
@@ -24,7 +32,7 @@ def test_round_trip_is_exact(matrix: Matrix, tmp_path: Path) -> None:
 
 def test_the_file_is_to_json_data_plus_nothing(matrix: Matrix, tmp_path: Path) -> None:
     data = json.loads(write_matrix_json(matrix, tmp_path / "m.json").read_text(encoding="utf-8"))
-    assert data == json.loads(json.dumps(matrix.to_json_data()))
+    assert data == json.loads(json.dumps(matrix_to_json_data(matrix)))
     assert data["schema_version"] == 1
     assert {case["verdict"] for case in data["cases"]} == {"pass", "deviation", "error"}
 

@@ -7,9 +7,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness.report import write_reports
-from harness.report.model import Matrix
-from harness.schedule import MeasuredSchedule, ScheduleResults
-from harness.schedule.report import write_schedule_reports
+from harness.report.schedule_reports import write_schedule_reports
+from harness.results import Matrix, MeasuredSchedule, ScheduleResults
 from tests.report.builders import build_matrix_with_schedules
 from tests.report.images import png_size
 from tests.schedule.builders import DAY, HOUR, schedule

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ReportWriteError
-from harness.report import create_run_dir, read_matrix_json, write_reports
-from harness.report.model import Matrix
+from harness.report import create_run_dir, write_reports
+from harness.results import Matrix, read_matrix_json
 
 
 def test_writes_all_four_reports(matrix: Matrix, tmp_path: Path) -> None:

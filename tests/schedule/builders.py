@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from harness.dsn import DeliveryReport, RecipientStatus
 from harness.ledger import CaseEvidence
 from harness.receiver import MessageRecord
-from harness.report.model import Attempt, Fate, RecipientFate
-from harness.schedule import Schedule
+from harness.results import Attempt, Fate, RecipientFate, Schedule
 from harness.targets import ScaledParameter
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.schedule import Agreement, MeasuredSchedule, agreements, compare
+from harness.results import Agreement, MeasuredSchedule
+from harness.schedule import agreements, compare
 from harness.targets import ScaledParameter, scale_whole_seconds
 from tests.schedule.builders import DAY, HOUR, MINUTE, schedule
 

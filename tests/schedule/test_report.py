@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import harness.schedule
 from harness.cli import build_parser
-from harness.schedule import MeasuredSchedule, ScheduleResults, agreements
-from harness.schedule.report import write_schedule_reports
+from harness.report.schedule_reports import write_schedule_reports
+from harness.results import MeasuredSchedule, ScheduleResults
+from harness.schedule import agreements
 from harness.targets import scale_whole_seconds
 from tests.schedule.builders import DAY, HOUR, schedule
 
@@ -52,7 +51,7 @@ def test_reports_carry_schedules_agreement_and_errors(tmp_path: Path) -> None:
     assert "error: TargetError: boom" in markdown
     svg = ET.fromstring(paths["svg"].read_text())
     titles = [t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}title")]
-    assert any(t.startswith("delay warning at +1d") for t in titles)
+    assert any(t.startswith("delay warning (DSN) at +1d") for t in titles)
     assert sum(t.startswith("gave up") for t in titles) == 2
     assert sum(t.startswith("attempt ") for t in titles) == 8
 
@@ -64,12 +63,3 @@ def test_the_command_is_registered() -> None:
     assert arguments.target == ["postfix"]
     assert arguments.variant == ["blackhole"]
     assert arguments.time_scale == [60.0]
-
-
-def test_exports_are_unique_and_documented() -> None:
-    exported = harness.schedule.__all__
-    assert len(set(exported)) == len(exported)
-    for name in exported:
-        value = getattr(harness.schedule, name)
-        if inspect.isclass(value) or inspect.isfunction(value):
-            assert inspect.getdoc(value), name

@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from harness.report.model import Attempt
+from harness.results import Attempt
 from harness.schedule.clock_check import clock_inconsistency, logged_attempts, unseen_attempts
 from harness.targets import BOUNCE_DOMAIN, LogRecord, RouteTable, Submission
 from harness.targets.clock_warp import (

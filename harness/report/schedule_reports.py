@@ -1,105 +1,38 @@
-"""schedule.json, schedule.md, schedule.svg and schedule.png of one run.
+"""schedule.json, schedule.md, schedule.svg and schedule.png of one schedule run.
 
-JSON carries everything (times in real seconds) for tools; Markdown is for a reader: the
+JSON carries everything (times in real seconds) for tools (`harness.results.schedule_json`
+writes and reads it); Markdown is for a reader: the
 schedule per target, variant and scale, whether the two scales agree and why not, the checks.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from harness.durations import format_duration
+from harness.files import write_bytes_atomically, write_text_atomically
 from harness.report.schedule_plot import schedule_png
-from harness.report.schedule_section import target_schedule
-from harness.schedule.agreement import Agreement
-from harness.schedule.model import Schedule
-from harness.schedule.runner import MeasuredSchedule, ScheduleResults
-from harness.schedule.svg import schedule_svg
+from harness.report.schedule_svg import schedules_svg
+from harness.results import Agreement, MeasuredSchedule, ScheduleResults, write_schedule_json
 
 
 def write_schedule_reports(results: ScheduleResults, run_dir: Path) -> dict[str, Path]:
+    """Write schedule.json, schedule.md, schedule.svg and schedule.png into `run_dir`."""
     paths = {
         "json": run_dir / "schedule.json",
         "markdown": run_dir / "schedule.md",
         "svg": run_dir / "schedule.svg",
         "png": run_dir / "schedule.png",
     }
-    paths["json"].write_text(json.dumps(to_json(results), indent=2) + "\n", encoding="utf-8")
-    paths["markdown"].write_text(to_markdown(results), encoding="utf-8")
+    write_schedule_json(results, paths["json"])
+    write_text_atomically(paths["markdown"], to_markdown(results))
     schedules = [m.schedule for m in results.measured if m.schedule is not None]
     # One target's rows together, each variant's two scales next to each other.
     targets = list(dict.fromkeys(s.target for s in schedules))
     schedules.sort(key=lambda s: (targets.index(s.target), s.variant, -s.time_scale))
-    paths["svg"].write_text(schedule_svg(schedules, title="retry schedules"), encoding="utf-8")
-    rows = [target_schedule(s) for s in schedules]
-    paths["png"].write_bytes(schedule_png(rows, title="retry schedules"))
+    write_text_atomically(paths["svg"], schedules_svg(schedules, title="retry schedules"))
+    write_bytes_atomically(paths["png"], schedule_png(schedules, title="retry schedules"))
     return paths
-
-
-def _schedule_json(schedule: Schedule) -> dict[str, Any]:
-    return {
-        "target": schedule.target,
-        "version": schedule.version,
-        "variant": schedule.variant,
-        "method": schedule.method,
-        "time_scale": schedule.time_scale,
-        "attempts": [round(t, 1) for t in schedule.attempts],
-        "first_retry": schedule.first_retry,
-        "intervals": [round(t, 1) for t in schedule.intervals],
-        "median_interval": schedule.median_interval,
-        "longest_interval": schedule.longest_interval,
-        "warning": schedule.warning,
-        "give_up": schedule.give_up,
-        "observed_for": schedule.observed_for,
-        "distorted_parameters": [
-            {
-                "name": p.name,
-                "default_seconds": p.default_seconds,
-                "configured_seconds": p.configured_seconds,
-                "distortion": p.distortion,
-                "note": p.note,
-            }
-            for p in schedule.distorted
-        ],
-    }
-
-
-def to_json(results: ScheduleResults) -> dict[str, Any]:
-    return {
-        "schedules": [
-            {
-                "target": m.target,
-                "variant": m.variant,
-                "method": m.method,
-                "time_scale": m.time_scale,
-                "error": m.error,
-                "unseen_attempts": m.unseen_attempts,
-                "schedule": _schedule_json(m.schedule) if m.schedule else None,
-                "checks": [
-                    {
-                        "clause": c.clause,
-                        "level": c.level.value,
-                        "outcome": c.outcome.value,
-                        "detail": c.detail,
-                    }
-                    for c in m.checks
-                ],
-            }
-            for m in results.measured
-        ],
-        "agreements": [
-            {**asdict(a), "agrees": a.agrees} | {"metrics": [asdict(m) for m in a.metrics]}
-            for a in results.agreements
-        ],
-    }
-
-
-def _compression(method: str, time_scale: float) -> str:
-    """`k=1440` for a scaled configuration, `warp x2880` for the stock one on a fast clock."""
-    return f"warp x{time_scale:g}" if method == "clock-warp" else f"k={time_scale:g}"
 
 
 def _d(seconds: float | None) -> str:
@@ -116,8 +49,7 @@ def _schedule_rows(measured: tuple[MeasuredSchedule, ...]) -> list[str]:
         s = m.schedule
         if s is None:
             lines.append(
-                f"| {m.target} | {m.variant} | {_compression(m.method, m.time_scale)} "
-                f"| error: {m.error} |"
+                f"| {m.target} | {m.variant} | {m.method.label(m.time_scale)} | error: {m.error} |"
             )
             continue
         distorted = ", ".join(f"{p.name} x{p.distortion:.3g}" for p in s.distorted) or "none"
@@ -127,7 +59,7 @@ def _schedule_rows(measured: tuple[MeasuredSchedule, ...]) -> list[str]:
                 "before the receiver saw it)"
             )
         lines.append(
-            f"| {s.target} {s.version} | {s.variant} | {_compression(s.method, s.time_scale)} "
+            f"| {s.target} {s.version} | {s.variant} | {s.label} "
             f"| {len(s.attempts)} "
             f"| {_d(s.first_retry)} | {_d(s.median_interval)} | {_d(s.longest_interval)} "
             f"| {_d(s.warning)} | {_d(s.give_up)} | {distorted} |"
@@ -186,7 +118,7 @@ def to_markdown(results: ScheduleResults) -> str:
     for m in results.measured:
         for c in m.checks:
             lines.append(
-                f"| {m.target} | {m.variant} | {_compression(m.method, m.time_scale)} "
+                f"| {m.target} | {m.variant} | {m.method.label(m.time_scale)} "
                 f"| {c.clause} | {c.level.value} "
                 f"| {c.outcome.value} | {c.detail} |"
             )

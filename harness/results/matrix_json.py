@@ -11,27 +11,25 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from harness.errors import MatrixFormatError, SchemaVersionError
-from harness.report._decode import Fields, choice
-from harness.report._files import write_text_atomically
-from harness.report.model import (
-    SCHEMA_VERSION,
+from harness.files import write_text_atomically
+from harness.results.case import (
     Attempt,
     CaseResult,
     Check,
     DsnEvidence,
     Fate,
     Level,
-    Matrix,
     Outcome,
     RecipientFate,
-    ScheduleParameter,
-    TargetInfo,
-    TargetSchedule,
 )
+from harness.results.fields import Fields, choice
+from harness.results.matrix import SCHEMA_VERSION, Matrix, TargetInfo
+from harness.results.schedule import Method, ScaledParameter, Schedule
 
 MATRIX_JSON = "matrix.json"
 #: The schema versions this code reads.
@@ -46,9 +44,51 @@ def matrix_to_json(matrix: Matrix) -> str:
     browsers, `jq` and other languages read, and a report that cannot be read back is worse than
     a clear error at the end of a run.
     """
-    data = matrix.to_json_data()
+    data = matrix_to_json_data(matrix)
     _check_json_values(data, "")
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def matrix_to_json_data(matrix: Matrix) -> dict[str, Any]:
+    """The JSON value of `matrix`: its fields, each case's verdict, and each target's schedule
+    with the intervals derived from its attempts (for readers; they are not read back)."""
+    data = asdict(matrix)
+    for case, raw in zip(matrix.cases, data["cases"], strict=True):
+        raw["verdict"] = case.verdict
+    for target, raw in zip(matrix.targets, data["targets"], strict=True):
+        if target.schedule is not None:
+            raw["schedule"] = schedule_to_json_data(target.schedule)
+    return data
+
+
+def schedule_to_json_data(schedule: Schedule) -> dict[str, Any]:
+    """A target's schedule as `matrix.json` holds it (docs/matrix-json.md)."""
+    return {
+        "target": schedule.target,
+        "version": schedule.version,
+        "variant": schedule.variant,
+        "method": schedule.method.value,
+        "time_scale": schedule.time_scale,
+        "attempts": list(schedule.attempts),
+        "first_retry": schedule.first_retry,
+        "intervals": [round(interval, 3) for interval in schedule.intervals],
+        "median_interval": schedule.median_interval,
+        "longest_interval": schedule.longest_interval,
+        "warning": schedule.warning,
+        "give_up": schedule.give_up,
+        "observed_for": schedule.observed_for,
+        "checks": [asdict(check) for check in schedule.checks],
+        "distorted": [
+            {
+                "name": p.name,
+                "default_seconds": p.default_seconds,
+                "configured_seconds": p.configured_seconds,
+                "effective_real_seconds": p.effective_real_seconds,
+                "note": p.note,
+            }
+            for p in schedule.distorted
+        ],
+    }
 
 
 def write_matrix_json(matrix: Matrix, path: str | Path) -> Path:
@@ -123,29 +163,32 @@ def _target(data: Fields) -> TargetInfo:
     )
 
 
-def _schedule(data: Fields) -> TargetSchedule:
+def _schedule(data: Fields) -> Schedule:
     """A target's retry schedule; its derived intervals are recomputed, not read."""
-    return TargetSchedule(
+    time_scale = data.number("time_scale")
+    return Schedule(
         target=data.string("target"),
         version=data.string("version"),
         variant=data.string("variant"),
-        method=data.string("method"),
-        time_scale=data.number("time_scale"),
+        method=data.choice(Method, "method"),
+        time_scale=time_scale,
         attempts=data.numbers("attempts"),
         warning=data.optional_number("warning"),
         give_up=data.optional_number("give_up"),
         observed_for=data.number("observed_for"),
         checks=tuple(_check(raw) for raw in data.objects("checks", [])),
-        distorted=tuple(_schedule_parameter(raw) for raw in data.objects("distorted", [])),
+        # Only the distorted parameters are written: the exact ones add nothing to a report.
+        parameters=tuple(_parameter(raw, time_scale) for raw in data.objects("distorted", [])),
     )
 
 
-def _schedule_parameter(data: Fields) -> ScheduleParameter:
-    return ScheduleParameter(
+def _parameter(data: Fields, time_scale: float) -> ScaledParameter:
+    """A distorted parameter; its effective real value is the configured one times k."""
+    return ScaledParameter(
         name=data.string("name"),
         default_seconds=data.number("default_seconds"),
         configured_seconds=data.number("configured_seconds"),
-        effective_real_seconds=data.number("effective_real_seconds"),
+        time_scale=time_scale,
         note=data.string("note", ""),
     )
 
@@ -192,6 +235,7 @@ def _attempt(data: Fields) -> Attempt:
         reply=data.optional_string("reply"),
         message_id=data.optional_string("message_id"),
         listener=data.string("listener", ""),
+        duration=data.number("duration", 0.0),
     )
 
 

@@ -12,24 +12,25 @@ import pytest
 
 from harness.cli import main
 from harness.errors import MailstormError, MatrixFormatError
-from harness.report import (
-    load_baseline,
-    matrix_to_json,
-    read_matrix_json,
-    render_html,
-    render_markdown,
-    write_matrix_json,
-)
+from harness.report import load_baseline, render_html, render_markdown
 from harness.report.cells import TIMES as X
-from harness.report.model import Check, Level, Matrix, Outcome
-from harness.report.schedule_section import (
+from harness.report.schedule_reports import write_schedule_reports
+from harness.results import (
+    Check,
+    Level,
+    Matrix,
+    MeasuredSchedule,
+    Method,
+    Outcome,
+    ScheduleResults,
     attach_schedules,
     choose_schedule,
+    matrix_to_json,
+    read_matrix_json,
     read_schedule_json,
-    schedule_section,
+    write_matrix_json,
 )
-from harness.schedule import MeasuredSchedule, ScheduleResults, agreements
-from harness.schedule.report import write_schedule_reports
+from harness.schedule import agreements
 from harness.targets import scale_whole_seconds
 from tests.report.builders import build_matrix, build_matrix_with_schedules
 from tests.schedule.builders import DAY, HOUR, MINUTE, schedule
@@ -42,7 +43,7 @@ def measured(
     *,
     target: str = "postfix",
     variant: str = "4xx",
-    method: str = "scaled-config",
+    method: Method = Method.SCALED_CONFIG,
     error: str | None = None,
 ) -> MeasuredSchedule:
     """A measured Postfix-like schedule at scale `k`: first retry k seconds after the first."""
@@ -53,14 +54,16 @@ def measured(
         give_up=5 * DAY + 30 * MINUTE,
         parameters=[scale_whole_seconds("minimal_backoff_time", 300, k)],
     )
-    found = dataclasses.replace(found, target=target, variant=variant, method=method)
+    found = dataclasses.replace(
+        found, target=target, variant=variant, method=method, checks=(MUST_PASS,)
+    )
     if error is not None:
-        return MeasuredSchedule(None, target, variant, k, error=error)
-    return MeasuredSchedule(found, target, variant, k, checks=(MUST_PASS,))
+        return MeasuredSchedule(None, target, variant, k, error=error, method=method)
+    return MeasuredSchedule(found, target, variant, k, method=method)
 
 
-def test_a_measured_schedule_becomes_the_matrix_record() -> None:
-    section = schedule_section(measured(1440))
+def test_a_measured_schedule_is_the_matrix_record() -> None:
+    section = attach_schedules(build_matrix(), [measured(1440)]).targets[0].schedule
     assert section is not None
     assert (section.target, section.version, section.variant) == ("postfix", "3.7.11", "4xx")
     assert (section.method, section.time_scale) == ("scaled-config", 1440)
@@ -73,7 +76,8 @@ def test_a_measured_schedule_becomes_the_matrix_record() -> None:
     assert distorted.name == "minimal_backoff_time"
     assert distorted.effective_real_seconds == 1440  # 1 s of wall time at k = 1440
     assert distorted.distortion == pytest.approx(4.8)
-    assert schedule_section(measured(1440, error="TargetError: boom")) is None
+    failed = attach_schedules(build_matrix(), [measured(1440, error="TargetError: boom")])
+    assert failed.targets[0].schedule is None
 
 
 def test_the_matrix_shows_the_4xx_variant_clock_warp_first_else_the_smallest_scale() -> None:
@@ -82,7 +86,7 @@ def test_the_matrix_shows_the_4xx_variant_clock_warp_first_else_the_smallest_sca
         measured(180, error="TargetError: boom"),
         measured(1440),
         measured(720),
-        measured(2880, method="clock-warp"),
+        measured(2880, method=Method.CLOCK_WARP),
         measured(300, target="exim"),
     ]
     chosen = choose_schedule(runs, "postfix")
@@ -173,17 +177,15 @@ def write_schedule_json(tmp_path: Path, runs: list[MeasuredSchedule]) -> Path:
 
 
 def test_schedule_json_reads_back_as_measured_schedules(tmp_path: Path) -> None:
-    runs = [measured(1440), measured(2880, method="clock-warp"), measured(720, error="boom")]
+    runs = [measured(1440), measured(2880, method=Method.CLOCK_WARP), measured(720, error="boom")]
     path = write_schedule_json(tmp_path, runs)
-    again = read_schedule_json(path)
-    assert [(m.target, m.variant, m.time_scale, m.error) for m in again] == [
-        (m.target, m.variant, m.time_scale, m.error) for m in runs
-    ]
-    assert [m.schedule for m in again] == [m.schedule for m in runs]
+    again = read_schedule_json(path).measured
+    assert again == tuple(runs)
     assert again[0].checks == (MUST_PASS,)
-    section = schedule_section(again[0])
-    assert section is not None
-    assert section == schedule_section(runs[0])  # the distorted parameters too
+    assert again[0].schedule is not None
+    assert runs[0].schedule is not None
+    assert again[0].schedule.distorted == runs[0].schedule.distorted
+    assert read_schedule_json(path) == ScheduleResults(tuple(runs), agreements(runs))
     attached = attach_schedules(build_matrix(), again)
     assert attached.targets[0].schedule is not None
     assert attached.targets[0].schedule.method == "clock-warp"
@@ -194,7 +196,7 @@ def test_a_schedule_json_without_method_is_scaled_config(tmp_path: Path) -> None
     data = json.loads(path.read_text())
     del data["schedules"][0]["schedule"]["method"]  # written before clock warp existed
     path.write_text(json.dumps(data))
-    [again] = read_schedule_json(path)
+    [again] = read_schedule_json(path).measured
     assert again.schedule is not None
     assert again.schedule.method == "scaled-config"
 

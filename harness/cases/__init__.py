@@ -1,0 +1,9 @@
+"""The case engine: start a container per group of scenarios, inject, observe, and judge.
+
+Both the matrix (`harness.matrix`) and the schedule runner (`harness.schedule`) run their cases
+through it; neither imports the other.
+"""
+
+from harness.cases.engine import Group, ObservedCase, observe_groups, run_groups
+
+__all__ = ["Group", "ObservedCase", "observe_groups", "run_groups"]

@@ -1,0 +1,165 @@
+"""The main job in one call: the compliance matrix, then the retry schedules, then the reports,
+the reference copy and the baseline comparison.
+
+`mailstorm matrix` and the conformance suites (`suites/`) both call `run_main_job`, so a run
+from either writes the same `matrix.json`. The CLI only parses arguments and prints what this
+returns; progress lines go to the `progress` callback as they happen.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.cases import observe_groups
+from harness.matrix import DEFAULT_TIME_SCALES, MatrixRun, run_matrix
+from harness.report import (
+    Baseline,
+    Difference,
+    compare,
+    create_run_dir,
+    write_baseline,
+    write_reports,
+)
+from harness.report.schedule_reports import write_schedule_reports
+from harness.results import (
+    MATRIX_JSON,
+    SCHEDULE_JSON,
+    Matrix,
+    ScheduleResults,
+    attach_schedules,
+    read_schedule_json,
+)
+from harness.scenarios import Scenario, Tier
+from harness.schedule import ScheduleRun, Variant
+from harness.schedule.runner import default_clock_warps, schedule_groups, schedule_results
+
+#: Where the committed reference results of the bundled targets live, from the working directory.
+REFERENCE_DIR = Path("reports/reference")
+
+
+@dataclass(frozen=True)
+class MainJob:
+    """What to run and where its reports go."""
+
+    targets: Sequence[str]
+    scenarios: Sequence[Scenario]
+    reports: Path = Path("reports")
+    time_scales: Mapping[Tier, float] = field(default_factory=lambda: dict(DEFAULT_TIME_SCALES))
+    #: measure each target's stock retry schedule under a clock warp after the matrix
+    measure_schedules: bool = True
+    #: take the schedules from this `schedule.json` instead of measuring them
+    schedules_file: Path | None = None
+    baseline: Baseline | Matrix | None = None
+    write_baseline: Path | None = None
+    #: copy matrix.md/json, the schedules and a baseline there (the committed reference)
+    reference_dir: Path | None = None
+    isolate: bool = False
+    #: the run directory is `<reports>/<time>-<run_kind>`
+    run_kind: str = "matrix"
+    progress: Callable[[str], None] = lambda line: None
+
+
+@dataclass(frozen=True)
+class MainJobResult:
+    """What the run found and wrote."""
+
+    matrix: Matrix
+    run_dir: Path
+    written: dict[str, Path]
+    schedules: ScheduleResults | None  #: the measured or read schedules, if any
+    differences: tuple[Difference, ...] | None  #: from the baseline; None without one
+    minutes: float  #: wall time of the whole run
+
+    @property
+    def verdicts(self) -> dict[str, int]:
+        """How many cases ended in each verdict."""
+        counts: dict[str, int] = {}
+        for case in self.matrix.cases:
+            counts[case.verdict] = counts.get(case.verdict, 0) + 1
+        return counts
+
+    @property
+    def failed(self) -> bool:
+        """A harness error in a case, or a difference from the baseline."""
+        return bool(self.verdicts.get("error") or self.differences)
+
+
+def run_main_job(job: MainJob) -> MainJobResult:
+    """Run the matrix, then the schedules, and write every report; containers are gone after."""
+    read = read_schedule_json(job.schedules_file) if job.schedules_file else None
+    run_dir = create_run_dir(job.reports, job.run_kind)
+    started = time.monotonic()
+    measure = job.measure_schedules and read is None
+    with tempfile.TemporaryDirectory(prefix="mailstorm-matrix-") as work:
+        matrix = run_matrix(
+            MatrixRun(
+                targets=job.targets,
+                scenarios=job.scenarios,
+                work_dir=Path(work),
+                time_scales=dict(job.time_scales),
+                run_id=run_dir.name,
+                progress=job.progress,
+                isolate=job.isolate,
+            )
+        )
+        measured = _measure_schedules(job, Path(work)) if measure else None
+    if measured is not None:
+        write_schedule_reports(measured, run_dir)
+    schedules = measured or read
+    if schedules is not None:
+        matrix = attach_schedules(matrix, schedules.measured)
+    written = write_reports(matrix, run_dir)
+    if job.reference_dir is not None:
+        _update_reference(matrix, run_dir, job.reference_dir, job.targets)
+    if job.write_baseline is not None:
+        written["baseline"] = write_baseline(matrix, job.write_baseline)
+    differences = None if job.baseline is None else tuple(compare(job.baseline, matrix))
+    return MainJobResult(
+        matrix=matrix,
+        run_dir=run_dir,
+        written=written,
+        schedules=schedules,
+        differences=differences,
+        minutes=(time.monotonic() - started) / 60,
+    )
+
+
+def _measure_schedules(job: MainJob, work: Path) -> ScheduleResults | None:
+    """Each target's stock schedule against 451 at RCPT, under its own clock warp.
+
+    After the matrix, not alongside it: the warped MTAs churn processes (a queue scan every
+    0.1 s of wall time), and that load shifted a borderline coarse case (outage-120h-451 on
+    Postfix, whose 5-day lifetime equals the outage).
+    """
+    warps = default_clock_warps(job.targets)
+    if not warps:
+        return None
+    job.progress(
+        "retry schedules, stock configuration under a clock warp: "
+        + ", ".join(f"{t} x{k:g}" for t, k in warps.items())
+        + f" (about {max(5 * 86400 / k for k in warps.values()) / 60:.0f} min)"
+    )
+    run = ScheduleRun(
+        targets=list(warps),
+        variants=[Variant.REPLY_4XX],
+        work_dir=work,
+        time_scales=(),
+        clock_warps=warps,
+    )
+    return schedule_results(observe_groups(schedule_groups(run), run.work_dir, job.progress))
+
+
+def _update_reference(
+    matrix: Matrix, run_dir: Path, reference: Path, targets: Sequence[str]
+) -> None:
+    reference.mkdir(parents=True, exist_ok=True)
+    names = ("matrix.md", MATRIX_JSON, SCHEDULE_JSON, "schedule.md")
+    for name in (*names, *(f"schedule-{t}.png" for t in targets)):
+        if (run_dir / name).is_file():
+            shutil.copyfile(run_dir / name, reference / name)
+    write_baseline(matrix, reference / "baseline.json")
