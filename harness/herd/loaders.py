@@ -7,7 +7,6 @@ number comes from in `source`, and the model prints it beside the result.
 
 from __future__ import annotations
 
-import json
 import math
 import tomllib
 from collections.abc import Mapping
@@ -16,15 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.durations import parse_duration
-from harness.errors import HerdError
+from harness.errors import HerdError, MatrixFormatError
 from harness.herd.sender_classes import BUILTIN_CLASSES, Backoff, SenderClass
+from harness.results import MeasuredSchedule, Method, choose_schedule, read_schedule_json
 
 #: The TOML shipped with mailstorm: Postfix and Exim documented defaults and a provider class.
 DEFAULT_SENDERS = Path(__file__).with_name("default_senders.toml")
 
-#: Variants of `mailstorm schedule` in order of preference: a receiver answering 4xx is what
-#: the herd model is about (a down service that defers); the others stand in when it is missing.
-_VARIANT_PREFERENCE = ("4xx", "blackhole", "refused")
 
 _CLASS_KEYS = {
     "name",
@@ -117,100 +114,61 @@ def _class_from_table(table: Any, where: str) -> SenderClass:
 
 
 def load_schedule_json(path: str | Path) -> tuple[SenderClass, ...]:
-    """One class per target measured by `mailstorm schedule`.
+    """One class per target measured by `mailstorm schedule` (or `mailstorm matrix`).
 
-    Per target: variant 4xx if measured (else blackhole, else refused); among its entries one
-    with `"method": "clock-warp"` (stock configuration under an accelerated clock) if present,
-    else the smallest time scale (least distorted). Offsets are counted from the first attempt;
-    the give-up too. Concurrency, queue scan and anchoring come from the documented class of the
-    same name when there is one; the schedule is extended by its last interval up to the give-up.
+    The file is read by `harness.results.read_schedule_json`, and per target the measurement
+    that stands for it is `harness.results.choose_schedule`'s: variant 4xx if measured (else
+    blackhole, else refused), under a clock warp if it was, else at the smallest time scale.
+    Offsets are counted from the first attempt; the give-up too. Concurrency, queue scan and
+    anchoring come from the documented class of the same name when there is one; the schedule
+    is extended by its last interval up to the give-up.
     """
     path = Path(path)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise HerdError(f"{path}: cannot read it: {error.strerror or error}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise HerdError(f"{path}: not JSON: {error}") from None
-    entries = document.get("schedules") if isinstance(document, dict) else None
-    if not isinstance(entries, list):
-        raise HerdError(f"{path}: expected an object with a 'schedules' list (mailstorm schedule)")
-    usable: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not isinstance(entry.get("schedule"), dict):
-            continue  # an error entry: that case was not measured
-        target = entry.get("target")
-        if not isinstance(target, str) or entry.get("error"):
-            continue
-        usable.setdefault(target, []).append((i, entry))
-    if not usable:
+        measured = read_schedule_json(path).measured
+    except MatrixFormatError as error:
+        raise HerdError(str(error)) from None
+    targets = dict.fromkeys(m.target for m in measured if m.schedule is not None and not m.error)
+    chosen = [choose_schedule(measured, target) for target in targets]
+    if not chosen:
         raise HerdError(f"{path}: no measured schedule in it (every entry has an error)")
-    return tuple(_measured_class(*_preferred(candidates), path) for candidates in usable.values())
+    return tuple(_measured_class(measured.index(m), m, path) for m in chosen if m is not None)
 
 
-def _preferred(candidates: list[tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any]]:
-    def rank(item: tuple[int, dict[str, Any]]) -> tuple[int, int, float]:
-        entry = item[1]
-        variant = entry.get("variant")
-        order = (
-            _VARIANT_PREFERENCE.index(variant)
-            if variant in _VARIANT_PREFERENCE
-            else len(_VARIANT_PREFERENCE)
-        )
-        warped = 0 if _method(entry) == "clock-warp" else 1
-        scale = entry.get("time_scale")
-        return order, warped, float(scale) if isinstance(scale, int | float) else math.inf
-
-    return min(candidates, key=rank)
-
-
-def _method(entry: dict[str, Any]) -> str:
-    """How a schedule was compressed: on the entry (newer files) or in its schedule."""
-    schedule = entry.get("schedule")
-    nested = schedule.get("method") if isinstance(schedule, dict) else None
-    return str(entry.get("method") or nested or "scaled-config")
-
-
-def _measured_class(index: int, entry: dict[str, Any], path: Path) -> SenderClass:
+def _measured_class(index: int, measured: MeasuredSchedule, path: Path) -> SenderClass:
     where = f"{path}: schedules[{index}]"
-    schedule = entry["schedule"]
-    target = str(entry["target"])
-    raw = schedule.get("attempts")
-    if not isinstance(raw, list) or len(raw) < 2:
+    schedule = measured.schedule
+    assert schedule is not None  # chosen among the measured ones
+    target = measured.target
+    if len(schedule.attempts) < 2:
         raise HerdError(f"{where}.schedule.attempts: expected at least two attempts")
-    attempts = [_number(value, f"{where}.schedule.attempts[{i}]") for i, value in enumerate(raw)]
-    first = attempts[0]
+    first = schedule.attempts[0]
     offsets: list[float] = []
-    for t in attempts[1:]:
+    for t in schedule.attempts[1:]:
         offset = t - first
         if offset > (offsets[-1] if offsets else 0.0):
             offsets.append(offset)
     base = BUILTIN_CLASSES[target]() if target in BUILTIN_CLASSES else None
-    give_up_raw = schedule.get("give_up")
-    if give_up_raw is not None:
-        give_up = _number(give_up_raw, f"{where}.schedule.give_up") - first
+    if schedule.give_up is not None:
+        give_up = schedule.give_up - first
         give_up_note = "give-up measured"
     elif base is not None:
         give_up = base.give_up
         give_up_note = "give-up not observed: documented default used"
     else:
         raise HerdError(f"{where}.schedule.give_up: not observed and no documented default")
-    warning_raw = schedule.get("warning")
-    warning = None if warning_raw is None else _number(warning_raw, f"{where}.schedule.warning")
     intervals = [b - a for a, b in zip([0.0, *offsets], offsets, strict=False)]
-    method = {"clock-warp": "clock warp, stock configuration"}.get(
-        _method(entry), "scaled configuration"
+    method = {Method.CLOCK_WARP: "clock warp, stock configuration"}.get(
+        measured.method, "scaled configuration"
     )
     distorted = ", ".join(
-        f"{p.get('name')} x{p.get('distortion'):.3g}"
-        for p in schedule.get("distorted_parameters") or []
-        if isinstance(p, dict)
-        and isinstance(p.get("distortion"), int | float)
-        and not str(p.get("name")).endswith("_timeout")  # session timeouts: not the schedule
+        f"{p.name} x{p.distortion:.3g}"
+        for p in schedule.distorted
+        if not p.name.endswith("_timeout")  # session timeouts: not the schedule
     )
     source = (
-        f"measured: {path} {target} {schedule.get('version', '')} variant {entry.get('variant')}"
-        f" x{entry.get('time_scale')} ({method}); {give_up_note}"
+        f"measured: {path} {target} {schedule.version} variant {measured.variant}"
+        f" x{measured.time_scale} ({method}); {give_up_note}"
         + (f"; distorted: {distorted}" if distorted else "")
     )
     try:
@@ -219,7 +177,7 @@ def _measured_class(index: int, entry: dict[str, Any], path: Path) -> SenderClas
             retry_offsets=tuple(offsets),
             backoff=Backoff(intervals[-1]) if intervals else None,
             give_up=give_up,
-            warning=warning,
+            warning=schedule.warning,
             concurrency=base.concurrency if base else 1,
             scan_interval=base.scan_interval if base else 0.0,
             anchor=base.anchor if base else "message",

@@ -98,7 +98,7 @@ def choose_schedule(
         candidates,
         key=lambda m: (
             variants.index(m.variant),
-            m.schedule is None or m.schedule.method is not Method.CLOCK_WARP,
+            m.method is not Method.CLOCK_WARP,
             m.time_scale,
         ),
         default=None,

@@ -86,16 +86,23 @@ def test_another_variant_stands_in_when_4xx_was_not_measured(tmp_path: Path) -> 
     ("content", "message"),
     [
         ("{not json", "not JSON"),
-        ('{"runs": []}', "expected an object with a 'schedules' list"),
-        ('{"schedules": [{"target": "x", "error": "boom", "schedule": null}]}', "no measured"),
+        ('{"runs": []}', "no 'schedules'"),
+        (
+            '{"schedules": [{"target": "x", "variant": "4xx", "time_scale": 60, '
+            '"error": "boom", "schedule": null}]}',
+            "no measured",
+        ),
+        ('{"schedules": [{"target": "x", "time_scale": 60}]}', r"schedules\[0\]: .*'variant'"),
         (
             '{"schedules": [{"target": "x", "variant": "4xx", "time_scale": 60,'
-            ' "schedule": {"attempts": [0, "soon"], "give_up": 100}}]}',
-            r"schedules\[0\].schedule.attempts\[1\]: expected a number",
+            ' "schedule": {"target": "x", "version": "1", "variant": "4xx", "time_scale": 60,'
+            ' "observed_for": 99, "warning": null, "attempts": [0, "soon"], "give_up": 100}}]}',
+            r"schedules\[0\]\.schedule\.attempts\[1\]",
         ),
         (
             '{"schedules": [{"target": "x", "variant": "4xx", "time_scale": 60,'
-            ' "schedule": {"attempts": [0, 10], "give_up": null}}]}',
+            ' "schedule": {"target": "x", "version": "1", "variant": "4xx", "time_scale": 60,'
+            ' "observed_for": 99, "warning": null, "attempts": [0, 10], "give_up": null}}]}',
             "not observed and no documented default",
         ),
     ],
