@@ -15,10 +15,8 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 from harness.errors import HerdError
-from harness.herd.json_format import prediction_to_json
 from harness.herd.sender_classes import SenderClass
 
 #: The fraction of the reopening backlog that counts as drained (see `HerdPrediction.drain_time`).
@@ -144,10 +142,6 @@ class HerdPrediction:
     def arrival_curve(self) -> tuple[ArrivalPoint, ...]:
         """Offered load after reopening, one point per step (see ArrivalPoint)."""
         return tuple(ArrivalPoint(point.t, dict(point.offered)) for point in self.steps)
-
-    def to_json(self) -> dict[str, Any]:
-        """The `herd-model.json` document (format: docs/herd-model.md)."""
-        return prediction_to_json(self)
 
 
 def predict(scenario: HerdScenario) -> HerdPrediction:

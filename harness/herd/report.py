@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness.durations import format_duration
 from harness.errors import ReportWriteError
+from harness.herd.json_format import prediction_to_json
 from harness.herd.model import DRAIN_FRACTION, HerdPrediction
 from harness.herd.plot import write_plots
 
@@ -111,7 +112,7 @@ def write_herd_reports(prediction: HerdPrediction, run_dir: Path) -> dict[str, P
     paths = {"json": run_dir / "herd-model.json", "markdown": run_dir / "herd-model.md"}
     try:
         paths["json"].write_text(
-            json.dumps(prediction.to_json(), indent=1) + "\n", encoding="utf-8"
+            json.dumps(prediction_to_json(prediction), indent=1) + "\n", encoding="utf-8"
         )
         paths["markdown"].write_text(to_markdown(prediction), encoding="utf-8")
         png, svg = write_plots(prediction, run_dir)

@@ -29,7 +29,7 @@ from harness.receiver.journal import Journal
 from harness.receiver.journal_writer import JournalWriter
 from harness.receiver.listeners import BoundListener, ListenSpec
 from harness.receiver.plan import ACCEPT_ALL, FaultPlan
-from harness.receiver.session import FaultySMTP, _PlanHooks
+from harness.receiver.session import FaultySMTP, PlanHooks
 
 DEFAULT_HOSTNAME = "mailstorm.test"
 #: Idle timeout in wall seconds (RFC 5321 4.5.3.2.7 asks servers for at least 5 minutes).
@@ -53,7 +53,7 @@ class ReceiverCore:
         data_size_limit: int = DEFAULT_DATA_SIZE_LIMIT,
     ) -> None:
         self.decider = Decider(plan, time_scale=time_scale)
-        self.plan_hooks = _PlanHooks(self)  # one for all sessions: aiosmtpd inspects it per session
+        self.plan_hooks = PlanHooks(self)  # one for all sessions: aiosmtpd inspects it per session
         self.journal = journal
         self.hostname = hostname
         self.idle_timeout = idle_timeout

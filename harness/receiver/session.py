@@ -3,7 +3,7 @@
 aiosmtpd parses SMTP; this subclass decides, at each stage, whether to behave normally or to
 reply, stall or hang up as the plan says, and records everything in the journal. Stages that
 aiosmtpd exposes as handler hooks (EHLO/HELO, MAIL, RCPT, end-of-data, QUIT) are decided in
-`_PlanHooks`; the greeting and the DATA command have no hook, so they are decided in overrides.
+`PlanHooks`; the greeting and the DATA command have no hook, so they are decided in overrides.
 """
 
 from __future__ import annotations
@@ -13,17 +13,42 @@ import inspect
 import math
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
 from harness import message_ids
-from harness.receiver.decider import Decision, Facts
+from harness.receiver.decider import Decider, Decision, Facts
+from harness.receiver.journal_writer import JournalWriter
 from harness.receiver.plan import Drop, DropMode, Reply, Stage
 
 if TYPE_CHECKING:
     from harness.receiver.listeners import BoundListener
-    from harness.receiver.server import ReceiverCore
+
+
+class SessionHost(Protocol):
+    """What a session needs of the server it runs in (`harness.receiver.server.SessionHost`).
+
+    A protocol, so this module does not import the server that imports it.
+    """
+
+    decider: Decider
+    journal: JournalWriter
+    plan_hooks: PlanHooks
+    hostname: str
+    idle_timeout: float
+    data_size_limit: int
+    loop: asyncio.AbstractEventLoop
+
+    def report_error(self, error: BaseException) -> None:
+        """Keep an error raised on the event loop, to re-raise it in the driving thread."""
+
+    def session_opened(self, session: FaultySMTP) -> None:
+        """Count a session in (it holds the server open until it ends)."""
+
+    def session_closed(self, session: FaultySMTP) -> None:
+        """Count a session out."""
+
 
 _END_OF_DATA = b"\r\n.\r\n"
 _COMMAND_STAGES = {
@@ -52,7 +77,7 @@ class _Transaction:
 class FaultySMTP(SMTP):
     """The receiver's SMTP protocol: one instance per connection."""
 
-    def __init__(self, core: ReceiverCore, listener: BoundListener) -> None:
+    def __init__(self, core: SessionHost, listener: BoundListener) -> None:
         super().__init__(
             core.plan_hooks,
             hostname=core.hostname,
@@ -299,10 +324,10 @@ class _JournaledCommands(Mapping[str, Callable[[str | None], Awaitable[None]]]):
         return len(self._methods)
 
 
-class _PlanHooks:
+class PlanHooks:
     """aiosmtpd handler hooks: each asks the session to decide its stage."""
 
-    def __init__(self, core: ReceiverCore) -> None:
+    def __init__(self, core: SessionHost) -> None:
         self.core = core
 
     def __dir__(self) -> list[str]:
@@ -447,7 +472,7 @@ def _names_with_prefix(cls: type, prefixes: tuple[str, ...]) -> list[str]:
 
 
 # aiosmtpd calls inspect.signature on the EHLO hook for every connection; give it the answer.
-_PlanHooks.handle_EHLO.__signature__ = inspect.signature(_PlanHooks.handle_EHLO)  # type: ignore[attr-defined]
+PlanHooks.handle_EHLO.__signature__ = inspect.signature(PlanHooks.handle_EHLO)  # type: ignore[attr-defined]
 
 
 def _plain_sender(address: str | None) -> str | None:

@@ -24,7 +24,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
-from harness.containers import ensure_target_image, load_target_metadata, run_labels
+from testcontainers.core.container import DockerContainer
+
+from harness.containers import disable_ryuk, ensure_target_image, load_target_metadata, run_labels
 from harness.errors import MailstormError
 from harness.message_ids import HEADER, new_message_id, sender_address
 from harness.targets.clock_warp import (
@@ -40,8 +42,6 @@ from harness.targets.records import LogRecord, QueuedMessage
 from harness.targets.routes import RouteTable
 from harness.targets.time_scaling import TimeScaling
 from harness.waiting import wait_until
-
-from testcontainers.core.container import DockerContainer  # isort: skip  (after harness.containers)
 
 #: The name sender MTAs use for themselves, and the domain their bounces go to.
 SENDER_HOSTNAME = "sender.mailstorm.test"
@@ -163,6 +163,7 @@ class SenderTarget(ABC):
             image = self._image or ensure_target_image(self.name)
             self.timings["image"] = time.monotonic() - started
             started = time.monotonic()
+            disable_ryuk()
             container = DockerContainer(image).with_command(["sleep", "infinity"])
             container.with_kwargs(labels=run_labels(), hostname=self.hostname, init=True)
             self._container = container

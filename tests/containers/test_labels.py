@@ -43,11 +43,20 @@ def test_labels_without_an_owner() -> None:
     assert owner_of({labels.PID: "not-a-pid"}) is None
 
 
-def test_ryuk_is_disabled_before_testcontainers_starts_anything() -> None:
-    import harness.containers
+def test_importing_harness_changes_no_environment() -> None:
+    code = (
+        "import os; before = dict(os.environ); import harness, harness.containers, "
+        "harness.targets; assert dict(os.environ) == before, set(os.environ) ^ set(before)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TESTCONTAINERS_RYUK_DISABLED"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
 
-    assert harness.containers.__all__
-    assert os.environ["TESTCONTAINERS_RYUK_DISABLED"] == "true"
-    from testcontainers.core.config import testcontainers_config
 
-    assert testcontainers_config.ryuk_disabled
+def test_ryuk_is_disabled_before_a_container_starts() -> None:
+    code = (
+        "from harness.containers import disable_ryuk; "
+        "from testcontainers.core.config import testcontainers_config as c; "
+        "disable_ryuk(); assert c.ryuk_disabled"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TESTCONTAINERS_RYUK_DISABLED"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
