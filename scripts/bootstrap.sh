@@ -44,12 +44,19 @@ ensure_venv() {
     } || die "could not create a virtualenv with $python"
   fi
   stamp="$VENV/.mailstorm-installed"
-  want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+  want="$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    say "installing mailstorm and its dependencies into $VENV"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 \
+    # The exact versions of requirements.lock, each checked against its hash (scripts/lock
+    # regenerates it), then the project itself on top without touching them.
+    say "installing the locked dependencies (requirements.lock) and mailstorm into $VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes \
+      -r requirements.lock 2>&1 | grep -v "^WARNING: Location" >&2 || true
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . 2>&1 \
       | grep -v "^WARNING: Location" >&2 || true
-    "$VENV/bin/python" -c 'import harness' 2>/dev/null || die "installing the project into $VENV failed"
+    "$VENV/bin/python" -m pip check >/dev/null 2>&1 \
+      || die "the dependencies in $VENV do not fit together ('$VENV/bin/python -m pip check' says why); is requirements.lock current? (scripts/lock)"
+    "$VENV/bin/python" -c 'import harness, locust, aiosmtpd, testcontainers' 2>/dev/null \
+      || die "installing the project into $VENV failed"
     echo "$want" > "$stamp"
   fi
 }
