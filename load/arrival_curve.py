@@ -1,6 +1,6 @@
 """Which arrival curve a Locust run replays, from its `--herd-curve` option.
 
-The curve model (classes, points, stages, pacing) is pure Python in `harness.herd.load_curve`,
+The curve model (classes, points, stages, pacing) is pure Python in `harness.herd.run.curve`,
 shared with `mailstorm herd run` so that a bad curve is refused before anything starts; this
 module is the load side's entry to it:
 
@@ -12,7 +12,7 @@ module is the load side's entry to it:
 
 from __future__ import annotations
 
-from harness.herd.load_curve import CURVE_OPTION_HELP, ArrivalCurve, curve_from_option
+from harness.herd.run.curve import CURVE_OPTION_HELP, ArrivalCurve, curve_from_option
 
 DEFAULT = "demo"
 

@@ -29,8 +29,8 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from message_source import MessageSource
 
 from harness.errors import MailstormError
-from harness.herd.load_curve import ArrivalCurve, Pacer, WorkerShare
-from harness.herd.load_target import check_target
+from harness.herd.run.curve import ArrivalCurve, Pacer, WorkerShare
+from harness.herd.run.target import check_target
 
 logger = logging.getLogger("mailstorm.herd")
 

@@ -22,7 +22,7 @@ from typing import Any
 import gevent
 from gevent.queue import Queue
 
-from harness.herd.load_curve import ArrivalCurve, Pacer
+from harness.herd.run.curve import ArrivalCurve, Pacer
 from harness.message_ids import new_message_id, sender_address
 
 TICK = 0.01  #: seconds between scheduler wake-ups

@@ -12,7 +12,8 @@ from harness.bench.receiver_bench import (
     run_receiver_bench,
     verify_journal,
 )
-from harness.bench.servers import ReceiverProcess, SmtpSink, free_port, run_smtp_source
+from harness.bench.servers import ReceiverProcess, SmtpSink, run_smtp_source
+from harness.ports import free_port
 
 __all__ = [
     "BenchConfig",

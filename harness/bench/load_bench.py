@@ -35,7 +35,7 @@ from harness.bench.receiver_bench import (
 )
 from harness.bench.servers import SmtpSink, run_smtp_source
 from harness.errors import BenchError
-from harness.herd.load_run import LoadRunConfig, run_locust
+from harness.herd.run.locust_run import LoadRunConfig, run_locust
 
 DEFAULT_MESSAGES = 20_000
 DEFAULT_SESSIONS = 20

@@ -26,6 +26,7 @@ from typing import IO, Self
 
 from harness.bench.postfix_tools import PostfixTools
 from harness.errors import BenchError
+from harness.ports import free_port
 
 #: smtp-source's HELO name and envelope; the receiver derives nothing special from them.
 CLIENT_NAME = "bench.mailstorm.test"
@@ -35,14 +36,6 @@ _READY_TIMEOUT = 30.0  # seconds for a server to accept connections after launch
 _STOP_TIMEOUT = 30.0  # seconds for a server to exit after being asked to
 _PORT_ATTEMPTS = 5  # launches of smtp-sink on a fresh free port before giving up
 _POLL = 0.02
-
-
-def free_port(host: str) -> int:
-    """A port nobody listens on right now (the kernel's pick for port 0), for programs that need
-    a number; someone may take it before the program binds it, so callers retry on collision."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 def _greeting(host: str, port: int, timeout: float) -> str | None:

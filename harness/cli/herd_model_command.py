@@ -10,16 +10,16 @@ from typing import Any
 
 from harness.durations import parse_duration
 from harness.errors import HerdError
-from harness.herd.loaders import (
+from harness.herd.model.loaders import (
     DEFAULT_SENDERS,
     apply_mix,
     load_schedule_json,
     load_senders_toml,
     parse_mix,
 )
-from harness.herd.model import HerdScenario, predict
-from harness.herd.report import summary_lines, write_herd_reports
-from harness.herd.sender_classes import SenderClass
+from harness.herd.model.prediction import HerdScenario, predict
+from harness.herd.model.report import summary_lines, write_herd_reports
+from harness.herd.model.sender_classes import SenderClass
 from harness.report.run_dir import create_run_dir
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|m|h|d))?\s*$")

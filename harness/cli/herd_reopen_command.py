@@ -2,7 +2,7 @@
 
 Starts N Postfix + M Exim containers per policy at time scale k, lets them queue mail during a
 compressed outage, reopens the receiver with each policy (`open`, `admission`) and writes the
-measured curves beside the model's (harness.herd.reopen, harness.herd.reopen_report).
+measured curves beside the model's (harness.herd.reopen.experiment, harness.herd.reopen.report).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 
 from harness.durations import format_duration, parse_duration
 from harness.errors import MailstormError
-from harness.herd.reopen import ReopenExperiment, ReopenResults, run_reopen
-from harness.herd.reopen_plan import OutageVariant, Policy
-from harness.herd.reopen_report import write_reopen_reports
-from harness.herd.reopen_senders import SenderMix
+from harness.herd.reopen.experiment import ReopenExperiment, ReopenResults, run_reopen
+from harness.herd.reopen.plan import OutageVariant, Policy
+from harness.herd.reopen.report import write_reopen_reports
+from harness.herd.reopen.senders import SenderMix
 from harness.report.run_dir import create_run_dir
 
 DEFAULT_SENDERS = "postfix=2,exim=2"

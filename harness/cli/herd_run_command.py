@@ -1,6 +1,6 @@
 """`mailstorm herd run`: replay a herd's arrival curve with Locust against an SMTP server.
 
-Orchestration in `harness.herd.load_run`, the summary and plots in `harness.herd.load_summary`;
+Orchestration in `harness.herd.run.locust_run`, the summary and plots in `harness.herd.run.summary`;
 the Locust side lives in `load/` and runs in subprocesses only.
 """
 
@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.argument_types import non_negative_float, positive_int
-from harness.herd.inbound import InboundCapacity, InboundPostfix
-from harness.herd.load_curve import CURVE_OPTION_HELP, curve_from_option
-from harness.herd.load_run import LoadRunConfig, LoadRunResult, probe_target, run_load
-from harness.herd.load_target import check_target
+from harness.herd.run.curve import CURVE_OPTION_HELP, curve_from_option
+from harness.herd.run.inbound import InboundCapacity, InboundPostfix
+from harness.herd.run.locust_run import LoadRunConfig, LoadRunResult, probe_target, run_load
+from harness.herd.run.target import check_target
 from harness.report.run_dir import create_run_dir
 
 

@@ -6,14 +6,14 @@ The model (`predict`) is pure arithmetic over sender classes (`SenderClass`: mea
 """
 
 from harness.errors import HerdError
-from harness.herd.loaders import (
+from harness.herd.model.loaders import (
     DEFAULT_SENDERS,
     apply_mix,
     load_schedule_json,
     load_senders_toml,
     parse_mix,
 )
-from harness.herd.model import (
+from harness.herd.model.prediction import (
     ArrivalPoint,
     HerdPrediction,
     HerdScenario,
@@ -21,8 +21,8 @@ from harness.herd.model import (
     StepPoint,
     predict,
 )
-from harness.herd.report import summary_lines, write_herd_reports
-from harness.herd.sender_classes import (
+from harness.herd.model.report import summary_lines, write_herd_reports
+from harness.herd.model.sender_classes import (
     BUILTIN_CLASSES,
     Backoff,
     SenderClass,

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.herd.load_curve import curve_from_mapping
-from harness.herd.model import HerdScenario, predict
-from harness.herd.plot import write_plots
-from harness.herd.sender_classes import exim_default, postfix_default
+from harness.herd.model.plot import write_plots
+from harness.herd.model.prediction import HerdScenario, predict
+from harness.herd.model.sender_classes import exim_default, postfix_default
+from harness.herd.run.curve import curve_from_mapping
 
 SAMPLE = Path(__file__).with_name("data") / "schedule-sample.json"
 

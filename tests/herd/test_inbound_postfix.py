@@ -10,7 +10,7 @@ import pytest
 
 from harness.containers import docker_client, ensure_base_image
 from harness.containers.labels import PID
-from harness.herd.inbound import DOMAIN, InboundCapacity, InboundError, InboundPostfix
+from harness.herd.run.inbound import DOMAIN, InboundCapacity, InboundError, InboundPostfix
 
 pytestmark = pytest.mark.docker
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HerdError
-from harness.herd.loaders import (
+from harness.herd.model.loaders import (
     DEFAULT_SENDERS,
     apply_mix,
     load_schedule_json,
     load_senders_toml,
     parse_mix,
 )
-from harness.herd.sender_classes import exim_default, postfix_default
+from harness.herd.model.sender_classes import exim_default, postfix_default
 
 SAMPLE = Path(__file__).with_name("data") / "schedule-sample.json"
 HOUR = 3600.0

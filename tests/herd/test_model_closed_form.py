@@ -7,8 +7,8 @@ import math
 import pytest
 
 from harness.errors import HerdError
-from harness.herd.model import HerdPrediction, HerdScenario, predict
-from harness.herd.sender_classes import Backoff, SenderClass
+from harness.herd.model.prediction import HerdPrediction, HerdScenario, predict
+from harness.herd.model.sender_classes import Backoff, SenderClass
 
 HOUR = 3600.0
 

@@ -12,12 +12,17 @@ import pytest
 
 from harness.cli import herd_reopen_command
 from harness.errors import MailstormError
-from harness.herd.reopen import ReopenExperiment, ReopenResults, injection_schedule, run_reopen
-from harness.herd.reopen_measure import SessionSpan, peak_overlap
-from harness.herd.reopen_model import predict_reopen
-from harness.herd.reopen_plan import ADMISSION_REPLY, OutageVariant, Policy, receiver_schedule
-from harness.herd.reopen_report import concurrency_steps, write_reopen_reports
-from harness.herd.reopen_senders import SenderMix, SenderMixError
+from harness.herd.reopen.experiment import (
+    ReopenExperiment,
+    ReopenResults,
+    injection_schedule,
+    run_reopen,
+)
+from harness.herd.reopen.measure import SessionSpan, peak_overlap
+from harness.herd.reopen.model import predict_reopen
+from harness.herd.reopen.plan import ADMISSION_REPLY, OutageVariant, Policy, receiver_schedule
+from harness.herd.reopen.report import concurrency_steps, write_reopen_reports
+from harness.herd.reopen.senders import SenderMix, SenderMixError
 from harness.receiver import Reply, Stage
 
 CAPACITY = 1

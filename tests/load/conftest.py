@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.herd.load_curve import FORMAT
+from harness.herd.run.curve import FORMAT
 
 
 def curve_document(

@@ -138,7 +138,7 @@ def test_refusals_are_one_line_errors(tmp_path: Path, arguments: list[str], mess
 
 
 def test_an_unreachable_target_is_a_one_line_error(tmp_path: Path) -> None:
-    from harness.bench.servers import free_port
+    from harness.ports import free_port
 
     port = free_port("127.0.0.1")  # nobody listens there
     run = mailstorm(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.herd.load_curve import (
+from harness.herd.run.curve import (
     ArrivalCurve,
     LoadCurveError,
     Pacer,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from harness.herd.load_run import LoadRunConfig, run_load
+from harness.herd.run.locust_run import LoadRunConfig, run_load
 from harness.message_ids import id_from_address
 from harness.pytest_plugin import ReceiverFactory
 from harness.receiver import Journal, plan_from_mapping
@@ -178,7 +178,7 @@ def _workers(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_locustfile_refuses_a_remote_host_by_itself(tmp_path: Path) -> None:
     """The guard holds when Locust is started by hand, too (`locust -f load/locustfile.py`)."""
-    from harness.herd.load_run import LOCUSTFILE, locust_environment
+    from harness.herd.run.locust_run import LOCUSTFILE, locust_environment
 
     run = subprocess.run(
         [

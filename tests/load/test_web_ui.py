@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.bench.servers import free_port
-from harness.herd.load_run import LOCUSTFILE
+from harness.herd.run.locust_run import LOCUSTFILE
+from harness.ports import free_port
 from harness.pytest_plugin import ReceiverFactory
 from harness.receiver import ACCEPT_ALL, Journal
 from harness.waiting import wait_until

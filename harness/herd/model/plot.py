@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.herd.model import HerdPrediction
+from harness.herd.model.prediction import HerdPrediction
 
 
 def write_plots(prediction: HerdPrediction, run_dir: Path, stem: str = "herd-model") -> list[Path]:

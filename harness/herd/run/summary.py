@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import MailstormError
-from harness.herd.load_curve import ArrivalCurve
+from harness.herd.run.curve import ArrivalCurve
 from harness.receiver import Journal
 
 PHASES = ("connect", "greeting", "ehlo", "mail", "rcpt", "data", "eod")

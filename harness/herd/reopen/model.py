@@ -1,6 +1,7 @@
 """The herd model's prediction for a reopen experiment, to put beside what was measured.
 
-The model (`harness.herd.model`) is asked about the experiment's own situation: the same outage,
+The model (`harness.herd.model.prediction`) is asked about the experiment's own situation: the
+same outage,
 the same sender mix (Postfix and Exim with their documented defaults, one host per container,
 shares by the messages injected into them), the same injected mail (a steady rate over the
 outage), and the same capacity: unlimited for `open`; for `admission`, C sessions, which the
@@ -23,10 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from harness.errors import HerdError
-from harness.herd import model as herd_model
-from harness.herd.reopen_plan import Policy
-from harness.herd.reopen_senders import SenderMix
-from harness.herd.sender_classes import BUILTIN_CLASSES, SenderClass
+from harness.herd.model import prediction as herd_model
+from harness.herd.model.sender_classes import BUILTIN_CLASSES, SenderClass
+from harness.herd.reopen.plan import Policy
+from harness.herd.reopen.senders import SenderMix
 
 #: Relative tolerance of the conservation check (the model is a fluid: sums of floats).
 CONSERVATION_TOLERANCE = 1e-6
@@ -76,7 +77,8 @@ def predict_reopen(
     notes = [
         "model run without new mail after reopening (the experiment injects only during the "
         "outage)",
-        "sender classes: documented defaults (harness.herd.sender_classes), hosts = containers",
+        "sender classes: documented defaults (harness.herd.model.sender_classes), "
+        "hosts = containers",
     ]
     max_sessions: int | None = None
     session = 1.0

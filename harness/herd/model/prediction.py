@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from harness.errors import HerdError
-from harness.herd.sender_classes import SenderClass
+from harness.herd.model.sender_classes import SenderClass
 
 #: The fraction of the reopening backlog that counts as drained (see `HerdPrediction.drain_time`).
 DRAIN_FRACTION = 0.01

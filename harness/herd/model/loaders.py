@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.durations import parse_duration
 from harness.errors import HerdError, MatrixFormatError
-from harness.herd.sender_classes import BUILTIN_CLASSES, Backoff, SenderClass
+from harness.herd.model.sender_classes import BUILTIN_CLASSES, Backoff, SenderClass
 from harness.results import MeasuredSchedule, Method, choose_schedule, read_schedule_json
 
 #: The TOML shipped with mailstorm: Postfix and Exim documented defaults and a provider class.

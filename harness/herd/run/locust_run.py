@@ -9,7 +9,7 @@ as HOST:PORT; a non-loopback target needs `allow_remote`.
 Every run is bounded: new messages by `max_messages`, wall time by `run_time` (Locust's
 `--run-time`, enforced by the shape; this process kills Locust if it overruns by a grace
 period). The run directory gets Locust's CSV and HTML reports, each Locust process's record
-(`herd-*.json`), their logs, and the summary with plots (`harness.herd.load_summary`).
+(`herd-*.json`), their logs, and the summary with plots (`harness.herd.run.summary`).
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.bench.servers import free_port
 from harness.errors import MailstormError
-from harness.herd.load_curve import ArrivalCurve, curve_from_option
-from harness.herd.load_summary import LoadSummary, summarize
-from harness.herd.load_target import check_target
+from harness.herd.run.curve import ArrivalCurve, curve_from_option
+from harness.herd.run.summary import LoadSummary, summarize
+from harness.herd.run.target import check_target
+from harness.ports import free_port
 from harness.receiver import FaultPlan, Receiver, plan_from_mapping
 
 #: The locustfile, beside `harness/` in the checkout.
-LOCUSTFILE = Path(__file__).resolve().parents[2] / "load" / "locustfile.py"
+LOCUSTFILE = Path(__file__).resolve().parents[3] / "load" / "locustfile.py"
 HOST = "127.0.0.1"
 _GRACE = 60.0  # seconds Locust may overrun its run time (start-up, stopping, reports)
 _CONNECT_TIMEOUT = 5.0

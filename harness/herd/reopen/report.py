@@ -18,10 +18,10 @@ from typing import Any
 
 from harness.durations import format_duration
 from harness.errors import ReportWriteError
-from harness.herd.reopen import PolicyResult, ReopenResults
-from harness.herd.reopen_measure import Measurement, SessionSpan
-from harness.herd.reopen_model import ModelCurve, predict_reopen
-from harness.herd.reopen_plan import Policy
+from harness.herd.reopen.experiment import PolicyResult, ReopenResults
+from harness.herd.reopen.measure import Measurement, SessionSpan
+from harness.herd.reopen.model import ModelCurve, predict_reopen
+from harness.herd.reopen.plan import Policy
 
 FORMAT = "mailstorm-herd-reopen/1"
 STEM = "herd-reopen"
@@ -36,7 +36,7 @@ class PolicyReport:
 
 
 def model_curves(results: ReopenResults) -> list[PolicyReport]:
-    """The model's prediction for each measured policy (see `harness.herd.reopen_model`)."""
+    """The model's prediction for each measured policy (see `harness.herd.reopen.model`)."""
     exp = results.experiment
     served = [
         p.measurement.served_session_seconds

@@ -1,7 +1,7 @@
 """`herd-model.json`: the model's prediction for tools (format: docs/herd-model.md).
 
 Besides the totals and curves, it carries `arrival_curve` in the format of
-`harness.herd.load_curve` (`mailstorm-arrival-curve/1`), so a Locust load shape can replay the
+`harness.herd.run.curve` (`mailstorm-arrival-curve/1`), so a Locust load shape can replay the
 predicted herd without knowing the model.
 """
 
@@ -11,7 +11,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.herd.model import HerdPrediction
+    from harness.herd.model.prediction import HerdPrediction
 
 FORMAT = "mailstorm-herd-model/1"
 ARRIVAL_FORMAT = "mailstorm-arrival-curve/1"

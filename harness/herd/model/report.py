@@ -9,9 +9,9 @@ from pathlib import Path
 
 from harness.durations import format_duration
 from harness.errors import ReportWriteError
-from harness.herd.json_format import prediction_to_json
-from harness.herd.model import DRAIN_FRACTION, HerdPrediction
-from harness.herd.plot import write_plots
+from harness.herd.model.json_format import prediction_to_json
+from harness.herd.model.plot import write_plots
+from harness.herd.model.prediction import DRAIN_FRACTION, HerdPrediction
 
 
 def _count(messages: float) -> str:

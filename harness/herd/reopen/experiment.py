@@ -13,7 +13,7 @@ Wall time is about (outage + drain) / k plus ~30 s of container starts: at k = 6
 outage is 2 minutes, and the drain (at most `observe`, 3 real hours by default) 3 minutes more
 at worst. Both policies run at once, so comparing them costs nothing extra but containers.
 
-Everything is measured from the receivers' journals (`harness.herd.reopen_measure`) in real
+Everything is measured from the receivers' journals (`harness.herd.reopen.measure`) in real
 MTA seconds relative to the reopening; the senders' queues are read at the end.
 """
 
@@ -30,9 +30,9 @@ from typing import Any
 
 from harness.containers import bridge_gateway, docker_client
 from harness.errors import MailstormError
-from harness.herd.reopen_measure import Injected, Measurement, RunEvidence, measure
-from harness.herd.reopen_plan import OutageVariant, Policy, receiver_schedule
-from harness.herd.reopen_senders import Sender, SenderFleet, SenderMix, SenderSpec
+from harness.herd.reopen.measure import Injected, Measurement, RunEvidence, measure
+from harness.herd.reopen.plan import OutageVariant, Policy, receiver_schedule
+from harness.herd.reopen.senders import Sender, SenderFleet, SenderMix, SenderSpec
 from harness.receiver import ACCEPT_ALL, Receiver
 from harness.targets import BOUNCE_DOMAIN, Hop, RouteTable
 
