@@ -1,4 +1,4 @@
-"""Checks: each turns a case's evidence into a verdict on one RFC clause (CONFORMANCE.md).
+"""Checks: each turns a case's evidence into a verdict on one RFC clause (docs/conformance.md).
 
 A scenario names the checks that apply to it. A check never raises on odd evidence: where the
 case did not exercise the clause it says "not applicable", and where the MTA does something

@@ -13,7 +13,7 @@ from harness.receiver import FaultPlan
 
 
 class Kind(StrEnum):
-    """The catalogue's families (CONFORMANCE.md), which also order the matrix."""
+    """The catalogue's families (docs/conformance.md), which also order the matrix."""
 
     REPLY = "reply"
     TRANSPORT = "transport"

@@ -10,7 +10,7 @@ import pytest
 from harness import PlanError
 from harness.scenarios import Kind, Tier, load_catalogue, load_scenario, parse_scenario, select
 
-#: The stable ids of CONFORMANCE.md users pin baselines on (the DNS/MX ones come later).
+#: The stable ids of docs/conformance.md users pin baselines on (the DNS/MX ones come later).
 CATALOGUE_IDS = [
     "greeting-421",
     "greeting-554",
