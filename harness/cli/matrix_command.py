@@ -37,7 +37,7 @@ def register(commands: Any) -> None:
         action="append",
         metavar="ID|FILE",
         help="a catalogue scenario id (globs allowed) or a scenario TOML file; repeatable "
-        "(default: the whole catalogue in suites/scenarios/)",
+        "(default: the whole bundled catalogue, harness/scenarios/bundled/)",
     )
     parser.add_argument(
         "--time-scale",

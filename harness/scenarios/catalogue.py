@@ -1,15 +1,20 @@
-"""The bundled scenario catalogue (suites/scenarios/), in the order the matrix shows it."""
+"""The bundled scenario catalogue (`harness/scenarios/bundled/`), in the order the matrix shows it.
+
+The files are package data, found through `importlib.resources`, so an installed mailstorm runs
+the catalogue from any directory.
+"""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from harness.errors import PlanError
 from harness.scenarios.loader import load_scenario
 from harness.scenarios.model import Kind, Scenario
 
-#: The repository's catalogue, next to the suites that run it.
-CATALOGUE_DIR = Path(__file__).resolve().parents[2] / "suites" / "scenarios"
+#: The bundled catalogue, shipped inside the package.
+CATALOGUE_DIR = Path(str(resources.files("harness.scenarios") / "bundled"))
 _KIND_ORDER = {kind: position for position, kind in enumerate(Kind)}
 
 
@@ -35,5 +40,6 @@ def select(scenarios: list[Scenario], ids: list[str]) -> list[Scenario]:
     chosen = [s for s in scenarios if any(fnmatch.fnmatch(s.id, pattern) for pattern in ids)]
     unknown = [p for p in ids if not any(fnmatch.fnmatch(s.id, p) for s in scenarios)]
     if unknown:
-        raise PlanError(f"no scenario matches {', '.join(unknown)} (see suites/scenarios/)")
+        known = ", ".join(s.id for s in scenarios)
+        raise PlanError(f"no scenario matches {', '.join(unknown)} (known: {known})")
     return chosen

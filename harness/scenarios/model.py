@@ -1,7 +1,7 @@
 """A conformance scenario: a fault plan for the receiver, plus what to send and how long to watch.
 
-Scenarios are data (TOML files in `suites/scenarios/`, or a user's own) so that users add their
-own without writing Python. Durations are real MTA time; the run's time scale compresses them.
+Scenarios are data (TOML files in `harness/scenarios/bundled/`, or a user's own) so that users add
+their own without writing Python. Durations are real MTA time; the run's time scale compresses them.
 """
 
 from __future__ import annotations
