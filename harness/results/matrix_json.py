@@ -63,20 +63,7 @@ def matrix_to_json_data(matrix: Matrix) -> dict[str, Any]:
 
 def schedule_to_json_data(schedule: Schedule) -> dict[str, Any]:
     """A target's schedule as `matrix.json` holds it (docs/matrix-json.md)."""
-    return {
-        "target": schedule.target,
-        "version": schedule.version,
-        "variant": schedule.variant,
-        "method": schedule.method.value,
-        "time_scale": schedule.time_scale,
-        "attempts": list(schedule.attempts),
-        "first_retry": schedule.first_retry,
-        "intervals": [round(interval, 3) for interval in schedule.intervals],
-        "median_interval": schedule.median_interval,
-        "longest_interval": schedule.longest_interval,
-        "warning": schedule.warning,
-        "give_up": schedule.give_up,
-        "observed_for": schedule.observed_for,
+    return schedule_fields(schedule, interval_digits=3) | {
         "checks": [asdict(check) for check in schedule.checks],
         "distorted": [
             {
@@ -88,6 +75,27 @@ def schedule_to_json_data(schedule: Schedule) -> dict[str, Any]:
             }
             for p in schedule.distorted
         ],
+    }
+
+
+def schedule_fields(schedule: Schedule, *, interval_digits: int) -> dict[str, Any]:
+    """The fields `matrix.json` and `schedule.json` share, in their order: what was measured,
+    the attempts, the intervals derived from them (for readers; not read back, rounded to
+    `interval_digits`), the warning, the give-up and how long it was observed."""
+    return {
+        "target": schedule.target,
+        "version": schedule.version,
+        "variant": schedule.variant,
+        "method": schedule.method.value,
+        "time_scale": schedule.time_scale,
+        "attempts": list(schedule.attempts),
+        "first_retry": schedule.first_retry,
+        "intervals": [round(interval, interval_digits) for interval in schedule.intervals],
+        "median_interval": schedule.median_interval,
+        "longest_interval": schedule.longest_interval,
+        "warning": schedule.warning,
+        "give_up": schedule.give_up,
+        "observed_for": schedule.observed_for,
     }
 
 

@@ -22,7 +22,7 @@ from harness.files import write_text_atomically
 from harness.results.case import Check, Level, Outcome
 from harness.results.fields import Fields, choice
 from harness.results.matrix import Matrix, TargetInfo
-from harness.results.matrix_json import load_json_file
+from harness.results.matrix_json import load_json_file, schedule_fields
 from harness.results.schedule import (
     Agreement,
     MeasuredSchedule,
@@ -134,20 +134,7 @@ def _measured_data(m: MeasuredSchedule) -> dict[str, Any]:
 
 
 def _schedule_data(schedule: Schedule) -> dict[str, Any]:
-    return {
-        "target": schedule.target,
-        "version": schedule.version,
-        "variant": schedule.variant,
-        "method": schedule.method.value,
-        "time_scale": schedule.time_scale,
-        "attempts": list(schedule.attempts),
-        "first_retry": schedule.first_retry,
-        "intervals": [round(t, 1) for t in schedule.intervals],
-        "median_interval": schedule.median_interval,
-        "longest_interval": schedule.longest_interval,
-        "warning": schedule.warning,
-        "give_up": schedule.give_up,
-        "observed_for": schedule.observed_for,
+    return schedule_fields(schedule, interval_digits=1) | {
         "distorted_parameters": [
             {
                 "name": p.name,
