@@ -28,6 +28,7 @@ from harness.results import CaseResult, DsnEvidence, empty_fates
 from harness.scenarios import Scenario
 from harness.targets import (
     BOUNCE_DOMAIN,
+    CompressionArtifactError,
     Hop,
     LogRecord,
     QueuedMessage,
@@ -221,9 +222,7 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
                 evidence = case.ledger.read(time.monotonic())
                 deadline = case.started + case.scenario.observe / case.time_scale
                 if (case.scenario.settle and evidence.settled()) or time.monotonic() >= deadline:
-                    case.result, case.evidence = _result(case, evidence), evidence
-                    if case.keep_logs:
-                        case.logs = tuple(case.target.logs())
+                    _finish(case, evidence)
             except MailstormError as error:
                 case.result = _error_result(case, error)
             if case.result is not None:
@@ -233,6 +232,16 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
                     f"{_fate_summary(case.result.fates)} ({time.monotonic() - campaign_start:.0f}s)"
                 )
         time.sleep(POLL_INTERVAL)
+
+
+def _finish(case: _Case, evidence: CaseEvidence) -> None:
+    """The case's result, unless the compression shaped it: then it is an error, not a cell."""
+    artifacts = case.target.compression_artifacts([s.message_id for s in case.sent])
+    if artifacts:
+        raise CompressionArtifactError("; ".join(artifacts))
+    case.result, case.evidence = _result(case, evidence), evidence
+    if case.keep_logs:
+        case.logs = tuple(case.target.logs())
 
 
 def _error_result(case: _Case, error: Exception) -> CaseResult:

@@ -9,6 +9,7 @@ from harness.results import ScaledParameter
 from harness.targets.base import (
     BOUNCE_DOMAIN,
     SENDER_HOSTNAME,
+    CompressionArtifactError,
     SenderTarget,
     Submission,
     TargetError,
@@ -25,6 +26,7 @@ __all__ = [
     "SENDER_HOSTNAME",
     "TARGETS",
     "CommandSucceeds",
+    "CompressionArtifactError",
     "Hop",
     "LogRecord",
     "QueuedMessage",

@@ -18,7 +18,7 @@ import io
 import tarfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import TracebackType
@@ -52,6 +52,10 @@ LOG_TAIL_LINES = 40
 
 class TargetError(MailstormError):
     """A command inside a target failed, or the target is used before it started."""
+
+
+class CompressionArtifactError(TargetError):
+    """The compression shaped a case (`SenderTarget.compression_artifacts`): no cell from it."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,16 @@ class SenderTarget(ABC):
     def first_retry_window(self) -> tuple[float, float]:
         """Earliest and latest first retry after a temporary failure, in real seconds, as this
         target's scaled configuration implies (the suites check the MTA keeps to it)."""
+
+    def compression_artifacts(self, message_ids: Collection[str]) -> tuple[str, ...]:
+        """What the compression itself did to these messages, read from the MTA's own record.
+
+        A time scale cannot shorten an MTA's hard-coded real-time constants, and a behaviour
+        that never happens at stock settings can happen at scaled ones. When one did, the
+        message's schedule from then on is the harness's, not the MTA's, and the case is an
+        error. Each MTA knows its own; none by default.
+        """
+        return ()
 
     def submit_command(self, sender: str, recipients: Sequence[str]) -> list[str]:
         """The local submission command; the message comes on its standard input."""

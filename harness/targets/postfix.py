@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -45,6 +46,17 @@ TIME_PARAMETERS = (
     "smtp_data_done_timeout",
     "smtp_quit_timeout",
 )
+#: Backoffs are kept at 2 wall seconds or more. qmgr takes a deferred file back up to one second
+#: early (it skips only files whose time is more than `time() + 1` ahead, qmgr_active.c
+#: qmgr_active_feed), so a 1 s backoff makes the file eligible at once, and the next 1 s scan can
+#: reach it before the smtp agent that just deferred it has closed it (deliver_request_done
+#: replies first, then frees the request and its lock). qmgr then logs "skipped, still being
+#: delivered" and parks the file in `incoming` for a hard-coded 60 s, 60 real hours at k = 3600,
+#: which no time scale shortens; an idle sender never scans `incoming` again.
+BACKOFF_FLOOR = {"minimal_backoff_time": 2.0, "maximal_backoff_time": 2.0}
+_BACKOFF_WHY = "a 1 s backoff lets qmgr rescan the file before the smtp agent unlocks it"
+#: qmgr's log line for a queue file still locked by a delivery agent (qmgr_message.c).
+LOCKED_SKIP = "skipped, still being delivered"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _TIME_VALUE = re.compile(r"^(\d+)([smhdw]?)$")
 _LOG_LINE = re.compile(
@@ -75,7 +87,34 @@ class PostfixTarget(SenderTarget):
         if found is None:
             raise ValueError(f"postconf -d {name} gave {value!r}, not a time value")
         seconds = int(found.group(1)) * _UNITS[found.group(2) or "s"]
+        if name in BACKOFF_FLOOR:
+            return scale_whole_seconds(
+                name,
+                seconds,
+                self.config_scale,
+                minimum=BACKOFF_FLOOR[name],
+                why_minimum=_BACKOFF_WHY,
+            )
         return scale_whole_seconds(name, seconds, self.config_scale)
+
+    def compression_artifacts(self, message_ids: Collection[str]) -> tuple[str, ...]:
+        """qmgr found one of these messages still locked by its delivery agent and parked it
+        for 60 s (see BACKOFF_FLOOR): from then on its schedule is the harness's."""
+        records = self.logs()
+        wanted = {m.lower() for m in message_ids}
+        queue_ids = {
+            r.queue_id
+            for r in records
+            if r.queue_id and id_from_address(r.fields.get("from", "")) in wanted
+        }
+        return tuple(
+            f"Postfix qmgr: {r.queue_id}: {LOCKED_SKIP} ({r.raw[:15]}): the queue file was "
+            "rescanned before its smtp agent unlocked it and was parked for a hard-coded 60 s "
+            "that the time scale cannot shorten (qmgr_active.c), so its schedule from there on "
+            "is the harness's"
+            for r in records
+            if r.queue_id in queue_ids and LOCKED_SKIP in r.text
+        )
 
     def first_retry_window(self) -> tuple[float, float]:
         """A deferred message waits `minimal_backoff_time`, then for the next deferred-queue

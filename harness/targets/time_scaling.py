@@ -15,9 +15,17 @@ from harness.results import ScaledParameter
 
 
 def scale_whole_seconds(
-    name: str, default_seconds: float, time_scale: float, *, minimum: float = 1.0
+    name: str,
+    default_seconds: float,
+    time_scale: float,
+    *,
+    minimum: float = 1.0,
+    why_minimum: str = "",
 ) -> ScaledParameter:
-    """Scale a parameter that takes whole seconds with a lower bound (most MTA settings)."""
+    """Scale a parameter that takes whole seconds with a lower bound (most MTA settings).
+
+    `why_minimum` says why the bound is above what the MTA itself accepts, when it is.
+    """
     if default_seconds == 0:
         return ScaledParameter(name, 0, 0, time_scale)  # 0 means "off": keep it off
     wanted = default_seconds / time_scale
@@ -25,7 +33,7 @@ def scale_whole_seconds(
     note = ""
     if configured != wanted:
         reason = (
-            f"at least {minimum:g}s"
+            f"at least {minimum:g}s" + (f": {why_minimum}" if why_minimum else "")
             if configured == minimum and wanted < minimum
             else "whole seconds"
         )
