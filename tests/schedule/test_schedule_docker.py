@@ -4,9 +4,9 @@ clock warp, against the scaled configuration.
 
 Five real days are 60 and 120 wall seconds there, so this measures the whole schedule in about
 two minutes. (At k = 14400 the 6 s between give-up and the end of observation was a real day,
-and under load the bounce once came after it.) At these scales Postfix's 300 s backoff and queue
-scan are 1 wall second (x24 and x12), so the scales may disagree: then the report must name the
-parameter that distorts.
+and under load the bounce once came after it.) At these scales Postfix's 300 s queue scan is 1 wall
+second (x24 and x12) and its backoffs 2 (the floor in docs/schedules.md), so the scales may
+disagree: then the report must name the parameter that distorts.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ def test_postfix_schedule_is_measured_and_validated(tmp_path: Path) -> None:
         assert schedule["give_up"] is not None, (key, schedule, done.stdout)
         assert 4 * DAY <= schedule["give_up"] <= 6 * DAY, key  # maximal_queue_lifetime 5d
         assert len(schedule["attempts"]) >= 10, key
-    # Not a number to pin: the 1 s backoff is kept in a whole-second queue-file time, so the
-    # retry comes 0 to 2 wall seconds after the failure (0 to 2 real hours at k = 3600).
+    # Not a number to pin: the 2 s backoff is kept in a whole-second queue-file time and taken
+    # a second early, so the retry comes 1 to 3 wall seconds after the failure.
     assert schedules[("4xx", 3600)]["first_retry"] > 0
     assert len(data["agreements"]) == 2
     for agreement in data["agreements"]:
