@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.containers.cache import cache_dir
 from harness.errors import ToolMissingError
 
 TOOL_NAMES = ("smtp-sink", "smtp-source")
@@ -80,17 +81,12 @@ def find_postfix_tools(cache_dir: str | Path | None = None) -> PostfixTools:
 
 
 def default_cache_dir() -> Path:
-    """`$MAILSTORM_CACHE/postfix-tools`, else `.cache/postfix-tools` in the source checkout.
+    """`postfix-tools` in mailstorm's cache directory (`harness.containers.cache_dir`: the
+    MAILSTORM_CACHE_DIR variable, else XDG's cache home), the same inside a checkout or not.
 
     Read when called, not at import, so tests and users can point it elsewhere.
     """
-    configured = os.environ.get("MAILSTORM_CACHE")
-    if configured:
-        return Path(configured) / "postfix-tools"
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").is_file():
-        return checkout / ".cache" / "postfix-tools"
-    return Path.home() / ".cache" / "mailstorm" / "postfix-tools"
+    return cache_dir() / "postfix-tools"
 
 
 def fetch_postfix_tools(cache_dir: str | Path | None = None) -> PostfixTools:

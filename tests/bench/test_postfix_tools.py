@@ -74,5 +74,5 @@ def test_the_cache_directory_comes_from_the_environment(
 ) -> None:
     from harness.bench.postfix_tools import default_cache_dir
 
-    monkeypatch.setenv("MAILSTORM_CACHE", str(tmp_path))
+    monkeypatch.setenv("MAILSTORM_CACHE_DIR", str(tmp_path))
     assert default_cache_dir() == tmp_path / "postfix-tools"
