@@ -46,7 +46,7 @@ class ImageBuildError(MailstormError):
 
 
 class UnknownTargetError(MailstormError):
-    """A target name has no `targets/<name>/Dockerfile`; the message lists the known targets."""
+    """A target name has no folder under `harness/targets/`; the message lists the known ones."""
 
 
 class BenchError(MailstormError):

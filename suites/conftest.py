@@ -15,12 +15,12 @@ import pytest
 from harness.main_job import MainJob, run_main_job
 from harness.results import Matrix
 from harness.scenarios import Scenario, load_catalogue, select
-from harness.targets import TARGETS, parse_target_list
+from harness.targets import parse_target_list, target_names
 
 
 def selected_targets(config: pytest.Config) -> list[str]:
     value = config.getoption("mailstorm_targets")
-    return parse_target_list(value) if value else list(TARGETS)
+    return parse_target_list(value) if value else target_names()
 
 
 def selected_scenarios(config: pytest.Config) -> list[Scenario]:

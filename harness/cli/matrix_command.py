@@ -13,7 +13,7 @@ from harness.matrix import DEFAULT_TIME_SCALES
 from harness.report import format_differences, load_baseline
 from harness.results import Schedule
 from harness.scenarios import Scenario, Tier, load_catalogue, load_scenario, select
-from harness.targets import TARGETS, parse_target_list
+from harness.targets import parse_target_list, target_names
 
 
 def register(commands: Any) -> None:
@@ -28,9 +28,9 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--targets",
-        default=",".join(TARGETS),
+        default=",".join(target_names()),
         metavar="LIST",
-        help=f"comma-separated sender MTAs (default: all bundled: {','.join(TARGETS)})",
+        help=f"comma-separated sender MTAs (default: all bundled: {','.join(target_names())})",
     )
     parser.add_argument(
         "--scenario",

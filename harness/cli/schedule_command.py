@@ -13,7 +13,7 @@ from harness.report import create_run_dir
 from harness.report.schedule_reports import write_schedule_reports
 from harness.schedule import DEFAULT_TIME_SCALES, ScheduleRun, Variant, run_schedules
 from harness.schedule.runner import default_clock_warps
-from harness.targets import TARGETS, parse_target_list, target_class
+from harness.targets import parse_target_list, target_class, target_names
 
 _DEFAULT_VARIANTS = tuple(Variant)
 
@@ -33,7 +33,7 @@ def register(commands: Any) -> None:
         "--target",
         action="append",
         metavar="NAME",
-        help=f"a sender MTA; repeatable (default: all bundled: {','.join(TARGETS)})",
+        help=f"a sender MTA; repeatable (default: all bundled: {','.join(target_names())})",
     )
     parser.add_argument(
         "--variant",
@@ -57,7 +57,7 @@ def register(commands: Any) -> None:
         metavar="K",
         help="also run each target's stock configuration on a clock K times faster (default: "
         "each target's own factor: "
-        + ", ".join(f"{n} x{target_class(n).default_warp_factor:g}" for n in TARGETS)
+        + ", ".join(f"{n} x{target_class(n).default_warp_factor:g}" for n in target_names())
         + ")",
     )
     warp.add_argument(
@@ -70,7 +70,7 @@ def register(commands: Any) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
-    targets = parse_target_list(",".join(arguments.target or TARGETS))
+    targets = parse_target_list(",".join(arguments.target or target_names()))
     variants = [Variant(v) for v in dict.fromkeys(arguments.variant or _DEFAULT_VARIANTS)]
     scales = tuple(dict.fromkeys(arguments.time_scale or DEFAULT_TIME_SCALES))
     if any(k <= 0 for k in scales):

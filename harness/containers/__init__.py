@@ -1,4 +1,4 @@
-"""Containers: engine access, run labels and cleanup, and the images targets run from.
+"""Containers: engine access, run labels and cleanup, and the images MTAs run from.
 
 Ryuk, the reaper container testcontainers starts by default, comes from a registry we cannot
 assume is reachable: `disable_ryuk()` turns it off when a container is about to start (importing
@@ -10,12 +10,12 @@ from __future__ import annotations
 from harness.containers.base_image import ensure_base_image
 from harness.containers.cleanup import CleanupResult, remove_all, remove_own, remove_stale
 from harness.containers.engine import bridge_gateway, docker_client
-from harness.containers.images import ensure_target_image
+from harness.containers.images import ensure_image
 from harness.containers.labels import run_labels
 from harness.containers.ryuk import disable_ryuk
 from harness.containers.target_metadata import (
     TargetMetadata,
-    known_targets,
+    is_image_folder,
     load_target_metadata,
 )
 
@@ -26,8 +26,8 @@ __all__ = [
     "disable_ryuk",
     "docker_client",
     "ensure_base_image",
-    "ensure_target_image",
-    "known_targets",
+    "ensure_image",
+    "is_image_folder",
     "load_target_metadata",
     "remove_all",
     "remove_own",

@@ -1,16 +1,22 @@
-"""Target images: `targets/<name>/Dockerfile` built FROM the Debian base, once per input.
+"""Images: an image folder's `image/` built FROM the Debian base, once per input.
 
-The tag is `mailstorm/<name>:<hash>`, the hash covering every file of the target directory and
-the base image (tag and id), so a changed Dockerfile or a rebuilt base gives a new tag and an
-unchanged one is found and not built again. Builds of one tag are serialized by a file lock.
-A failed build raises ImageBuildError with the tail of its log (also kept in the cache dir).
+The build context is the folder's `image/` plus the shared build files (`build_files/`: the
+clock-warp library and the package list, in one place for every image), assembled in a
+temporary directory. The tag is `mailstorm/<name>:<hash>`, the hash covering exactly those files
+and the base image (tag and id): a changed Dockerfile, shared file or rebuilt base gives a new
+tag, and a change to a driver or a config template (which are not in the image) does not. Builds
+of one tag are serialized by a file lock. A failed build raises ImageBuildError with the tail of
+its log (also kept in the cache dir).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
+import tempfile
 import time
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +28,7 @@ from harness.containers.base_image import ensure_base_image
 from harness.containers.cache import cache_dir, exclusive_lock
 from harness.containers.engine import docker_client
 from harness.containers.labels import ImageKind, image_labels
-from harness.containers.target_metadata import target_dir
+from harness.containers.target_metadata import TargetMetadata
 from harness.errors import ImageBuildError
 
 logger = logging.getLogger(__name__)
@@ -31,36 +37,61 @@ logger = logging.getLogger(__name__)
 LOG_TAIL_LINES = 30
 
 
-def inputs_digest(directory: Path, base_tag: str, base_id: str) -> str:
-    """12 hex digits of a hash over the target directory's files and the base image."""
+def shared_build_files() -> list[Path]:
+    """The files every image's build context gets beside its own (`build_files/`)."""
+    folder = Path(str(files("harness.containers") / "build_files"))
+    return sorted(p for p in folder.iterdir() if p.is_file())
+
+
+def context_files(image_directory: Path) -> dict[str, Path]:
+    """Build-context path -> source file: the image folder's files, then the shared ones."""
+    found = {
+        path.relative_to(image_directory).as_posix(): path
+        for path in sorted(image_directory.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    for path in shared_build_files():
+        found.setdefault(path.name, path)
+    return found
+
+
+def inputs_digest(image_directory: Path, base_tag: str, base_id: str) -> str:
+    """12 hex digits of a hash over the build context's files and the base image."""
     digest = hashlib.sha256(f"base {base_tag} {base_id}\n".encode())
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        relative = path.relative_to(directory)
-        if "__pycache__" in relative.parts:
-            continue
-        digest.update(f"file {relative.as_posix()} {path.stat().st_size}\n".encode())
+    for relative, path in context_files(image_directory).items():
+        digest.update(f"file {relative} {path.stat().st_size}\n".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
-def ensure_target_image(name: str, client: docker.DockerClient | None = None) -> str:
-    """The tag of target `name`'s image, built (with the base, if need be) unless present."""
-    directory = target_dir(name)  # UnknownTargetError before touching the engine
+def ensure_image(metadata: TargetMetadata, client: docker.DockerClient | None = None) -> str:
+    """The tag of the image of `metadata`'s folder, built (with the base) unless present."""
     client = client or docker_client()
     base_tag = ensure_base_image(client)
     base_id = str(client.images.get(base_tag).id)
-    tag = f"mailstorm/{name}:{inputs_digest(directory, base_tag, base_id)}"
+    digest = inputs_digest(metadata.image_directory, base_tag, base_id)
+    tag = f"mailstorm/{metadata.name}:{digest}"
     if _has_image(client, tag):
         return tag
     with exclusive_lock(f"target-{tag}"):
         if not _has_image(client, tag):
-            _build(client, name, directory, tag, base_tag)
+            _build(client, metadata, tag, base_tag)
     return tag
 
 
-def _build(
-    client: docker.DockerClient, name: str, directory: Path, tag: str, base_tag: str
+def _build(client: docker.DockerClient, metadata: TargetMetadata, tag: str, base_tag: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="mailstorm-build-") as context:
+        for relative, path in context_files(metadata.image_directory).items():
+            destination = Path(context) / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, destination)
+        _build_context(client, metadata, Path(context), tag, base_tag)
+
+
+def _build_context(
+    client: docker.DockerClient, metadata: TargetMetadata, context: Path, tag: str, base_tag: str
 ) -> None:
+    name, directory = metadata.name, metadata.image_directory
     log_path = cache_dir() / f"build-{tag.replace('/', '_').replace(':', '-')}.log"
     labels = {**image_labels(ImageKind.TARGET), "mailstorm.target": name}
     started = time.monotonic()
@@ -70,7 +101,7 @@ def _build(
     with log_path.open("w", encoding="utf-8") as log:
         try:
             stream = client.api.build(
-                path=str(directory),
+                path=str(context),
                 tag=tag,
                 buildargs={"BASE_IMAGE": base_tag},
                 labels=labels,

@@ -1,26 +1,31 @@
-"""The target directories (`targets/<name>/`) and the metadata in their `target.toml`.
+"""An image folder: `target.toml` (what the image is) beside `image/` (what it is built from).
 
-A target is a sender MTA the harness can run: its directory holds the Dockerfile its image is
-built from and `target.toml`, which says which Debian package it is and how to read its version
-inside the image. Drivers and config templates live beside them (added per MTA).
+Every MTA the harness runs lives in one folder inside the package: a sender target's folder is
+also its driver's package (`harness/targets/postfix/`), the inbound Postfix of the load tests
+lives beside its code (`harness/herd/run/inbound_postfix/`). The folder travels in the wheel as
+package data, so `pip install mailstorm` finds its images without a checkout. `target.toml` says
+which Debian package the image is about and how to read its version inside it; `image/` is the
+Docker build context, and only it (with the shared build files) goes into the image's hash.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import TargetMetadataError, UnknownTargetError
+from harness.errors import TargetMetadataError
 
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+#: What a target name may look like (it becomes an image repository name).
+TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+METADATA_FILE = "target.toml"
+IMAGE_DIRECTORY = "image"
 
 
 @dataclass(frozen=True)
 class TargetMetadata:
-    """What `target.toml` says about one target."""
+    """What `target.toml` says about one image folder."""
 
     name: str
     description: str
@@ -29,44 +34,29 @@ class TargetMetadata:
     version_pattern: str
     directory: Path
 
+    @property
+    def image_directory(self) -> Path:
+        """The Docker build context: the folder's `image/`."""
+        return self.directory / IMAGE_DIRECTORY
+
     def parse_version(self, output: str) -> str | None:
         """The version in the output of `version_command`, or None if the pattern misses."""
         match = re.search(self.version_pattern, output, re.MULTILINE)
         return match.group(1) if match else None
 
 
-def targets_root() -> Path:
-    """The directory of target directories: MAILSTORM_TARGETS_DIR, else the checkout's targets/."""
-    configured = os.environ.get("MAILSTORM_TARGETS_DIR")
-    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "targets"
+def is_image_folder(directory: Path) -> bool:
+    """Whether `directory` looks like an image folder (its `target.toml` and `image/Dockerfile`)."""
+    return (directory / METADATA_FILE).is_file() and (
+        directory / IMAGE_DIRECTORY / "Dockerfile"
+    ).is_file()
 
 
-def known_targets(root: Path | None = None) -> list[str]:
-    """Names of the targets that have a Dockerfile, sorted."""
-    root = root or targets_root()
-    if not root.is_dir():
-        return []
-    return sorted(
-        entry.name
-        for entry in root.iterdir()
-        if _NAME.fullmatch(entry.name) and (entry / "Dockerfile").is_file()
-    )
-
-
-def target_dir(name: str, root: Path | None = None) -> Path:
-    """The directory of target `name`; UnknownTargetError (listing the known ones) if none."""
-    root = root or targets_root()
-    known = known_targets(root)
-    if name not in known:
-        listing = ", ".join(known) if known else f"none: {root} has no <name>/Dockerfile"
-        raise UnknownTargetError(f"unknown target {name!r}; known targets: {listing}")
-    return root / name
-
-
-def load_target_metadata(name: str, root: Path | None = None) -> TargetMetadata:
-    """Read and check `targets/<name>/target.toml`."""
-    directory = target_dir(name, root)
-    path = directory / "target.toml"
+def load_target_metadata(directory: Path) -> TargetMetadata:
+    """Read and check `directory/target.toml`; TargetMetadataError names the file and the key."""
+    path = directory / METADATA_FILE
+    if not (directory / IMAGE_DIRECTORY / "Dockerfile").is_file():
+        raise TargetMetadataError(f"{directory}: no {IMAGE_DIRECTORY}/Dockerfile to build from")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
@@ -81,8 +71,11 @@ def load_target_metadata(name: str, root: Path | None = None) -> TargetMetadata:
     command = data.get("version_command")
     if not (isinstance(command, list) and command and all(isinstance(w, str) for w in command)):
         raise TargetMetadataError(f"{path}: 'version_command' must be a list of strings")
-    if text("name") != name:
-        raise TargetMetadataError(f"{path}: 'name' is {data['name']!r}, the directory is {name!r}")
+    name = text("name")
+    if not TARGET_NAME.fullmatch(name):
+        raise TargetMetadataError(
+            f"{path}: 'name' {name!r} must be lower-case letters, digits, '-' or '_'"
+        )
     pattern = text("version_pattern")
     try:
         re.compile(pattern)

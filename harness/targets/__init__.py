@@ -1,8 +1,9 @@
-"""Sender MTAs in containers: one driver module per MTA on a shared base.
+"""Sender MTAs in containers: one folder per MTA on a shared base.
 
-Images and config templates live in the repository's `targets/<name>/`; the drivers here start
-them, route test domains to the receiver, scale their clocks, inject messages, and read their
-queues and logs.
+Each MTA is a subpackage (`postfix/`, `exim/`): its driver, its `target.toml` and its image's
+build files together, found by `registry` from the folder alone. The drivers start the images,
+route test domains to the receiver, scale their clocks, inject messages, and read their queues
+and logs. Adding an MTA is copying one folder.
 """
 
 from harness.results import ScaledParameter
@@ -17,14 +18,19 @@ from harness.targets.base import (
 )
 from harness.targets.readiness import CommandSucceeds, TargetStartError
 from harness.targets.records import LogRecord, QueuedMessage, QueuedRecipient
-from harness.targets.registry import TARGETS, parse_target_list, target_class
+from harness.targets.registry import (
+    bundled_targets,
+    parse_target_list,
+    target_class,
+    target_metadata,
+    target_names,
+)
 from harness.targets.routes import Hop, RouteError, RouteTable
 from harness.targets.time_scaling import TimeScaling, scale_whole_seconds
 
 __all__ = [
     "BOUNCE_DOMAIN",
     "SENDER_HOSTNAME",
-    "TARGETS",
     "CommandSucceeds",
     "CompressionArtifactError",
     "Hop",
@@ -40,7 +46,10 @@ __all__ = [
     "TargetStartError",
     "TimeScaling",
     "build_message",
+    "bundled_targets",
     "parse_target_list",
     "scale_whole_seconds",
     "target_class",
+    "target_metadata",
+    "target_names",
 ]

@@ -2,8 +2,9 @@
 
 A target is what a testcontainers user expects: construct it with its configuration, `start()`
 it (or use `with`), read what it did, and it is removed when it stops, even when start fails
-half-way. Each MTA's module (`postfix.py`, `exim.py`, ...) supplies only what differs: how to
-configure routes and time, how to start the daemon, and how to read its queue and log.
+half-way. Each MTA's folder (`postfix/`, `exim/`, ...) holds its driver, its `target.toml` and
+its image; the driver supplies only what differs: how to configure routes and time, how to start
+the daemon, and how to read its queue and log.
 
 The container runs `sleep infinity` under an init process; the MTA is configured by exec once
 the container is up, so a failed configuration leaves a live container to read logs from
@@ -21,12 +22,20 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from importlib.resources import files
+from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from testcontainers.core.container import DockerContainer
 
-from harness.containers import disable_ryuk, ensure_target_image, load_target_metadata, run_labels
+from harness.containers import (
+    TargetMetadata,
+    disable_ryuk,
+    ensure_image,
+    load_target_metadata,
+    run_labels,
+)
 from harness.errors import MailstormError
 from harness.message_ids import HEADER, new_message_id, sender_address
 from harness.targets.clock_warp import (
@@ -166,6 +175,16 @@ class SenderTarget(ABC):
         """The local submission command; the message comes on its standard input."""
         return ["/usr/sbin/sendmail", "-oi", "-f", sender, "--", *recipients]
 
+    @classmethod
+    def folder(cls) -> Path:
+        """The target's folder: the package its driver lives in (`harness/targets/postfix/`)."""
+        return Path(str(files(cls.__module__.rsplit(".", 1)[0])))
+
+    @classmethod
+    def metadata(cls) -> TargetMetadata:
+        """The folder's `target.toml`: what the image is and how to read its version."""
+        return load_target_metadata(cls.folder())
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> Self:
@@ -174,7 +193,7 @@ class SenderTarget(ABC):
             raise TargetError(f"{self.name} target already started")
         try:
             started = time.monotonic()
-            image = self._image or ensure_target_image(self.name)
+            image = self._image or ensure_image(self.metadata())
             self.timings["image"] = time.monotonic() - started
             started = time.monotonic()
             disable_ryuk()
@@ -364,7 +383,7 @@ class SenderTarget(ABC):
     # -- helpers --------------------------------------------------------------------------------
 
     def _read_versions(self) -> None:
-        metadata = load_target_metadata(self.name)
+        metadata = self.metadata()
         output = self.exec(list(metadata.version_command))
         self.version = metadata.parse_version(output) or output.strip().splitlines()[0]
         package = self.exec(["dpkg-query", "-W", "-f", "${Version}", metadata.package], check=False)

@@ -13,7 +13,7 @@ every failure mode found on the way: docs/clock-warp.md. What this module suppli
   the MTA's unprivileged users before the daemon starts, the environment is written to
   `ENVIRONMENT_FILE` for later local submissions, and `LD_PRELOAD` names the library without a
   path: setuid/setgid programs (Exim, Postfix's postdrop) only preload a library from a trusted
-  directory that has the setuid bit, which the target images install (`targets/*/Dockerfile`).
+  directory that has the setuid bit, which every image installs (`mailstorm-image-setup.sh`).
 - `WarpedClock`: the fast clock's origin and factor, measured in the container, to convert the
   MTA's timestamps (logs, queue times) to real instants. fake = origin + (real - origin) * k.
 - `warped_parameters`: what the stock settings amount to in wall time, and where libfaketime

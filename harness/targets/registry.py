@@ -1,25 +1,63 @@
-"""Target names to driver classes: the one place a new sender MTA is registered."""
+"""The bundled sender targets, found from their folders: adding one is adding a folder.
+
+A target is a subpackage of `harness.targets` holding `target.toml` and `image/` (an image
+folder, `harness.containers.target_metadata`) whose `__init__` exports its driver as `DRIVER`.
+Nothing lists them by hand; they are discovered once, on first use, so importing this package
+imports no driver.
+"""
 
 from __future__ import annotations
 
-from harness.errors import UnknownTargetError
-from harness.targets.base import SenderTarget
-from harness.targets.exim import EximTarget
-from harness.targets.postfix import PostfixTarget
+import importlib
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
 
-TARGETS: dict[str, type[SenderTarget]] = {
-    PostfixTarget.name: PostfixTarget,
-    EximTarget.name: EximTarget,
-}
+from harness.containers import TargetMetadata, is_image_folder, load_target_metadata
+from harness.errors import TargetMetadataError, UnknownTargetError
+from harness.targets.base import SenderTarget
+
+
+@cache
+def bundled_targets() -> dict[str, type[SenderTarget]]:
+    """Target name -> driver class, for every target folder in this package, sorted by name."""
+    root = Path(str(files("harness.targets")))
+    found: dict[str, type[SenderTarget]] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and is_image_folder(p)):
+        module = importlib.import_module(f"harness.targets.{folder.name}")
+        driver = getattr(module, "DRIVER", None)
+        if not (isinstance(driver, type) and issubclass(driver, SenderTarget)):
+            raise TargetMetadataError(
+                f"{folder}: its __init__ must export DRIVER, a SenderTarget subclass"
+            )
+        metadata = load_target_metadata(folder)
+        if driver.folder() != folder:
+            raise TargetMetadataError(f"{folder}: DRIVER {driver.__name__} lives in another folder")
+        if driver.name != metadata.name:
+            raise TargetMetadataError(
+                f"{folder}: target.toml names {metadata.name!r}, the driver {driver.name!r}"
+            )
+        found[metadata.name] = driver
+    return found
+
+
+def target_names() -> list[str]:
+    """The bundled targets' names, sorted."""
+    return sorted(bundled_targets())
 
 
 def target_class(name: str) -> type[SenderTarget]:
     """The driver for `name`, or a clear error listing the known targets."""
     try:
-        return TARGETS[name.lower()]
+        return bundled_targets()[name.lower()]
     except KeyError:
-        known = ", ".join(sorted(TARGETS))
+        known = ", ".join(target_names())
         raise UnknownTargetError(f"unknown target {name!r} (known: {known})") from None
+
+
+def target_metadata(name: str) -> TargetMetadata:
+    """The `target.toml` of bundled target `name` (its folder is the driver's package)."""
+    return target_class(name).metadata()
 
 
 def parse_target_list(text: str) -> list[str]:
@@ -27,7 +65,7 @@ def parse_target_list(text: str) -> list[str]:
     names = [part.strip().lower() for part in text.split(",") if part.strip()]
     if not names:
         raise UnknownTargetError(
-            f"no target named in {text!r} (known: {', '.join(sorted(TARGETS))})"
+            f"no target named in {text!r} (known: {', '.join(target_names())})"
         )
     for name in names:
         target_class(name)

@@ -8,10 +8,17 @@ import docker
 import pytest
 
 from harness.containers.base_image import ensure_base_image
-from harness.containers.images import ensure_target_image, inputs_digest
+from harness.containers.images import ensure_image, inputs_digest, shared_build_files
 from harness.containers.labels import IMAGE, MAILSTORM
-from harness.containers.target_metadata import known_targets, load_target_metadata
-from harness.errors import ImageBuildError, UnknownTargetError
+from harness.containers.target_metadata import TargetMetadata, load_target_metadata
+from harness.errors import ImageBuildError, TargetMetadataError, UnknownTargetError
+from harness.herd.run.inbound import image_metadata
+from harness.targets import target_metadata, target_names
+
+#: Every image folder the package carries: the sender targets and the inbound Postfix.
+IMAGE_FOLDERS = {name: target_metadata(name).directory for name in target_names()} | {
+    "postfix-inbound": image_metadata().directory
+}
 
 
 def base_images(engine: docker.DockerClient) -> set[str]:
@@ -46,7 +53,7 @@ def test_apt_works_in_the_base_image(engine: docker.DockerClient, base_image: st
 
 def test_unknown_target_names_the_known_ones() -> None:
     with pytest.raises(UnknownTargetError) as caught:
-        ensure_target_image("no-such-mta")
+        target_metadata("no-such-mta")
     message = str(caught.value)
     assert "'no-such-mta'" in message
     for name in ("postfix", "exim"):
@@ -55,32 +62,66 @@ def test_unknown_target_names_the_known_ones() -> None:
 
 def test_path_like_target_names_are_unknown() -> None:
     with pytest.raises(UnknownTargetError):
-        ensure_target_image("../targets/postfix")
+        target_metadata("../targets/postfix")
 
 
-def test_target_tag_follows_the_directory_and_the_base(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM x\n")
-    first = inputs_digest(tmp_path, "base:1", "sha256:a")
-    assert inputs_digest(tmp_path, "base:1", "sha256:a") == first
-    assert inputs_digest(tmp_path, "base:2", "sha256:a") != first
-    assert inputs_digest(tmp_path, "base:1", "sha256:b") != first
-    (tmp_path / "main.cf.template").write_text("x\n")
-    assert inputs_digest(tmp_path, "base:1", "sha256:a") != first
+def image_folder(root: Path, dockerfile: str = "FROM x\n") -> Path:
+    (root / "image").mkdir(parents=True)
+    (root / "image" / "Dockerfile").write_text(dockerfile)
+    (root / "target.toml").write_text(
+        'name = "broken"\npackage = "coreutils"\nversion_command = ["true"]\n'
+        "version_pattern = '(.*)'\n"
+    )
+    return root
+
+
+def test_target_tag_follows_the_image_files_and_the_base(tmp_path: Path) -> None:
+    image = image_folder(tmp_path) / "image"
+    first = inputs_digest(image, "base:1", "sha256:a")
+    assert inputs_digest(image, "base:1", "sha256:a") == first
+    assert inputs_digest(image, "base:2", "sha256:a") != first
+    assert inputs_digest(image, "base:1", "sha256:b") != first
+    (image / "main.cf.fragment").write_text("x\n")
+    assert inputs_digest(image, "base:1", "sha256:a") != first
+
+
+def test_files_beside_the_image_folder_do_not_change_the_tag(tmp_path: Path) -> None:
+    # A driver or a config template changes no image: only image/ and the shared files count.
+    image = image_folder(tmp_path) / "image"
+    first = inputs_digest(image, "base:1", "sha256:a")
+    (tmp_path / "driver.py").write_text("changed = True\n")
+    (tmp_path / "exim4.conf.template").write_text("x\n")
+    assert inputs_digest(image, "base:1", "sha256:a") == first
+
+
+def test_every_image_shares_the_one_image_setup_script() -> None:
+    shared = {path.name for path in shared_build_files()}
+    assert "mailstorm-image-setup.sh" in shared
+    for name, folder in IMAGE_FOLDERS.items():
+        dockerfile = (folder / "image" / "Dockerfile").read_text(encoding="utf-8")
+        assert "mailstorm-image-setup.sh" in dockerfile, name
+        assert "libfaketime" not in dockerfile.replace("mailstorm-image-setup", ""), (
+            f"{name}: the libfaketime preparation belongs in the shared setup script"
+        )
+
+
+def test_a_folder_without_a_dockerfile_is_no_image_folder(tmp_path: Path) -> None:
+    (tmp_path / "target.toml").write_text('name = "x"\n')
+    with pytest.raises(TargetMetadataError, match="no image/Dockerfile"):
+        load_target_metadata(tmp_path)
 
 
 @pytest.mark.docker
 def test_failed_build_carries_the_log_tail(
-    engine: docker.DockerClient, base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: docker.DockerClient, base_image: str, tmp_path: Path
 ) -> None:
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    (broken / "Dockerfile").write_text(
-        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo marker-before-failure && exit 3\n"
+    folder = image_folder(
+        tmp_path / "broken",
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo marker-before-failure && exit 3\n",
     )
-    monkeypatch.setenv("MAILSTORM_TARGETS_DIR", str(tmp_path))
 
     with pytest.raises(ImageBuildError) as caught:
-        ensure_target_image("broken", engine)
+        ensure_image(load_target_metadata(folder), engine)
 
     assert "marker-before-failure" in str(caught.value)
     assert "returned a non-zero code: 3" in str(caught.value)
@@ -88,23 +129,31 @@ def test_failed_build_carries_the_log_tail(
 
 @pytest.mark.docker
 @pytest.mark.slow
-@pytest.mark.parametrize("name", known_targets())
-def test_target_image_builds_once_and_runs_its_mta(
+@pytest.mark.parametrize("name", sorted(IMAGE_FOLDERS))
+def test_image_builds_once_and_runs_its_mta(
     engine: docker.DockerClient, base_image: str, name: str
 ) -> None:
-    tag = ensure_target_image(name, engine)
+    metadata: TargetMetadata = load_target_metadata(IMAGE_FOLDERS[name])
+    tag = ensure_image(metadata, engine)
     image = engine.images.get(tag)
-    assert ensure_target_image(name, engine) == tag
+    assert ensure_image(metadata, engine) == tag
     assert engine.images.get(tag).id == image.id
     assert image.labels[MAILSTORM] == "1"
-    metadata = load_target_metadata(name)
 
     output = engine.containers.run(
         tag,
-        ["sh", "-c", f"{' '.join(metadata.version_command)}; command -v faketime; command -v ps"],
+        [
+            "sh",
+            "-c",
+            f"{' '.join(metadata.version_command)}; command -v faketime; command -v ps; "
+            f"grep -c . /usr/share/mailstorm/packages.tsv; "
+            f"grep '^{metadata.package}\t' /usr/share/mailstorm/packages.tsv",
+        ],
         remove=True,
     ).decode()
 
     assert metadata.parse_version(output), output
     assert "/faketime" in output
     assert "/ps" in output
+    # The image records the exact Debian package versions it got (one line per package).
+    assert f"{metadata.package}\t" in output, output

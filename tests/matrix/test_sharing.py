@@ -15,7 +15,7 @@ import pytest
 from harness.matrix import MatrixRun, run_matrix
 from harness.report import compare, format_differences
 from harness.scenarios import Tier, load_catalogue, select
-from harness.targets import TARGETS
+from harness.targets import target_names
 
 SCENARIOS = ["refused", "rcpt-550", "rcpt-450", "greylist"]
 
@@ -32,11 +32,11 @@ def test_sharing_a_container_changes_no_verdict(tmp_path: Path) -> None:
     def run(isolate: bool) -> MatrixRun:
         work = tmp_path / ("isolated" if isolate else "shared")
         work.mkdir()
-        return MatrixRun(list(TARGETS), scenarios, work, scales, isolate=isolate)
+        return MatrixRun(list(target_names()), scenarios, work, scales, isolate=isolate)
 
     shared = run_matrix(run(isolate=False))
     isolated = run_matrix(run(isolate=True))
-    assert len(shared.cases) == len(isolated.cases) == len(SCENARIOS) * len(TARGETS)
+    assert len(shared.cases) == len(isolated.cases) == len(SCENARIOS) * len(target_names())
     assert all(case.error is None for case in shared.cases + isolated.cases)
     differences = compare(shared, isolated)
     assert differences == [], format_differences(differences)

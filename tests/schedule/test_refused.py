@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness.schedule.refused import is_refused_attempt, refused_attempts
 from harness.targets import BOUNCE_DOMAIN, LogRecord, RouteTable
-from harness.targets.exim import parse_log_line as parse_exim
+from harness.targets.exim.parsers import parse_log_line as parse_exim
 from harness.targets.postfix import PostfixTarget
 
 EXIM_LOG = Path(__file__).parents[1] / "targets" / "data" / "exim" / "mainlog.txt"

@@ -18,23 +18,25 @@ from harness import parse_plan
 from harness.dsn import parse_dsn
 from harness.pytest_plugin import ReceiverFactory, TargetFactory
 from harness.receiver import EventRecord, Receiver
-from harness.targets import BOUNCE_DOMAIN, TARGETS, Hop, RouteTable
-from harness.targets.exim import (
+from harness.targets import BOUNCE_DOMAIN, Hop, RouteTable, target_class
+from harness.targets.exim import EximTarget
+from harness.targets.exim.config import (
     MAIN_TIMES,
     TRANSPORT_TIMES,
     DebianDefaults,
     EximConfigError,
-    EximTarget,
     hop_name,
     host_retry_key,
     hosts_file,
-    id_time,
     parse_exim_time,
+    route_list,
+)
+from harness.targets.exim.parsers import (
+    id_time,
     parse_log_line,
     parse_msglog_deferrals,
     parse_queue_listing,
     parse_retry_db,
-    route_list,
 )
 from harness.waiting import wait_until
 
@@ -78,7 +80,7 @@ def debian_defaults() -> DebianDefaults:
 
 
 def test_exim_is_registered() -> None:
-    assert TARGETS["exim"] is EximTarget
+    assert target_class("exim") is EximTarget
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import pytest
 from harness import parse_plan
 from harness.pytest_plugin import ReceiverFactory, TargetFactory
 from harness.targets import BOUNCE_DOMAIN, RouteTable
-from harness.targets.postfix import BACKOFF_FLOOR, LOCKED_SKIP
+from harness.targets.postfix.driver import BACKOFF_FLOOR, LOCKED_SKIP
 from harness.waiting import wait_until
 
 pytestmark = pytest.mark.docker

@@ -13,7 +13,7 @@ from harness import MessageRecord, parse_plan
 from harness.dsn import parse_dsn
 from harness.pytest_plugin import ReceiverFactory, TargetFactory
 from harness.receiver import EventRecord, Receiver
-from harness.targets import BOUNCE_DOMAIN, TARGETS, RouteTable, SenderTarget
+from harness.targets import BOUNCE_DOMAIN, RouteTable, SenderTarget, target_names
 from harness.waiting import wait_until
 
 pytestmark = pytest.mark.docker
@@ -25,7 +25,7 @@ DOMAIN = "receiver.test"
 SLACK_WALL = 2.0
 
 
-@pytest.fixture(params=sorted(TARGETS))
+@pytest.fixture(params=target_names())
 def target_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -200,7 +200,7 @@ def exim_default(share: float = 0.0) -> SenderClass:
         source=(
             "documented default: Debian exim4 4.96 retry rule F,2h,15m; G,16h,1h,1.5; F,4d,6h, "
             "QUEUEINTERVAL=30m, delay_warning=1d, queue_run_max=5, remote_max_parallel=2 "
-            "(exim -bP in targets/exim); per-host retry state (Exim spec ch. 32)"
+            "(exim -bP in the exim target); per-host retry state (Exim spec ch. 32)"
         ),
     )
 

@@ -3,10 +3,10 @@
 The project's receiver answers like any server but is not one; a load test that only ever hits it
 says nothing about a real MTA's admission behaviour (process limits, per-client connection
 limits, the queue manager behind smtpd). `InboundPostfix` starts the `postfix-inbound` image
-(`targets/postfix-inbound/`: Debian's Postfix, every address of `example.test` delivered by
-virtual(8) into one Maildir) with its SMTP port published on 127.0.0.1 only, on an ephemeral
-host port read back from the engine, so runs never collide and nothing outside the machine can
-reach it. Capacity is given when it starts (`default_process_limit`,
+(its folder `inbound_postfix/` beside this module: Debian's Postfix, every address of
+`example.test` delivered by virtual(8) into one Maildir) with its SMTP port published on
+127.0.0.1 only, on an ephemeral host port read back from the engine, so runs never collide and
+nothing outside the machine can reach it. Capacity is given when it starts (`default_process_limit`,
 `smtpd_client_connection_count_limit`); delivered messages are counted in the Maildir, i.e.
 after real delivery, not at the 250.
 
@@ -24,6 +24,8 @@ import contextlib
 import socket
 import time
 from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -31,11 +33,19 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from harness.containers import docker_client, ensure_target_image, run_labels
+from harness.containers import (
+    TargetMetadata,
+    docker_client,
+    ensure_image,
+    load_target_metadata,
+    run_labels,
+)
 from harness.errors import MailstormError
 from harness.waiting import WaitTimeout, wait_until
 
-#: The image folder under targets/ (not a sender target: the registry does not list it).
+#: The image folder beside this module (not a sender target: the registry does not list it).
+IMAGE_FOLDER = "inbound_postfix"
+#: Its name in reports and messages (the `name` of its target.toml).
 IMAGE_NAME = "postfix-inbound"
 #: The domain it accepts mail for; any local part is delivered to the one Maildir.
 DOMAIN = "example.test"
@@ -46,6 +56,11 @@ SMTP_PORT = "25/tcp"
 PUBLISH_HOST = "127.0.0.1"
 #: Log lines shown in a failure's notes.
 LOG_TAIL_LINES = 40
+
+
+def image_metadata() -> TargetMetadata:
+    """The inbound Postfix's `target.toml` and image folder, found inside the package."""
+    return load_target_metadata(Path(str(files(__package__ or "harness.herd.run") / IMAGE_FOLDER)))
 
 
 class InboundError(MailstormError):
@@ -112,7 +127,7 @@ class InboundPostfix:
         try:
             started = time.monotonic()
             self._client = docker_client()
-            image = self._image or ensure_target_image(IMAGE_NAME, self._client)
+            image = self._image or ensure_image(image_metadata(), self._client)
             self.timings["image"] = time.monotonic() - started
             started = time.monotonic()
             self._container = self._client.containers.run(
