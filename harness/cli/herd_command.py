@@ -1,8 +1,9 @@
 """`mailstorm herd`: the reopening herd — model it, load-test it, measure it with real MTAs.
 
-Three subcommands, one module each, so the model (pure arithmetic), the Locust runs and the
+Three steps, one module each, so the model (pure arithmetic), the Locust runs and the
 container experiment stay apart: `model` (harness.cli.herd_model_command), `run`
-(harness.cli.herd_run_command) and `reopen` (harness.cli.herd_reopen_command).
+(harness.cli.herd_run_command) and `reopen` (harness.cli.herd_reopen_command); `locustfile`
+prints where `run`'s locustfile is, for `locust -f` by hand.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ HERD_COMMAND_MODULES = (
     "herd_model_command",
     "herd_run_command",
     "herd_reopen_command",
+    "herd_locustfile_command",
 )
 
 

@@ -1,7 +1,7 @@
 """`mailstorm herd run`: replay a herd's arrival curve with Locust against an SMTP server.
 
 Orchestration in `harness.herd.run.locust_run`, the summary and plots in `harness.herd.run.summary`;
-the Locust side lives in `load/` and runs in subprocesses only.
+the Locust side is the package `harness.herd.run.load` and runs in subprocesses only.
 """
 
 from __future__ import annotations

@@ -177,7 +177,7 @@ def _workers(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_locustfile_refuses_a_remote_host_by_itself(tmp_path: Path) -> None:
-    """The guard holds when Locust is started by hand, too (`locust -f load/locustfile.py`)."""
+    """The guard holds when Locust is started by hand, too (`locust -f`, the locustfile's path)."""
     from harness.herd.run.locust_run import LOCUSTFILE, locust_environment
 
     run = subprocess.run(

@@ -1,6 +1,7 @@
 """`mailstorm herd run`: the Locust herd load test, headless, with its reports.
 
-Locust runs in subprocesses (`python -m locust -f load/locustfile.py`), never in this process:
+Locust runs in subprocesses (`python -m locust -f <the locustfile of harness.herd.run.load>`),
+never in this process:
 importing Locust monkey-patches the interpreter with gevent, which the asyncio receiver cannot
 live with. The target is the embedded receiver (started here, with an admission-control plan:
 `max_sessions` concurrent sessions, then `421 4.7.0` at the greeting) or any SMTP server given
@@ -23,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 from harness.errors import MailstormError
@@ -32,8 +34,8 @@ from harness.herd.run.target import check_target
 from harness.ports import free_port
 from harness.receiver import FaultPlan, Receiver, plan_from_mapping
 
-#: The locustfile, beside `harness/` in the checkout.
-LOCUSTFILE = Path(__file__).resolve().parents[3] / "load" / "locustfile.py"
+#: The locustfile: package data of `harness.herd.run.load`, found without importing Locust.
+LOCUSTFILE = Path(str(files("harness.herd.run.load") / "locustfile.py"))
 HOST = "127.0.0.1"
 _GRACE = 60.0  # seconds Locust may overrun its run time (start-up, stopping, reports)
 _CONNECT_TIMEOUT = 5.0
@@ -126,7 +128,8 @@ def run_load(
     """Run the herd against the target, then summarize it into `run_dir`."""
     curve = curve_from_option(config.curve)  # refuse a bad curve before starting anything
     if not LOCUSTFILE.is_file():
-        raise LoadRunError(f"the locustfile is missing: {LOCUSTFILE} (run from a checkout)")
+        raise LoadRunError(f"the locustfile is missing: {LOCUSTFILE} (a broken installation)")
+    run_dir = run_dir.resolve()  # Locust runs in it: every path it gets must be absolute
     journal_path: Path | None = None
     with contextlib.ExitStack() as stack:
         if config.target is None:
@@ -223,9 +226,13 @@ def locust_arguments(config: LoadRunConfig, host: str, port: int, out: Path) -> 
 
 
 def locust_environment() -> dict[str, str]:
-    """The Locust processes' environment: the checkout importable, no update checks."""
+    """The Locust processes' environment: this `harness` importable, no update checks.
+
+    The interpreter is this one, so an installed `harness` is found already; from a checkout
+    without an install, its root goes first on the path.
+    """
     environment = dict(os.environ)
-    root = str(LOCUSTFILE.parents[1])
+    root = str(Path(str(files("harness"))).parent)
     environment["PYTHONPATH"] = os.pathsep.join(
         p for p in (root, environment.get("PYTHONPATH", "")) if p
     )
@@ -312,7 +319,9 @@ def _spawned(command: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]
             stdout=output,
             stderr=subprocess.STDOUT,
             env=locust_environment(),
-            cwd=LOCUSTFILE.parents[1],
+            # The run directory, not the user's: Locust reads locust.conf and pyproject.toml
+            # from its working directory, and a user's must not reshape the run.
+            cwd=log.parent.resolve(),
         )
     try:
         yield process

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from arrival_curve import CURVE_OPTION_HELP, DEFAULT, curve_from_option
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
-from message_source import MessageSource
 
 from harness.errors import MailstormError
 from harness.herd.run.curve import ArrivalCurve, Pacer, WorkerShare
+from harness.herd.run.load.arrival_curve import CURVE_OPTION_HELP, DEFAULT, curve_from_option
+from harness.herd.run.load.message_source import MessageSource
 from harness.herd.run.target import check_target
 
 logger = logging.getLogger("mailstorm.herd")
@@ -309,7 +309,9 @@ class HerdRuntime:
 def runtime_of(environment: Environment) -> HerdRuntime:
     runtime = getattr(environment, _ATTRIBUTE, None)
     if runtime is None:
-        raise MailstormError("the herd runtime is not set up (run load/locustfile.py)")
+        raise MailstormError(
+            "the herd runtime is not set up (run the herd locustfile: mailstorm herd locustfile)"
+        )
     assert isinstance(runtime, HerdRuntime)
     return runtime
 

@@ -12,8 +12,9 @@ The run stops by itself, whichever comes first: every message settled after the 
 
 from __future__ import annotations
 
-from herd_runtime import runtime_of
 from locust import LoadTestShape
+
+from harness.herd.run.load.herd_runtime import runtime_of
 
 
 class HerdShape(LoadTestShape):

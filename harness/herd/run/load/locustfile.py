@@ -1,4 +1,4 @@
-"""Locust load test of the reopening herd: `locust -f load/locustfile.py` (see load/README.md).
+"""The reopening herd for Locust: `locust -f "$(mailstorm herd locustfile)"` (see README.md here).
 
 Users are connection slots of upstream MTAs (`smtp_user.SmtpSlot`); the shape replays the
 arrival curve (`herd_shape.HerdShape`); options are `--herd-*` (`herd_runtime.add_arguments`).
@@ -9,13 +9,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from herd_runtime import add_arguments, install
-from herd_shape import HerdShape
 from locust import events
 from locust.env import Environment
-from smtp_user import SmtpSlot
 
 from harness.errors import MailstormError
+from harness.herd.run.load.herd_runtime import add_arguments, install
+from harness.herd.run.load.herd_shape import HerdShape
+from harness.herd.run.load.smtp_user import SmtpSlot
 
 __all__ = ["HerdShape", "SmtpSlot"]
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 from typing import Any
 
 from gevent import GreenletExit
-from herd_runtime import runtime_of
 from locust import User, task
 from locust.exception import StopUser
-from message_source import Message, MessageSource
-from smtp_session import (
+
+from harness.herd.run.load.herd_runtime import runtime_of
+from harness.herd.run.load.message_source import Message, MessageSource
+from harness.herd.run.load.smtp_session import (
     BOUNCED,
     DELIVERED,
     EOD,

@@ -1,0 +1,64 @@
+"""The Locust side's message source, imported directly (gevent without Locust's patching):
+retries come due no earlier than the class's next offset, past the give-up a message expires."""
+
+from __future__ import annotations
+
+import time
+
+from harness.herd.run.curve import Pacer, SenderPolicy, constant_curve
+from harness.herd.run.load.message_source import MessageSource
+from harness.message_ids import id_from_address
+
+#: Retries 0.2 s and 0.4 s after the first attempt (time factor 1), nothing after 0.5 s.
+POLICY = SenderPolicy("fast", retry_offsets=(0.0, 0.2, 0.4), give_up=0.5, concurrency=1)
+
+
+def one_message_source() -> MessageSource:
+    curve = constant_curve(1000.0, 0.001, policy=POLICY)  # one message, due at once
+    return MessageSource(curve, Pacer(curve, max_messages=1), time_factor=1.0, message_size=100)
+
+
+def test_a_deferred_message_comes_back_at_its_next_offset_then_expires() -> None:
+    source = one_message_source()
+    source.start()
+    try:
+        first = source.take()
+        assert id_from_address(first.sender) == first.id
+        assert first.recipient == "user@stage-0.herd.mailstorm.test"
+        source.deferred(first)
+
+        again = source.take()  # blocks in gevent's hub until the scheduler releases it
+
+        assert again is first
+        assert again.attempts == 2
+        assert source.wall() - first.first_wall >= POLICY.retry_offsets[1]
+        source.deferred(again)
+        third = source.take()
+        assert source.wall() - first.first_wall >= POLICY.retry_offsets[2]
+        source.deferred(third)  # the next offset (0.6 s) is past give_up: expired, not queued
+    finally:
+        source.stop()
+
+    counts = source.counts
+    assert (counts.offered, counts.attempts, counts.deferred) == (1, 3, 3)
+    assert (counts.retries, counts.expired, counts.delivered) == (2, 1, 0)
+    assert source.backlog == 0
+    assert source.finished
+
+
+def test_bounced_and_delivered_messages_settle_for_good() -> None:
+    source = one_message_source()
+    source.start()
+    try:
+        message = source.take()
+        assert source.in_flight == 1
+        source.bounced(message)
+    finally:
+        source.stop()
+    assert source.in_flight == 0
+    assert source.counts.bounced == 1
+    assert source.backlog == 0
+    record = source.record()
+    assert record["by_class"] == {"fast": {"offered": 1, "bounced": 1}}
+    assert record["last_settled"] is not None
+    assert record["last_settled"] <= time.time()
