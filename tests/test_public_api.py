@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 from types import ModuleType
 
 import pytest
 
 import harness
-from harness.errors import MailstormError
+import harness.herd
+from harness.errors import HerdError, MailstormError
 
 PUBLIC_PACKAGES = (
     "harness",
@@ -71,3 +73,24 @@ def test_errors_share_one_base() -> None:
     for error in errors:
         assert issubclass(error, harness.MailstormError)
         assert error.__doc__
+
+
+def herd_modules() -> list[str]:
+    """Every module of `harness.herd` but the Locust side (importing Locust patches gevent in)."""
+    return sorted(
+        info.name
+        for info in pkgutil.walk_packages(harness.herd.__path__, "harness.herd.")
+        if not info.name.startswith("harness.herd.run.load")
+    )
+
+
+@pytest.mark.parametrize("module_name", herd_modules())
+def test_the_herds_errors_derive_from_herd_error(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    for name, value in vars(module).items():
+        if (
+            inspect.isclass(value)
+            and issubclass(value, Exception)
+            and value.__module__ == module_name
+        ):
+            assert issubclass(value, HerdError), f"{module_name}.{name} is not a HerdError"

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.containers import bridge_gateway, docker_client
-from harness.errors import MailstormError
+from harness.errors import HerdError
 from harness.herd.reopen.measure import Injected, Measurement, RunEvidence, measure
 from harness.herd.reopen.plan import OutageVariant, Policy, receiver_schedule
 from harness.herd.reopen.senders import Sender, SenderFleet, SenderMix, SenderSpec
@@ -46,7 +46,7 @@ HEARTBEAT = 15.0
 SUBMIT_WORKERS = 4
 
 
-class ReopenError(MailstormError):
+class ReopenError(HerdError):
     """A reopen experiment cannot run as asked (bad outage, scale, capacity, counts)."""
 
 

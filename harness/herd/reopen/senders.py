@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-from harness.errors import MailstormError
+from harness.errors import HerdError, MailstormError
 from harness.targets import RouteTable, SenderTarget, target_class
 
 #: Parallel container starts: more only queue up in the engine on a small machine.
@@ -25,7 +25,7 @@ START_WORKERS = 4
 _MIX_PART = re.compile(r"^\s*([a-z][a-z0-9_-]*)\s*=\s*(\d+)\s*$")
 
 
-class SenderMixError(MailstormError):
+class SenderMixError(HerdError):
     """A `--senders` value cannot be used (unknown MTA, bad count, nothing to run)."""
 
 

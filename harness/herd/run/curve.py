@@ -25,13 +25,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.errors import MailstormError
+from harness.errors import HerdError
 
 FORMAT = "mailstorm-arrival-curve/1"
 HERD_MODEL_FORMAT = "mailstorm-herd-model/1"
 
 
-class LoadCurveError(MailstormError):
+class LoadCurveError(HerdError):
     """An arrival curve file cannot be used: unreadable, not JSON, or a field is missing or
     wrong; the message names the file and the field."""
 

@@ -40,7 +40,7 @@ from harness.containers import (
     load_target_metadata,
     run_labels,
 )
-from harness.errors import MailstormError
+from harness.errors import HerdError, MailstormError
 from harness.waiting import WaitTimeout, wait_until
 
 #: The image folder beside this module (not a sender target: the registry does not list it).
@@ -63,7 +63,7 @@ def image_metadata() -> TargetMetadata:
     return load_target_metadata(Path(str(files(__package__ or "harness.herd.run") / IMAGE_FOLDER)))
 
 
-class InboundError(MailstormError):
+class InboundError(HerdError):
     """The inbound Postfix could not be started or read (its log tail is in the notes)."""
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
-from harness.errors import MailstormError
+from harness.errors import HerdError
 from harness.herd.run.curve import ArrivalCurve, curve_from_option
 from harness.herd.run.summary import LoadSummary, summarize
 from harness.herd.run.target import check_target
@@ -43,7 +43,7 @@ _MASTER_ATTEMPTS = 5
 _WORKER_WAIT = 30  # seconds the master waits for its workers to connect
 
 
-class LoadRunError(MailstormError):
+class LoadRunError(HerdError):
     """A herd load run could not run: Locust failed, overran, or the target is unusable."""
 
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import MailstormError
+from harness.errors import HerdError
 from harness.herd.run.curve import ArrivalCurve
 from harness.receiver import Journal
 
@@ -31,7 +31,7 @@ BACKLOG_PLOT = "herd-backlog.png"
 LATENCY_PLOT = "herd-latency.png"
 
 
-class LoadSummaryError(MailstormError):
+class LoadSummaryError(HerdError):
     """A run directory lacks what the summary needs (Locust stopped before writing it)."""
 
 

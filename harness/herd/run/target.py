@@ -9,10 +9,10 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from harness.errors import MailstormError
+from harness.errors import HerdError
 
 
-class LoadTargetError(MailstormError):
+class LoadTargetError(HerdError):
     """A load target is malformed, cannot be resolved, or is remote without permission."""
 
 
