@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from harness.durations import format_duration
 from harness.ledger import CaseEvidence
-from harness.results import Check, Fate, Level, Outcome
+from harness.results import CHECK_CLAUSES, Check, Fate, Level, Outcome
 
 MINUTE = 60.0
 DAY = 86400.0
@@ -243,28 +243,35 @@ def _give_up_days(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
     return Outcome.DEVIATION, f"gave up after {format_duration(earliest)}, under 4 days", measured
 
 
+#: Each check id's function; its clause and level come from the catalogue of ids.
+_FUNCTIONS: dict[str, CheckFunction] = {
+    "retried": _retried,
+    "retried-452": _retried,
+    "retried-after-drop": _retried,
+    "no-repeat-after-5xx": _no_repeat,
+    "no-repeat-after-eod-5xx": _no_repeat,
+    "queued-not-bounced": _queued_not_bounced,
+    "retry-delayed": _retry_delayed,
+    "retry-interval-30m": _retry_interval_30m,
+    "give-up-4d": _give_up_days,
+    "delivered-after-recovery": _delivered_after_recovery,
+    "dsn-sent": _dsn_sent,
+    "dsn-null-sender": _dsn_null_sender,
+    "dsn-format": _dsn_format,
+    "duplicates": _duplicates,
+    "greeting-timeout-5m": _waited(5 * MINUTE, "greeting"),
+    "eod-timeout-10m": _waited(10 * MINUTE, "end-of-data reply"),
+    "code-class-reading": _class_reading,
+}
+if _FUNCTIONS.keys() != CHECK_CLAUSES.keys():  # a programming error: say which ids differ
+    raise RuntimeError(
+        f"check ids without a function: {sorted(CHECK_CLAUSES.keys() - _FUNCTIONS.keys())}, "
+        f"functions without an id: {sorted(_FUNCTIONS.keys() - CHECK_CLAUSES.keys())}"
+    )
+
 CHECKS: dict[str, CheckSpec] = {
-    "retried": CheckSpec("RFC5321 4.2.1", Level.SHOULD, _retried),
-    "retried-452": CheckSpec("RFC5321 4.5.3.1.10", Level.SHOULD, _retried),
-    "retried-after-drop": CheckSpec("RFC5321 3.8", Level.SHOULD, _retried),
-    "no-repeat-after-5xx": CheckSpec("RFC5321 4.2.1", Level.SHOULD, _no_repeat),
-    "no-repeat-after-eod-5xx": CheckSpec("RFC5321 4.2.5", Level.SHOULD, _no_repeat),
-    "queued-not-bounced": CheckSpec("RFC5321 4.5.4.1", Level.MUST, _queued_not_bounced),
-    "retry-delayed": CheckSpec("RFC5321 4.5.4.1", Level.MUST, _retry_delayed),
-    "retry-interval-30m": CheckSpec("RFC5321 4.5.4.1", Level.SHOULD, _retry_interval_30m),
-    "give-up-4d": CheckSpec("RFC5321 4.5.4.1", Level.SHOULD, _give_up_days),
-    "delivered-after-recovery": CheckSpec("RFC5321 4.5.4.1", Level.MUST, _delivered_after_recovery),
-    "dsn-sent": CheckSpec("RFC5321 6.1", Level.MUST, _dsn_sent),
-    "dsn-null-sender": CheckSpec("RFC5321 6.1", Level.MUST, _dsn_null_sender),
-    "dsn-format": CheckSpec("RFC3464", Level.MUST, _dsn_format),
-    "duplicates": CheckSpec("RFC1047", Level.INFO, _duplicates),
-    "greeting-timeout-5m": CheckSpec(
-        "RFC5321 4.5.3.2", Level.SHOULD, _waited(5 * MINUTE, "greeting")
-    ),
-    "eod-timeout-10m": CheckSpec(
-        "RFC5321 4.5.3.2", Level.SHOULD, _waited(10 * MINUTE, "end-of-data reply")
-    ),
-    "code-class-reading": CheckSpec("RFC3463", Level.INFO, _class_reading),
+    check_id: CheckSpec(entry.clause, entry.level, _FUNCTIONS[check_id])
+    for check_id, entry in CHECK_CLAUSES.items()
 }
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
-from harness import message_ids
+from harness.message_ids import id_from_address, id_from_content
 from harness.receiver.decider import Decider, Decision, Facts
 from harness.receiver.journal_writer import JournalWriter
 from harness.receiver.plan import Drop, DropMode, Reply, Stage
@@ -155,7 +155,7 @@ class FaultySMTP(SMTP):
         async def journaled(arg: str | None) -> None:
             self._stage = stage
             if stage is Stage.MAIL:  # a new transaction: its id is known from the command line
-                self.transaction = _Transaction(message_id=message_ids.id_from_address(arg or ""))
+                self.transaction = _Transaction(message_id=id_from_address(arg or ""))
             self.record("command", f"{name} {arg}" if arg else name)
             await method(arg)
 
@@ -371,7 +371,7 @@ class PlanHooks:
         options: list[str],
     ) -> Any:
         sender = _plain_sender(address) or ""
-        message_id = message_ids.id_from_address(sender) if sender else None
+        message_id = id_from_address(sender) if sender else None
         key = message_id or sender.lower() or "<>"
         server.transaction = _Transaction(
             message_id=message_id,
@@ -399,7 +399,7 @@ class PlanHooks:
     ) -> Any:
         sender = _plain_sender(envelope.mail_from) or ""
         if server.transaction.message_id is None and sender == "":
-            server.transaction.message_id = message_ids.id_from_address(address)
+            server.transaction.message_id = id_from_address(address)
         attempt = server.core.decider.count_pair_attempt(sender, address)
         server.transaction.pair_attempts[address.lower()] = attempt
         facts = server.facts(Stage.RCPT, recipients=(address,))
@@ -420,7 +420,7 @@ class PlanHooks:
         transaction = server.transaction
         sender = _plain_sender(envelope.mail_from) or ""
         if transaction.message_id is None:
-            transaction.message_id = message_ids.id_from_content(content)
+            transaction.message_id = id_from_content(content)
         facts = server.facts(Stage.EOD)
         decision = await server.decide(facts)
         outcome = decision.action.outcome if decision is not None else None
@@ -430,7 +430,7 @@ class PlanHooks:
             return await server.send_reply(outcome, facts)
         dsn_for = None
         if sender == "":
-            dsn_for = message_ids.id_from_content(content) or transaction.message_id
+            dsn_for = id_from_content(content) or transaction.message_id
         number, durable = server.core.journal.record_message(
             server.session_id,
             message_id=None if sender == "" else transaction.message_id,

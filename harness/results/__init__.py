@@ -17,6 +17,7 @@ from harness.results.case import (
     RecipientFate,
     empty_fates,
 )
+from harness.results.check_catalogue import CHECK_CLAUSES, CheckClause
 from harness.results.matrix import SCHEMA_VERSION, Matrix, TargetInfo
 from harness.results.matrix_json import (
     MATRIX_JSON,
@@ -47,6 +48,7 @@ from harness.results.schedule_json import (
 )
 
 __all__ = [
+    "CHECK_CLAUSES",
     "MATRIX_JSON",
     "MATRIX_VARIANT",
     "SCHEDULE_JSON",
@@ -56,6 +58,7 @@ __all__ = [
     "Attempt",
     "CaseResult",
     "Check",
+    "CheckClause",
     "DsnEvidence",
     "Fate",
     "Level",

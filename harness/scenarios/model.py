@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from harness.receiver import FaultPlan
+from harness.receiver.plan import FaultPlan
 
 
 class Kind(StrEnum):
