@@ -12,15 +12,15 @@ from harness.herd.run.curve import (
     ArrivalCurve,
     LoadCurveError,
     Pacer,
-    SenderPolicy,
     Stage,
     WorkerShare,
+    curve_class,
     curve_from_option,
     demo_curve,
     load_curve,
 )
 
-POLICY = SenderPolicy("fast", retry_offsets=(0.0, 1.0, 3.0), give_up=8.0, concurrency=8)
+POLICY = curve_class("fast", (0.0, 1.0, 3.0), give_up=8.0, concurrency=8)
 
 
 def ramp() -> ArrivalCurve:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import time
 
-from harness.herd.run.curve import Pacer, SenderPolicy, constant_curve
+from harness.herd.run.curve import Pacer, constant_curve, curve_class
 from harness.herd.run.load.message_source import MessageSource
 from harness.message_ids import id_from_address
 
 #: Retries 0.2 s and 0.4 s after the first attempt (time factor 1), nothing after 0.5 s.
-POLICY = SenderPolicy("fast", retry_offsets=(0.0, 0.2, 0.4), give_up=0.5, concurrency=1)
+POLICY = curve_class("fast", (0.0, 0.2, 0.4), give_up=0.5, concurrency=1)
 
 
 def one_message_source() -> MessageSource:
@@ -31,10 +31,10 @@ def test_a_deferred_message_comes_back_at_its_next_offset_then_expires() -> None
 
         assert again is first
         assert again.attempts == 2
-        assert source.wall() - first.first_wall >= POLICY.retry_offsets[1]
+        assert source.wall() - first.first_wall >= POLICY.retry_offsets[0]
         source.deferred(again)
         third = source.take()
-        assert source.wall() - first.first_wall >= POLICY.retry_offsets[2]
+        assert source.wall() - first.first_wall >= POLICY.retry_offsets[1]
         source.deferred(third)  # the next offset (0.6 s) is past give_up: expired, not queued
     finally:
         source.stop()

@@ -110,6 +110,57 @@ class SenderClass:
                     interval = min(interval, self.backoff.maximum)
         return tuple(offsets)
 
+    def next_attempt(self, age: float) -> float | None:
+        """The age (real seconds since the first attempt) of the next attempt after one made at
+        `age`, or None when that would be past `give_up`: what a replayed sender does with a
+        deferral (the herd run's Locust side asks this for every 4xx)."""
+        explicit = (0.0, *self.retry_offsets)
+        for offset in explicit:
+            if offset > age:
+                return offset if offset <= self.give_up else None
+        backoff = self.backoff
+        if backoff is None:
+            return None
+        last = explicit[-1]
+        if backoff.factor == 1.0 and backoff.maximum is None:  # exact: no summing of steps
+            steps = math.floor((age - last) / backoff.interval) + 1
+            upcoming = last + steps * backoff.interval
+        else:
+            upcoming, interval = last, backoff.interval
+            while upcoming <= age:
+                upcoming += interval
+                interval *= backoff.factor
+                if backoff.maximum is not None:
+                    interval = min(interval, backoff.maximum)
+        return upcoming if upcoming <= self.give_up else None
+
+    @classmethod
+    def from_attempts(
+        cls,
+        name: str,
+        attempts: tuple[float, ...],
+        *,
+        give_up: float,
+        concurrency: int,
+        share: float = 1.0,
+        source: str = "an arrival curve",
+    ) -> SenderClass:
+        """A class from its attempt times (0 first, at least one retry), whose last interval
+        then repeats until `give_up` (a maximal backoff): the arrival curve's form of a class."""
+        if len(attempts) < 2 or attempts[0] != 0:
+            raise ValueError("retry_offsets must start at 0 and list at least one retry")
+        if any(later <= earlier for earlier, later in itertools.pairwise(attempts)):
+            raise ValueError("retry_offsets must be strictly increasing")
+        return cls(
+            name=name,
+            retry_offsets=attempts[1:],
+            backoff=Backoff(attempts[-1] - attempts[-2]),
+            give_up=give_up,
+            concurrency=concurrency,
+            share=share,
+            source=source,
+        )
+
     def with_share(self, share: float) -> SenderClass:
         """The same class carrying another share of the inbound mail."""
         return replace(self, share=share)

@@ -1,7 +1,7 @@
 """The arrival curve a herd load test replays, and how each worker paces its share of it.
 
 Pure data and arithmetic (no gevent, no asyncio, no Locust), so both sides read it: the Locust
-processes under `load/` (which may import this module) and `mailstorm herd run`, which
+processes of `load` (which may import this module) and `mailstorm herd run`, which
 validates a curve before it starts anything.
 
 A curve says, in **real** seconds after the receiver reopened, how many messages per second
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HerdError
+from harness.herd.model.sender_classes import SenderClass
 
 FORMAT = "mailstorm-arrival-curve/1"
 HERD_MODEL_FORMAT = "mailstorm-herd-model/1"
@@ -36,44 +37,30 @@ class LoadCurveError(HerdError):
     wrong; the message names the file and the field."""
 
 
-@dataclass(frozen=True)
-class SenderPolicy:
-    """How one class of sender MTAs retries, in real seconds after a message's first attempt.
+#: A class's attempts when a curve does not say (Postfix-like: 5, 10, 20, 40 min), and its
+#: give-up, in real seconds.
+DEFAULT_ATTEMPTS = (0.0, 300.0, 900.0, 2100.0, 4500.0)
+DEFAULT_GIVE_UP = 5 * 86400.0
 
-    `retry_offsets` are the attempt times (0 first, strictly increasing); after the last one the
-    last interval repeats (a maximal backoff). No attempt is made after `give_up` (the message
-    expires, as a sender that gives up and bounces it). `concurrency` is how many connections
-    the class opens to us at its peak: the load's connection slots for it.
-    """
 
-    name: str
-    retry_offsets: tuple[float, ...] = (0.0, 300.0, 900.0, 2100.0, 4500.0)
-    give_up: float = 5 * 86400.0
-    concurrency: int = 10
-    share: float = 1.0
+def curve_class(
+    name: str,
+    attempts: tuple[float, ...] = DEFAULT_ATTEMPTS,
+    *,
+    give_up: float = DEFAULT_GIVE_UP,
+    concurrency: int = 10,
+    share: float = 1.0,
+) -> SenderClass:
+    """A sender class as an arrival curve states it: attempt times (0 first), the last interval
+    repeating until `give_up`; `concurrency` is the connection slots it opens at its peak."""
+    return SenderClass.from_attempts(
+        name, attempts, give_up=give_up, concurrency=concurrency, share=share
+    )
 
-    def __post_init__(self) -> None:
-        offsets = self.retry_offsets
-        if len(offsets) < 2 or offsets[0] != 0:
-            raise ValueError("retry_offsets must start at 0 and list at least one retry")
-        if any(later <= earlier for earlier, later in itertools.pairwise(offsets)):
-            raise ValueError("retry_offsets must be strictly increasing")
-        if self.give_up <= 0:
-            raise ValueError("give_up must be positive")
-        if self.concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
 
-    def next_attempt(self, age: float) -> float | None:
-        """The age (real seconds since the first attempt) of the next attempt after one made at
-        `age`, or None when that would be past `give_up`."""
-        offsets = self.retry_offsets
-        for offset in offsets:
-            if offset > age:
-                return offset if offset <= self.give_up else None
-        interval = offsets[-1] - offsets[-2]
-        steps = math.floor((age - offsets[-1]) / interval) + 1
-        upcoming = offsets[-1] + steps * interval
-        return upcoming if upcoming <= self.give_up else None
+def curve_attempts(sender: SenderClass) -> list[float]:
+    """The attempt times a curve file lists for `sender` (0 first)."""
+    return [0.0, *sender.retry_offsets]
 
 
 @dataclass(frozen=True)
@@ -88,7 +75,7 @@ class Stage:
 class ArrivalCurve:
     """Offered messages per second by sender class over real time after the reopening."""
 
-    classes: tuple[SenderPolicy, ...]
+    classes: tuple[SenderClass, ...]
     #: Point times, ascending (two equal times make a step).
     times: tuple[float, ...]
     #: rates[i][c]: messages/s of class c at times[i].
@@ -203,7 +190,7 @@ class ArrivalCurve:
                     "name": p.name,
                     "share": p.share,
                     "concurrency": p.concurrency,
-                    "retry_offsets": list(p.retry_offsets),
+                    "retry_offsets": curve_attempts(p),
                     "give_up": p.give_up,
                 }
                 for p in self.classes
@@ -320,12 +307,12 @@ def constant_curve(
     rate: float,
     duration: float,
     *,
-    policy: SenderPolicy | None = None,
+    policy: SenderClass | None = None,
     description: str = "",
 ) -> ArrivalCurve:
     """One class offering `rate` messages/s for `duration` seconds."""
     return ArrivalCurve(
-        classes=(policy or SenderPolicy("sender"),),
+        classes=(policy or curve_class("sender"),),
         times=(0.0, duration),
         rates=((rate,), (rate,)),
         description=description or f"constant {rate:g} msgs/s for {duration:g} s",
@@ -338,7 +325,7 @@ def flat_out_curve(messages: int, concurrency: int) -> ArrivalCurve:
     return constant_curve(
         rate,
         0.001,
-        policy=SenderPolicy("bench", concurrency=concurrency),
+        policy=curve_class("bench", concurrency=concurrency),
         description=f"{messages} messages at once ({concurrency} slots)",
     )
 
@@ -346,16 +333,16 @@ def flat_out_curve(messages: int, concurrency: int) -> ArrivalCurve:
 #: Debian defaults, in real seconds: Postfix 3.7 (minimal backoff 300 s doubling to 4000 s,
 #: give-up 5 days) and Exim 4.96 (15-minute retries for 2 h, then growing by 1.5 to 16 h,
 #: give-up 4 days), rounded to the schedule each produces.
-POSTFIX_LIKE = SenderPolicy(
+POSTFIX_LIKE = curve_class(
     "postfix-like",
-    retry_offsets=(0.0, 300.0, 900.0, 2100.0, 4500.0, 8500.0),
+    (0.0, 300.0, 900.0, 2100.0, 4500.0, 8500.0),
     give_up=5 * 86400.0,
     concurrency=20,
     share=0.6,
 )
-EXIM_LIKE = SenderPolicy(
+EXIM_LIKE = curve_class(
     "exim-like",
-    retry_offsets=(0.0, 900.0, 1800.0, 2700.0, 3600.0, 7200.0, 12600.0, 20700.0),
+    (0.0, 900.0, 1800.0, 2700.0, 3600.0, 7200.0, 12600.0, 20700.0),
     give_up=4 * 86400.0,
     concurrency=10,
     share=0.4,
@@ -404,7 +391,7 @@ def curve_from_option(text: str) -> ArrivalCurve:
                 raise ValueError("expected constant:RATE:SECONDS[:SLOTS]")
             rate, seconds = float(parts[0]), float(parts[1])
             concurrency = int(parts[2]) if len(parts) > 2 else 10
-            policy = SenderPolicy("sender", concurrency=concurrency)
+            policy = curve_class("sender", concurrency=concurrency)
             return constant_curve(rate, seconds, policy=policy)
     except ValueError as error:
         raise LoadCurveError(f"curve {text!r}: {error}") from None
@@ -434,15 +421,15 @@ def curve_from_mapping(document: Mapping[str, Any], *, source: str = "<inline>")
     """Validate a curve given as plain data in our format (see docs/herd-run.md)."""
     where = _Where(source)
     raw_classes = where.list(document, "classes")
-    classes: list[SenderPolicy] = []
+    classes: list[SenderClass] = []
     for i, raw in enumerate(raw_classes):
         at = f"classes[{i}]"
         entry = where.mapping(raw, at)
         try:
             classes.append(
-                SenderPolicy(
-                    name=where.text(entry, "name", at),
-                    retry_offsets=tuple(
+                curve_class(
+                    where.text(entry, "name", at),
+                    tuple(
                         where.number(value, f"{at}.retry_offsets[{j}]")
                         for j, value in enumerate(where.list(entry, "retry_offsets", at))
                     ),
