@@ -1,4 +1,5 @@
-"""Containers: engine access, run labels and cleanup, and the images MTAs run from.
+"""Containers: engine access, run labels and cleanup, the images MTAs run from, and the
+service lifecycle (`ContainerService`) both the sender targets and the inbound Postfix use.
 
 Ryuk, the reaper container testcontainers starts by default, comes from a registry we cannot
 assume is reachable: `disable_ryuk()` turns it off when a container is about to start (importing
@@ -13,6 +14,7 @@ from harness.containers.engine import bridge_gateway, docker_client
 from harness.containers.images import ensure_image
 from harness.containers.labels import run_labels
 from harness.containers.ryuk import disable_ryuk
+from harness.containers.service import PUBLISH_HOST, ContainerService, ServiceError
 from harness.containers.target_metadata import (
     TargetMetadata,
     is_image_folder,
@@ -20,7 +22,10 @@ from harness.containers.target_metadata import (
 )
 
 __all__ = [
+    "PUBLISH_HOST",
     "CleanupResult",
+    "ContainerService",
+    "ServiceError",
     "TargetMetadata",
     "bridge_gateway",
     "disable_ryuk",

@@ -6,36 +6,26 @@ half-way. Each MTA's folder (`postfix/`, `exim/`, ...) holds its driver, its `ta
 its image; the driver supplies only what differs: how to configure routes and time, how to start
 the daemon, and how to read its queue and log.
 
-The container runs `sleep infinity` under an init process; the MTA is configured by exec once
-the container is up, so a failed configuration leaves a live container to read logs from
-before it is removed.
+The container's lifecycle (image, labels, clean-up on a failed start, exec, diagnostics) is
+`harness.containers.ContainerService`, shared with the inbound Postfix of the load tests; a
+target adds routes, the scaled or warped clock, submission, and its queue and log.
 """
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import io
 import tarfile
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
-from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
-from testcontainers.core.container import DockerContainer
-
-from harness.containers import (
-    TargetMetadata,
-    disable_ryuk,
-    ensure_image,
-    load_target_metadata,
-    run_labels,
-)
+from harness.containers import ContainerService, TargetMetadata, load_target_metadata
 from harness.errors import MailstormError
 from harness.message_ids import HEADER, new_message_id, sender_address
 from harness.targets.clock_warp import (
@@ -55,8 +45,6 @@ from harness.waiting import wait_until
 #: The name sender MTAs use for themselves, and the domain their bounces go to.
 SENDER_HOSTNAME = "sender.mailstorm.test"
 BOUNCE_DOMAIN = "bounces.mailstorm.test"
-#: Log lines shown in a failure's notes.
-LOG_TAIL_LINES = 40
 
 
 class TargetError(MailstormError):
@@ -79,13 +67,13 @@ class Submission:
     size: int
 
 
-class SenderTarget(ABC):
+class SenderTarget(ContainerService):
     """A sender MTA in a container, routed to the receiver and running on a scaled clock."""
 
-    #: The folder under targets/ and the registry key.
+    #: The target's folder under harness/targets/ and the registry key.
     name: ClassVar[str]
-    #: The MTA's log file inside the container.
-    log_path: ClassVar[str]
+    error_type: ClassVar[type[MailstormError]] = TargetError
+    start_error_type: ClassVar[type[MailstormError]] = TargetStartError
     #: The command that exits 0 once the MTA accepts submissions.
     ready_command: ClassVar[list[str]]
     #: Clock-warp factor to use when none is given (None: this MTA cannot run warped).
@@ -109,20 +97,17 @@ class SenderTarget(ABC):
         if clock_warp and time_scale <= 1:
             raise TargetError(f"a clock warp needs a time scale > 1, got {time_scale:g}")
         routes.require(bounce_domain, "the DSNs this MTA sends would be lost")
+        super().__init__(hostname=hostname, image=image)
         self.routes = routes
         self.time_scale = time_scale
         #: stock configuration on a clock k times faster, instead of settings divided by k
         self.clock_warp = clock_warp
         self.clock: WarpedClock | None = None  #: the fast clock, once measured
         self.bounce_domain = bounce_domain
-        self.hostname = hostname
         self.startup_timeout = startup_timeout
-        self._image = image
-        self._container: DockerContainer | None = None
         self.version = ""
         self.package_version = ""
         self.scaling = TimeScaling(time_scale, ())
-        self.timings: dict[str, float] = {}  #: seconds: image, container, configure, ready
 
     # -- what each MTA provides ---------------------------------------------------------------
 
@@ -187,44 +172,29 @@ class SenderTarget(ABC):
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> Self:
-        """Build or find the image, start the container, configure and start the MTA."""
-        if self._container is not None:
-            raise TargetError(f"{self.name} target already started")
-        try:
-            started = time.monotonic()
-            image = self._image or ensure_image(self.metadata())
-            self.timings["image"] = time.monotonic() - started
-            started = time.monotonic()
-            disable_ryuk()
-            container = DockerContainer(image).with_command(["sleep", "infinity"])
-            container.with_kwargs(labels=run_labels(), hostname=self.hostname, init=True)
-            self._container = container
-            container.start()
-            self.timings["container"] = time.monotonic() - started
-            started = time.monotonic()
-            self._read_versions()
-            self.scaling = self.scale_time()
-            self.configure()
-            if self.clock_warp:
-                self.scaling = warped_parameters(
-                    self.scaling, self.time_scale, self.alarm_parameters
-                )
-                self._start_warped()
-            else:
-                self.start_mta()
-            self.timings["configure"] = time.monotonic() - started
-            started = time.monotonic()
-            ready = CommandSucceeds(self.ready_command, timeout=self.startup_timeout)
-            ready.wait_until_ready(container)
-            self.timings["ready"] = time.monotonic() - started
-        except BaseException as error:
-            self._attach_diagnostics(error)
-            self.stop()
-            if isinstance(error, MailstormError | KeyboardInterrupt):
-                raise
-            raise TargetStartError(f"{self.name} target failed to start: {error}") from error
-        return self
+    @property
+    def service_name(self) -> str:
+        return self.name
+
+    def image_metadata(self) -> TargetMetadata:
+        return self.metadata()
+
+    def bring_up(self) -> None:
+        """Read the versions, configure the MTA, start it (under a warp or not), wait for it."""
+        started = time.monotonic()
+        self._read_versions()
+        self.scaling = self.scale_time()
+        self.configure()
+        if self.clock_warp:
+            self.scaling = warped_parameters(self.scaling, self.time_scale, self.alarm_parameters)
+            self._start_warped()
+        else:
+            self.start_mta()
+        self.timings["configure"] = time.monotonic() - started
+        started = time.monotonic()
+        ready = CommandSucceeds(self.ready_command, timeout=self.startup_timeout)
+        ready.wait_until_ready(self.container)
+        self.timings["ready"] = time.monotonic() - started
 
     def _start_warped(self) -> None:
         """Start the daemon under the shared fast clock and measure that clock."""
@@ -255,48 +225,7 @@ class SenderTarget(ABC):
         pairs = sorted((real, fake) for _, real, fake in tightest)
         return WarpedClock.from_readings(self.time_scale, pairs)
 
-    def stop(self) -> None:
-        """Remove the container; safe to call twice and after a failed start."""
-        container, self._container = self._container, None
-        if container is None:
-            return
-        with contextlib.suppress(Exception):  # already gone: nothing left to remove
-            container.stop(force=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc is not None:
-            self._attach_diagnostics(exc)
-        self.stop()
-
     # -- using it -----------------------------------------------------------------------------
-
-    @property
-    def container(self) -> DockerContainer:
-        if self._container is None:
-            raise TargetError(f"{self.name} target is not started")
-        return self._container
-
-    def exec(self, command: Sequence[str] | str, *, check: bool = True) -> str:
-        """Run a command in the container; its output (stdout and stderr together)."""
-        argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
-        result = self.container.get_wrapped_container().exec_run(argv)
-        raw = result.output
-        assert isinstance(raw, bytes)  # exec_run without stream=True returns bytes
-        output = raw.decode("utf-8", "replace")
-        if check and result.exit_code != 0:
-            shown = " ".join(argv)
-            raise TargetError(
-                f"{self.name}: `{shown}` exited {result.exit_code}: {output.strip()[-800:]}"
-            )
-        return output
 
     def put_file(self, path: str, content: bytes | str, mode: int = 0o644) -> None:
         """Write a file into the container (its directory must exist)."""
@@ -337,9 +266,6 @@ class SenderTarget(ABC):
         command = self.on_mta_clock(command)  # postdrop, exim: the message's times on its clock
         self.exec(f"{command} < {path} && rm -f {path}")
         return Submission(message_id, sender, tuple(recipients), wall, mono, len(content))
-
-    def log_lines(self) -> list[str]:
-        return self.exec(f"cat {self.log_path} 2>/dev/null || true").splitlines()
 
     def logs(self) -> list[LogRecord]:
         """The MTA's log, parsed; under a clock warp, stamps are converted to real instants."""
@@ -388,25 +314,6 @@ class SenderTarget(ABC):
         self.version = metadata.parse_version(output) or output.strip().splitlines()[0]
         package = self.exec(["dpkg-query", "-W", "-f", "${Version}", metadata.package], check=False)
         self.package_version = package.strip()
-
-    def diagnostics(self) -> str:
-        """The MTA log's tail and the container's own output, for failure messages."""
-        if self._container is None:
-            return f"{self.name}: no container"
-        try:
-            tail = "\n".join(self.log_lines()[-LOG_TAIL_LINES:])
-            stdout, stderr = self._container.get_logs()
-        except Exception as error:  # the container may be gone: say so, do not mask the failure
-            return f"{self.name}: could not read logs: {error}"
-        output = (stdout + stderr).decode("utf-8", "replace").strip()[-2000:]
-        return (
-            f"--- {self.name} log ({self.log_path}) ---\n{tail}\n--- container output ---\n{output}"
-        )
-
-    def _attach_diagnostics(self, error: BaseException) -> None:
-        if not getattr(error, "_mailstorm_diagnostics", False):
-            error.add_note(self.diagnostics())
-            error._mailstorm_diagnostics = True  # type: ignore[attr-defined]
 
 
 def build_message(

@@ -69,7 +69,8 @@ def test_per_client_limit_answers_421_above_it() -> None:
 def test_published_on_loopback_only_and_removed_after_use() -> None:
     inbound = InboundPostfix()
     with inbound:
-        container = inbound._require()
+        container = inbound.container.get_wrapped_container()
+        container.reload()
         bindings = container.attrs["NetworkSettings"]["Ports"]["25/tcp"]
         assert {b["HostIp"] for b in bindings} == {"127.0.0.1"}
     with pytest.raises(InboundError, match="not started"):

@@ -14,8 +14,9 @@ after real delivery, not at the 250.
         run_load(target=inbound.address)          # "127.0.0.1:<port>"
         inbound.wait_delivered(expected, timeout=60)
 
-The container carries the run's labels (`harness.containers.labels`), so a run killed before
-`stop()` leaves nothing the next run's cleanup does not remove.
+The lifecycle (image, the run's labels, loopback-only publishing, clean-up on a failed start,
+exec, diagnostics) is `harness.containers.ContainerService`, the same as the sender targets',
+so a run killed before `stop()` leaves nothing the next run's cleanup does not remove.
 """
 
 from __future__ import annotations
@@ -23,22 +24,17 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
-
-import docker
-import docker.errors
-from docker.models.containers import Container
+from typing import Any, ClassVar
 
 from harness.containers import (
+    PUBLISH_HOST,
+    ContainerService,
     TargetMetadata,
-    docker_client,
-    ensure_image,
     load_target_metadata,
-    run_labels,
 )
 from harness.errors import HerdError, MailstormError
 from harness.waiting import WaitTimeout, wait_until
@@ -52,10 +48,6 @@ DOMAIN = "example.test"
 MAILDIR = f"/var/mail/vhosts/{DOMAIN}"
 LOG_PATH = "/var/log/postfix.log"
 SMTP_PORT = "25/tcp"
-#: Only loopback: the load test runs on this machine and nothing else may reach the MTA.
-PUBLISH_HOST = "127.0.0.1"
-#: Log lines shown in a failure's notes.
-LOG_TAIL_LINES = 40
 
 
 def image_metadata() -> TargetMetadata:
@@ -93,7 +85,7 @@ class InboundCapacity:
         }
 
 
-class InboundPostfix:
+class InboundPostfix(ContainerService):
     """Postfix receiving mail for `example.test` on 127.0.0.1:<ephemeral port>.
 
     `start()` (or `with`) builds or finds the image, starts the container, applies the capacity,
@@ -102,6 +94,9 @@ class InboundPostfix:
     """
 
     domain = DOMAIN
+    log_path: ClassVar[str] = LOG_PATH
+    error_type: ClassVar[type[MailstormError]] = InboundError
+    start_error_type: ClassVar[type[MailstormError]] = InboundError
 
     def __init__(
         self,
@@ -110,85 +105,49 @@ class InboundPostfix:
         startup_timeout: float = 60.0,
         image: str | None = None,
     ) -> None:
+        super().__init__(hostname="inbound.mailstorm.test", image=image)
         self.capacity = capacity or InboundCapacity()
         self.startup_timeout = startup_timeout
-        self._image = image
-        self._client: docker.DockerClient | None = None
-        self._container: Container | None = None
         self._port: int | None = None
         self.version = ""
-        self.timings: dict[str, float] = {}  #: seconds: image, container, ready
 
-    # -- lifecycle ----------------------------------------------------------------------------
+    # -- the service ----------------------------------------------------------------------------
 
-    def start(self) -> Self:
-        if self._container is not None:
-            raise InboundError("inbound Postfix already started")
-        try:
-            started = time.monotonic()
-            self._client = docker_client()
-            image = self._image or ensure_image(image_metadata(), self._client)
-            self.timings["image"] = time.monotonic() - started
-            started = time.monotonic()
-            self._container = self._client.containers.run(
-                image,
-                ["sleep", "infinity"],
-                detach=True,
-                init=True,
-                hostname="inbound.mailstorm.test",
-                labels=run_labels(),
-                ports={SMTP_PORT: (PUBLISH_HOST, 0)},  # 0: an ephemeral host port
-            )
-            self._port = self._published_port(self._container)
-            self.timings["container"] = time.monotonic() - started
-            started = time.monotonic()
-            settings = [f"{key}={value}" for key, value in self.capacity.settings().items()]
-            self.exec(["postconf", "-e", *settings])
-            self.version = self.exec(["postconf", "-h", "mail_version"]).strip()
-            self.exec(["postfix", "start"])
-            self._wait_for_greeting()
-            self.timings["ready"] = time.monotonic() - started
-        except BaseException as error:
-            self._attach_diagnostics(error)
-            self.stop()
-            if isinstance(error, MailstormError | KeyboardInterrupt):
-                raise
-            raise InboundError(f"inbound Postfix failed to start: {error}") from error
-        return self
+    @property
+    def service_name(self) -> str:
+        return IMAGE_NAME
+
+    def image_metadata(self) -> TargetMetadata:
+        return image_metadata()
+
+    def published_ports(self) -> Sequence[str]:
+        return (SMTP_PORT,)
+
+    def bring_up(self) -> None:
+        """Apply the capacity, start Postfix, wait for its greeting on the published port."""
+        self._port = self.published_port(SMTP_PORT)
+        started = time.monotonic()
+        settings = [f"{key}={value}" for key, value in self.capacity.settings().items()]
+        self.exec(["postconf", "-e", *settings])
+        self.version = self.exec(["postconf", "-h", "mail_version"]).strip()
+        self.exec(["postfix", "start"])
+        self._wait_for_greeting()
+        self.timings["ready"] = time.monotonic() - started
 
     def stop(self) -> None:
-        container, self._container = self._container, None
-        client, self._client = self._client, None
+        super().stop()
         self._port = None
-        if container is not None:
-            with contextlib.suppress(docker.errors.DockerException):  # already gone
-                container.remove(force=True)
-        if client is not None:
-            client.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc is not None:
-            self._attach_diagnostics(exc)
-        self.stop()
 
     # -- where and what -----------------------------------------------------------------------
 
     @property
     def host(self) -> str:
-        self._require()
+        self.container  # noqa: B018 -- raises InboundError when not started
         return PUBLISH_HOST
 
     @property
     def port(self) -> int:
-        self._require()
+        self.container  # noqa: B018 -- raises InboundError when not started
         assert self._port is not None  # set with the container
         return self._port
 
@@ -219,9 +178,6 @@ class InboundPostfix:
         )
         return seen[0]
 
-    def log_lines(self) -> list[str]:
-        return self.exec(f"cat {LOG_PATH} 2>/dev/null || true").splitlines()
-
     def describe(self) -> dict[str, Any]:
         """What a load-test report records about the server it hit."""
         return {
@@ -232,35 +188,7 @@ class InboundPostfix:
             **self.capacity.settings(),
         }
 
-    def exec(self, command: list[str] | str) -> str:
-        """Run a command in the container; its output. Raises InboundError when it fails."""
-        argv = ["sh", "-c", command] if isinstance(command, str) else command
-        result = self._require().exec_run(argv)
-        raw = result.output
-        assert isinstance(raw, bytes)  # exec_run without stream=True returns bytes
-        output = raw.decode("utf-8", "replace")
-        if result.exit_code != 0:
-            raise InboundError(
-                f"{IMAGE_NAME}: `{' '.join(argv)}` exited {result.exit_code}: {output[-800:]}"
-            )
-        return output
-
     # -- helpers ------------------------------------------------------------------------------
-
-    def _require(self) -> Container:
-        if self._container is None:
-            raise InboundError("inbound Postfix is not started")
-        return self._container
-
-    @staticmethod
-    def _published_port(container: Container) -> int:
-        """The ephemeral host port the engine chose for port 25 (known once it runs)."""
-        container.reload()
-        bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(SMTP_PORT)
-        for binding in bindings or []:
-            if binding.get("HostIp") in (PUBLISH_HOST, "") and binding.get("HostPort"):
-                return int(binding["HostPort"])
-        raise InboundError(f"the engine published no host port for {SMTP_PORT}: {bindings!r}")
 
     def _wait_for_greeting(self) -> None:
         """Poll until a connection gets a 220 line. Connecting is not enough: docker's proxy
@@ -290,18 +218,3 @@ class InboundPostfix:
             )
         except WaitTimeout as error:
             raise InboundError(str(error)) from None
-
-    def diagnostics(self) -> str:
-        if self._container is None:
-            return f"{IMAGE_NAME}: no container"
-        try:
-            tail = "\n".join(self.log_lines()[-LOG_TAIL_LINES:])
-            output = bytes(self._container.logs()).decode("utf-8", "replace").strip()[-2000:]
-        except (MailstormError, docker.errors.DockerException) as error:
-            return f"{IMAGE_NAME}: could not read logs: {error}"
-        return f"--- {IMAGE_NAME} log ({LOG_PATH}) ---\n{tail}\n--- container output ---\n{output}"
-
-    def _attach_diagnostics(self, error: BaseException) -> None:
-        if not getattr(error, "_mailstorm_diagnostics", False):
-            error.add_note(self.diagnostics())
-            error._mailstorm_diagnostics = True  # type: ignore[attr-defined]
