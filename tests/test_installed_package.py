@@ -4,7 +4,8 @@ The wheel must carry everything the package reads (target folders, images' build
 scenario catalogue, the locustfile): nothing may be found through the checkout. So this builds
 and installs the checkout with pip into a new virtualenv outside it, then, from an empty
 directory, runs the main job for Postfix on a bundled scenario and a user's own scenario file,
-the herd model, and a user's own pytest file that uses the `receiver` fixture.
+the herd model, the receiver on a user's own plan, and a user's own pytest file that uses
+the `receiver` fixture.
 
 The retry schedule is attached from the committed reference (`--schedules`) rather than
 measured: measuring it is 150 s of the same code that the checkout's own tests run, and the
@@ -15,6 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
+import signal
+import smtplib
 import subprocess
 import venv
 from pathlib import Path
@@ -190,3 +194,52 @@ def test_a_users_own_pytest_file_gets_the_receiver_fixture(installed: Path, tmp_
     )
 
     assert "2 passed" in output, output
+
+
+def test_the_receiver_command_serves_a_users_plan_from_an_empty_directory(
+    installed: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "my-rcpt.toml").write_text(OWN_TEST_SCENARIO, encoding="utf-8")
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    process = subprocess.Popen(
+        [
+            str(installed / "mailstorm"),
+            "receiver",
+            "--listen",
+            "127.0.0.1:0",
+            "--scenario",
+            "my-rcpt.toml",
+            "--journal",
+            "journal.sqlite",
+        ],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert process.stdout is not None
+        address = None
+        seen = b""
+        # Raw reads of the pipe: a buffered readline could hold the line select() waits for.
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            while address is None and selector.select(timeout=60):
+                chunk = os.read(process.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                seen += chunk
+                for line in seen.decode("utf-8", "replace").splitlines():
+                    if line.startswith("listening primary="):
+                        address = line.strip().split("=", 1)[1]
+        assert address is not None, seen.decode("utf-8", "replace")
+        host, _, port = address.rpartition(":")
+        with smtplib.SMTP(host, int(port), timeout=10) as client:
+            client.ehlo("me.example")
+            assert client.mail("a@me.example")[0] == 250
+            assert client.rcpt("b@my-rcpt.mailstorm.test")[0] == 550
+    finally:
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, rest.decode("utf-8", "replace")
+    assert (tmp_path / "journal.sqlite").is_file()
