@@ -1,7 +1,8 @@
 """Where a herd load test sends its mail, and the loopback guard.
 
-Pure Python (no gevent, no asyncio): `mailstorm herd run` and the Locust side (`load/`) both
-parse targets here, so a remote target is refused the same way whichever starts the run.
+Pure Python (no gevent, no asyncio): `mailstorm herd run` and the Locust side
+(`harness.herd.run.load`) both parse targets here, so a remote target is refused the same way
+whichever starts the run.
 """
 
 from __future__ import annotations
