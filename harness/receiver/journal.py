@@ -128,6 +128,18 @@ class Journal:
     def decisions(self, *, session_id: int | None = None) -> list[EventRecord]:
         return self.events(kind="decision", session_id=session_id)
 
+    def rule_firings(self) -> dict[int, int]:
+        """How often each rule of the plan decided something, by rule index (absent: never).
+
+        The proof that a fault was exercised: a scenario whose rule never fired measured the
+        MTA against the default accept, not against the fault it names.
+        """
+        rows = self._rows(
+            "SELECT rule, COUNT(*) FROM events WHERE kind = 'decision' AND rule IS NOT NULL "
+            "GROUP BY rule ORDER BY rule"
+        )
+        return {int(rule): int(count) for rule, count in rows}
+
     def messages(self, *, message_id: str | None = None) -> list[MessageRecord]:
         sql = "SELECT * FROM messages"
         params: tuple[Any, ...] = ()

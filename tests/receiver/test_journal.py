@@ -97,6 +97,31 @@ def test_rejected_message_is_not_stored_but_its_decision_is(
     assert (decision.stage, decision.rule, decision.message_id) == ("eod", 0, message_id)
 
 
+def test_rule_firings_count_each_rule_and_omit_the_ones_that_never_fired(
+    receiver_factory: ReceiverFactory,
+) -> None:
+    # Rule 0 refuses the first RCPT of every message, rule 1 (another domain) never matches.
+    receiver = receiver_factory(
+        parse_plan(
+            '[[rule]]\nstage = "rcpt"\nmessage_attempt = 1\nreply = "451 4.3.0 later"\n'
+            '[[rule]]\nstage = "rcpt"\nrecipient_domain = "never.test"\nreply = "550 5.1.1 no"\n'
+        )
+    )
+    for _ in range(2):
+        message_id = new_message_id()
+        sender = f"mailstorm+{message_id}@bounces.test"
+        with smtplib.SMTP(receiver.host, receiver.port, timeout=10) as client:
+            client.ehlo("me.test")
+            client.mail(sender)
+            assert client.rcpt("u@r.test")[0] == 451  # first attempt: rule 0
+            client.rset()
+            client.mail(sender)
+            assert client.rcpt("u@r.test")[0] == 250  # second attempt: the default accept
+    receiver.wait_idle()
+    with receiver.journal() as journal:
+        assert journal.rule_firings() == {0: 2}
+
+
 def test_journal_reader_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="no such journal"):
         Journal(tmp_path / "missing.sqlite")
