@@ -105,15 +105,20 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bin_dir
 
 
-def run_in(directory: Path, bin_dir: Path, *command: str, timeout: float) -> str:
-    """Run an installed command from `directory` with the venv first on PATH; its output."""
+def installed_environment(bin_dir: Path) -> dict[str, str]:
+    """This environment with the venv first on PATH and nothing pointing into the checkout."""
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     environment["PATH"] = f"{bin_dir}{os.pathsep}{environment.get('PATH', '')}"
     environment.pop("VIRTUAL_ENV", None)
+    return environment
+
+
+def run_in(directory: Path, bin_dir: Path, *command: str, timeout: float) -> str:
+    """Run an installed command from `directory` with the venv first on PATH; its output."""
     result = subprocess.run(
         [str(bin_dir / command[0]), *command[1:]],
         cwd=directory,
-        env=environment,
+        env=installed_environment(bin_dir),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -200,7 +205,6 @@ def test_the_receiver_command_serves_a_users_plan_from_an_empty_directory(
     installed: Path, tmp_path: Path
 ) -> None:
     (tmp_path / "my-rcpt.toml").write_text(OWN_TEST_SCENARIO, encoding="utf-8")
-    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     process = subprocess.Popen(
         [
             str(installed / "mailstorm"),
@@ -213,7 +217,7 @@ def test_the_receiver_command_serves_a_users_plan_from_an_empty_directory(
             "journal.sqlite",
         ],
         cwd=tmp_path,
-        env=environment,
+        env=installed_environment(installed),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

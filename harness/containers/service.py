@@ -39,7 +39,7 @@ class ServiceError(MailstormError):
 
 
 class ContainerService(ABC):
-    """One MTA in a container of its own image. Subclasses say which image (`metadata`), what
+    """One MTA in a container of its own image. Subclasses say which image (`image_metadata`), what
     to publish (`published_ports`), how to bring the MTA up (`bring_up`) and where its log is
     (`log_path`); they raise their own error types (`error_type`, `start_error_type`)."""
 
@@ -128,10 +128,6 @@ class ContainerService(ABC):
         self.stop()
 
     # -- using it ---------------------------------------------------------------------------------
-
-    @property
-    def started(self) -> bool:
-        return self._container is not None
 
     @property
     def container(self) -> DockerContainer:

@@ -52,7 +52,7 @@ SMTP_PORT = "25/tcp"
 
 def image_metadata() -> TargetMetadata:
     """The inbound Postfix's `target.toml` and image folder, found inside the package."""
-    return load_target_metadata(Path(str(files(__package__ or "harness.herd.run") / IMAGE_FOLDER)))
+    return load_target_metadata(Path(str(files("harness.herd.run") / IMAGE_FOLDER)))
 
 
 class InboundError(HerdError):
