@@ -12,14 +12,14 @@ Times are real MTA seconds since the case's first injection: wall seconds times 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.dsn import DeliveryReport, parse_dsn
 from harness.errors import MailstormError
 from harness.message_ids import id_from_address
-from harness.receiver import EventRecord, Journal, MessageRecord
+from harness.receiver import CLOSED_AFTER_REPLY, EventRecord, Journal, MessageRecord
 from harness.results import Attempt, Fate, RecipientFate
 from harness.targets import QueuedMessage, Submission
 from harness.waiting import WaitTimeout, wait_until
@@ -41,6 +41,8 @@ class CaseEvidence:
     foreign_bounces: tuple[MessageRecord, ...]  #: bounces to our ids from a non-null sender
     journal_excerpt: tuple[str, ...]
     observed_for: float
+    #: how often each rule of the plan decided something, by rule index (absent: never)
+    rule_firings: Mapping[int, int] = field(default_factory=dict)
 
     def failure_dsn(self) -> tuple[float, MessageRecord, DeliveryReport] | None:
         """The first DSN that reports a failure (delay warnings come before it, or alone)."""
@@ -101,6 +103,7 @@ class Ledger:
         with Journal(self.journal_path) as journal:
             delivered = [m for m in journal.messages() if m.message_id in ids]
             attempts = self._attempts(journal, now_mono)
+            firings = journal.rule_firings()
             excerpt = tuple(
                 f"t={self.real(e.mono):.0f}s #{e.session_id} {e.kind} {e.text}"[:200]
                 for e in journal.events()
@@ -126,6 +129,7 @@ class Ledger:
             foreign_bounces=foreign,
             journal_excerpt=excerpt,
             observed_for=self.real(now_mono),
+            rule_firings=firings,
         )
 
     def _attempts(self, journal: Journal, now_mono: float) -> tuple[Attempt, ...]:
@@ -141,7 +145,12 @@ class Ledger:
             # 450 at RCPT that is (rcpt, 450 ...), not the 221 to the QUIT that followed.
             staged = [e for e in events if e.stage in _STAGE_ORDER and e.stage != "quit"]
             stage = max((e.stage or "" for e in staged), key=_STAGE_ORDER.index, default="greeting")
-            at_stage = [e for e in staged if e.stage == stage and e.kind in ("reply", "drop")]
+            at_stage = [
+                e
+                for e in staged
+                if e.stage == stage
+                and (e.kind == "reply" or (e.kind == "drop" and e.text != CLOSED_AFTER_REPLY))
+            ]
             reply = at_stage[-1].text if at_stage and at_stage[-1].kind == "reply" else None
             last = events[-1]
             end = last.mono if last.kind == "disconnect" else now_mono

@@ -1,7 +1,13 @@
 """The controllable SMTP receiver: fault plans, the server, and its journal."""
 
 from harness.receiver.decider import Decider, Decision, Facts
-from harness.receiver.journal import EventRecord, Journal, MessageRecord, SessionRecord
+from harness.receiver.journal import (
+    CLOSED_AFTER_REPLY,
+    EventRecord,
+    Journal,
+    MessageRecord,
+    SessionRecord,
+)
 from harness.receiver.journal_writer import JournalWriter
 from harness.receiver.listeners import BoundListener, ListenSpec
 from harness.receiver.plan import (
@@ -23,6 +29,7 @@ from harness.receiver.server import Receiver, ReceiverCore, serve
 
 __all__ = [
     "ACCEPT_ALL",
+    "CLOSED_AFTER_REPLY",
     "Accept",
     "Action",
     "AttemptRange",

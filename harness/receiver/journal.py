@@ -17,6 +17,10 @@ from typing import Any, Self
 from harness.errors import JournalError
 from harness.receiver.journal_writer import SCHEMA_VERSION
 
+#: The text of the drop event that follows a reply which closes the connection (a 421): the
+#: client got that reply, so it is the session's last reply, not a hang-up without one.
+CLOSED_AFTER_REPLY = "closed after reply"
+
 
 @dataclass(frozen=True)
 class SessionRecord:

@@ -139,9 +139,6 @@ class DropMode(StrEnum):
 class Drop:
     mode: DropMode
     after_bytes: int = 0
-    #: after-dot only: store the message first, as a server that committed it and then died
-    #: before replying (RFC 1047): the sender, seeing no reply, sends it again: a duplicate
-    keep_message: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +155,10 @@ class Action:
 
     outcome: Outcome
     stall: float = 0.0
+    #: eod only: store the message before the stall and the outcome, as a server that has
+    #: committed it and is slow to say so, or dies before it does (RFC 1047): a sender that
+    #: gives up waiting sends it again, and the receiver then holds a duplicate
+    keep_message: bool = False
 
     @property
     def stalls_forever(self) -> bool:
@@ -170,6 +171,26 @@ class Rule:
     name: str
     match: Match
     action: Action
+    #: how often the rule must decide something in a conformance case for the case to count:
+    #: a fault that never fired measured the default accept, not the fault (0: optional)
+    min_fired: int = 1
+
+    def describe(self) -> str:
+        """The rule as one phrase for evidence: its name, stage and what it does."""
+        stages = "/".join(sorted(stage.value for stage in self.match.stages))
+        outcome = self.action.outcome
+        if isinstance(outcome, Reply):
+            does = f"{outcome.code}{' ' + outcome.enhanced if outcome.enhanced else ''}"
+        elif isinstance(outcome, Drop):
+            does = f"drop {outcome.mode.value}"
+        else:
+            does = "accept"
+        if self.action.stall:
+            stall = "forever" if self.action.stalls_forever else f"{self.action.stall:g}s"
+            does = (
+                f"stall {stall}, then {does}" if not self.action.stalls_forever else "stall forever"
+            )
+        return f"rule {self.index + 1} '{self.name}' ({stages}: {does})"
 
 
 @dataclass(frozen=True)

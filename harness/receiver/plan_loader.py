@@ -56,6 +56,7 @@ _RULE_KEYS = frozenset(
         "drop_after_bytes",
         "keep_message",
         "accept",
+        "min_fired",
     }
 )
 _REPLY_KEYS = frozenset({"code", "enhanced", "text", "close"})
@@ -166,7 +167,14 @@ def _rule(index: int, raw: Any, where: _Where) -> Rule:
     name = _optional_str(raw, "name", where) or f"rule {index + 1}"
     match = _match(raw, where)
     action = _action(raw, match.stages, where)
-    return Rule(index=index, name=name, match=match, action=action)
+    min_fired = _optional_count(raw, "min_fired", where)
+    return Rule(
+        index=index,
+        name=name,
+        match=match,
+        action=action,
+        min_fired=1 if min_fired is None else min_fired,
+    )
 
 
 def _match(raw: Mapping[str, Any], where: _Where) -> Match:
@@ -325,7 +333,17 @@ def _action(raw: Mapping[str, Any], stages: frozenset[Stage], where: _Where) -> 
         outcome = _drop(raw, stages, where)
     elif "accept" in raw and raw["accept"] is not True:
         raise where.error("accept", "can only be true (leave it out to not accept)")
-    return Action(outcome=outcome, stall=stall)
+    return Action(outcome=outcome, stall=stall, keep_message=_keep_message(raw, stages, where))
+
+
+def _keep_message(raw: Mapping[str, Any], stages: frozenset[Stage], where: _Where) -> bool:
+    """`keep_message`: store the message before the stall and the outcome (stage eod only)."""
+    keep = raw.get("keep_message", False)
+    if not isinstance(keep, bool):
+        raise where.error("keep_message", f"must be true or false, got {keep!r}")
+    if keep and stages != {Stage.EOD}:
+        raise where.error("keep_message", 'only applies at stage "eod"')
+    return keep
 
 
 def _reply(value: Any, where: _Where) -> Reply:
@@ -391,12 +409,7 @@ def _drop(raw: Mapping[str, Any], stages: frozenset[Stage], where: _Where) -> Dr
         raise where.error("drop", '"mid-data" only applies at stage "data"')
     if mode is DropMode.AFTER_DOT and stages != {Stage.EOD}:
         raise where.error("drop", '"after-dot" only applies at stage "eod"')
-    keep = raw.get("keep_message", False)
-    if "keep_message" in raw and mode is not DropMode.AFTER_DOT:
-        raise where.error("keep_message", 'only goes with drop = "after-dot"')
-    if not isinstance(keep, bool):
-        raise where.error("keep_message", f"must be true or false, got {keep!r}")
     after_bytes = raw.get("drop_after_bytes", 0)
     if not isinstance(after_bytes, int) or isinstance(after_bytes, bool) or after_bytes < 0:
         raise where.error("drop_after_bytes", f"must be a whole number >= 0, got {after_bytes!r}")
-    return Drop(mode=mode, after_bytes=after_bytes, keep_message=keep)
+    return Drop(mode=mode, after_bytes=after_bytes)

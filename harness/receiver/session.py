@@ -19,6 +19,7 @@ from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
 from harness.message_ids import id_from_address, id_from_content
 from harness.receiver.decider import Decider, Decision, Facts
+from harness.receiver.journal import CLOSED_AFTER_REPLY
 from harness.receiver.journal_writer import JournalWriter
 from harness.receiver.plan import Drop, DropMode, Reply, Stage
 
@@ -198,6 +199,13 @@ class FaultySMTP(SMTP):
 
     async def decide(self, facts: Facts) -> Decision | None:
         """Run the plan for this stage: None when the server should go on as normal."""
+        decision = self.choose(facts)
+        if decision is not None:
+            await self.act(decision)
+        return decision
+
+    def choose(self, facts: Facts) -> Decision | None:
+        """The rule that fires at this stage, journalled; None when none does."""
         if not self.core.decider.has_rules(facts.stage):
             return None
         decision = self.core.decider.decide(facts)
@@ -205,12 +213,15 @@ class FaultySMTP(SMTP):
             return None
         self._stage = facts.stage
         self.record("decision", decision.describe(), decision.rule.index)
+        return decision
+
+    async def act(self, decision: Decision) -> None:
+        """The decision's stall, and a drop before replying; other outcomes are the stage's."""
         await self._stall(decision.action.stall)
         if isinstance(decision.action.outcome, Drop) and (
             decision.action.outcome.mode is DropMode.BEFORE_REPLY
         ):
             self.hang_up("dropped before replying")
-        return decision
 
     async def _stall(self, real_seconds: float) -> None:
         if real_seconds <= 0:
@@ -235,10 +246,10 @@ class FaultySMTP(SMTP):
         if not reply.close:
             return rendered
         await self.push(rendered)
-        self.record("drop", "closed after reply")
+        self.record("drop", CLOSED_AFTER_REPLY)
         if self.transport is not None:
             self.transport.close()
-        raise _Hangup("closed after reply")
+        raise _Hangup(CLOSED_AFTER_REPLY)
 
     # -- stages without an aiosmtpd hook ----------------------------------------------------
 
@@ -422,12 +433,31 @@ class PlanHooks:
         if transaction.message_id is None:
             transaction.message_id = id_from_content(content)
         facts = server.facts(Stage.EOD)
-        decision = await server.decide(facts)
+        decision = server.choose(facts)
+        keep = decision is not None and decision.action.keep_message
+        # A committing server stores the message before it stalls or dies (RFC 1047's case):
+        # whatever the sender does while it waits, the receiver already holds the message.
+        number = await self._store(server, envelope, content, sender) if keep else None
+        if decision is not None:
+            await server.act(decision)
         outcome = decision.action.outcome if decision is not None else None
-        if isinstance(outcome, Drop) and not outcome.keep_message:  # only after-dot gets here
+        if isinstance(outcome, Drop):  # only after-dot gets here
+            if number is not None:
+                server.hang_up(f"stored message {number}, then dropped without a reply")
             server.hang_up(f"dropped after end-of-data, {len(content)} bytes read, no reply")
         if isinstance(outcome, Reply) and outcome.code >= 300:
             return await server.send_reply(outcome, facts)
+        if number is None:
+            number = await self._store(server, envelope, content, sender)
+        if isinstance(outcome, Reply):
+            return await server.send_reply(outcome, facts)
+        return f"250 2.0.0 OK queued as {number}"
+
+    async def _store(
+        self, server: FaultySMTP, envelope: Envelope, content: bytes, sender: str
+    ) -> int:
+        """Store the message durably (the journal has it once this returns); its number."""
+        transaction = server.transaction
         dsn_for = None
         if sender == "":
             dsn_for = id_from_content(content) or transaction.message_id
@@ -440,11 +470,7 @@ class PlanHooks:
             content=content,
         )
         await asyncio.wrap_future(durable)
-        if isinstance(outcome, Drop):
-            server.hang_up(f"stored message {number}, then dropped the connection without a reply")
-        if isinstance(outcome, Reply):
-            return await server.send_reply(outcome, facts)
-        return f"250 2.0.0 OK queued as {number}"
+        return number
 
     async def handle_QUIT(self, server: FaultySMTP, session: Session, envelope: Envelope) -> Any:
         facts = server.facts(Stage.QUIT)

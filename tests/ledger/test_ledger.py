@@ -141,3 +141,23 @@ def test_wait_settled_returns_once_settled_and_times_out_otherwise(
         LedgerExpectationError, match=r"waited 0.5s for every recipient.*gone@r.test: lost"
     ):
         ledger.wait_settled(timeout=0.5)
+
+
+@pytest.mark.parametrize("stage", ["greeting", "ehlo"])
+def test_a_reply_that_closes_the_connection_is_the_attempts_reply(
+    tmp_path: Path, stage: str
+) -> None:
+    """A 421 is sent, then the connection closed: the attempt shows the 421, not "no reply"."""
+    plan = parse_plan(f'[[rule]]\nstage = "{stage}"\nreply = "421 4.7.0 too busy"')
+    with (
+        Receiver(plan, journal=tmp_path / "case.sqlite", time_scale=SCALE) as case,
+        Receiver(journal=tmp_path / "bounces.sqlite", time_scale=SCALE) as bounces,
+    ):
+        ledger = Ledger(
+            journal=case.journal_path, bounce_journal=bounces.journal_path, time_scale=SCALE
+        )
+        with contextlib.suppress(smtplib.SMTPException):
+            ledger.add(submit(case, ["user@r.test"]))
+        case.wait_idle()
+        [attempt] = ledger.read(time.monotonic()).attempts
+    assert (attempt.stage, attempt.reply) == (stage, "421 4.7.0 too busy")

@@ -30,6 +30,7 @@ def test_full_rule_means_what_it_says() -> None:
         greylist = "5m"
         probability = 0.5
         stall = "90s"
+        min_fired = 3
         reply = "550 5.1.1 <{recipient}> recipient rejected"
         """
     )
@@ -44,6 +45,8 @@ def test_full_rule_means_what_it_says() -> None:
     assert (rule.match.after, rule.match.before) == (3600, 3 * 86400)
     assert (rule.match.sessions_above, rule.match.greylist, rule.match.probability) == (5, 300, 0.5)
     assert rule.action.stall == 90
+    assert rule.min_fired == 3
+    assert rule.describe() == "rule 1 'reject' (eod/rcpt: stall 90s, then 550 5.1.1)"
     assert rule.action.outcome == Reply(550, "5.1.1", ("<{recipient}> recipient rejected",), False)
 
 
@@ -125,6 +128,7 @@ MISTAKES = [
     ('[[rule]]\nstage = "rcpt"\nmessage_attempt = "3-1"\naccept = true', "empty range"),
     ('[[rule]]\nstage = "rcpt"\nmessage_attempt = 0\naccept = true', "count from 1"),
     ('[[rule]]\nstage = "rcpt"\nsessions_above = -1\naccept = true', "whole number >= 0"),
+    ('[[rule]]\nstage = "rcpt"\nmin_fired = "all"\naccept = true', "key 'min_fired': must be"),
     ('[[rule]]\nstage = "rcpt"\nsender = { regex = "(" }\naccept = true', "invalid regex"),
     ('[[rule]]\nstage = "rcpt"\nsender = 5\naccept = true', "must be a glob string"),
     ("seed = 1.5", "key 'seed': must be an integer"),

@@ -11,7 +11,8 @@ import socket
 import pytest
 
 from harness.pytest_plugin import ReceiverFactory
-from harness.receiver import FaultPlan, Receiver, Stage, parse_plan
+from harness.receiver import FaultPlan, MessageRecord, Receiver, Stage, parse_plan
+from harness.waiting import wait_until
 from tests.smtp_probe import Probe
 
 STAGES = [Stage.GREETING, Stage.EHLO, Stage.MAIL, Stage.RCPT, Stage.DATA, Stage.EOD, Stage.QUIT]
@@ -196,7 +197,39 @@ def test_drop_after_dot_can_keep_the_message_first(receiver_factory: ReceiverFac
         [stored] = journal.messages()
         [drop] = journal.events(kind="drop")
     assert stored.message_id == probe.message_id
-    assert drop.text == f"stored message {stored.id}, then dropped the connection without a reply"
+    assert drop.text == f"stored message {stored.id}, then dropped without a reply"
+
+
+def test_a_stall_after_dot_can_commit_the_message_before_it_stalls(
+    receiver_factory: ReceiverFactory,
+) -> None:
+    """RFC 1047's server: it has the message and is slow to say so. A client that gives up
+    waiting (here: a 0.3 s timeout against a stall of an hour) leaves it stored all the same,
+    so a sender that then sends it again makes a duplicate."""
+    receiver = start(receiver_factory, Stage.EOD, 'stall = "1h"\nkeep_message = true')
+    with Probe(receiver.host, receiver.port, timeout=0.3) as probe:
+        seen = probe.until(Stage.EOD)
+    assert seen.kind == "timeout"
+
+    def stored() -> list[MessageRecord]:
+        with receiver.journal() as journal:
+            return journal.messages()
+
+    [message] = wait_until(stored, timeout=10, what="the committed message in the journal")
+    assert message.message_id == probe.message_id
+    with receiver.journal() as journal:  # and the stall is still going on: no reply was sent
+        assert [e.stage for e in journal.events(kind="reply")][-1] == "data"
+
+
+def test_without_keep_message_a_stall_after_dot_stores_nothing_until_it_replies(
+    receiver_factory: ReceiverFactory,
+) -> None:
+    receiver = start(receiver_factory, Stage.EOD, 'stall = "1h"')
+    with Probe(receiver.host, receiver.port, timeout=0.3) as probe:
+        assert probe.until(Stage.EOD).kind == "timeout"
+    with receiver.journal() as journal:
+        assert journal.decisions()  # the rule fired and is stalling
+        assert journal.messages() == []
 
 
 def test_a_client_that_hangs_up_at_once_leaves_no_session_open(
