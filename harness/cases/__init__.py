@@ -5,5 +5,6 @@ through it; neither imports the other.
 """
 
 from harness.cases.engine import Group, ObservedCase, observe_groups, run_groups
+from harness.cases.grouping import sharing_sets
 
-__all__ = ["Group", "ObservedCase", "observe_groups", "run_groups"]
+__all__ = ["Group", "ObservedCase", "observe_groups", "run_groups", "sharing_sets"]

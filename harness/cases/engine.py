@@ -19,12 +19,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.cases.exercise import not_exercised, refusal_exercise, rule_exercise
 from harness.conformance import CheckInput, run_checks
 from harness.containers import bridge_gateway, docker_client
 from harness.errors import MailstormError
 from harness.ledger import CaseEvidence, Ledger
 from harness.receiver import ACCEPT_ALL, Receiver, Reply
-from harness.results import CaseResult, DsnEvidence, empty_fates
+from harness.results import CaseResult, DsnEvidence, FaultExercise, empty_fates
 from harness.scenarios import Scenario
 from harness.targets import (
     BOUNCE_DOMAIN,
@@ -239,9 +240,25 @@ def _finish(case: _Case, evidence: CaseEvidence) -> None:
     artifacts = case.target.compression_artifacts([s.message_id for s in case.sent])
     if artifacts:
         raise CompressionArtifactError("; ".join(artifacts))
-    case.result, case.evidence = _result(case, evidence), evidence
-    if case.keep_logs:
+    if case.keep_logs or case.scenario.refuse_until is not None:
         case.logs = tuple(case.target.logs())
+    case.result, case.evidence = _result(case, evidence, _exercise(case, evidence)), evidence
+
+
+def _exercise(case: _Case, evidence: CaseEvidence) -> tuple[FaultExercise, ...]:
+    """How often each fault of the case fired (the receiver's rules; refusals from the log)."""
+    exercise = rule_exercise(case.scenario, evidence.rule_firings)
+    if case.scenario.refuse_until is None:
+        return exercise
+    warped = case.target.clock_warp
+    refusal = refusal_exercise(
+        case.scenario,
+        case.logs,
+        case.sent,
+        time_scale=case.time_scale,
+        stamp_resolution=1 / case.time_scale if warped else 1.0,
+    )
+    return (*exercise, refusal)
 
 
 def _error_result(case: _Case, error: Exception) -> CaseResult:
@@ -292,14 +309,19 @@ def _inject_due(case: _Case) -> None:
         case.ledger.add(submission)
 
 
-def _result(case: _Case, evidence: CaseEvidence) -> CaseResult:
+def _result(case: _Case, evidence: CaseEvidence, exercise: tuple[FaultExercise, ...]) -> CaseResult:
+    """The cell: the checks on the evidence, or an error when a fault never fired (then the
+    evidence is kept, to show what the MTA met instead, but nothing is judged on it)."""
     scenario = case.scenario
+    unexercised = not_exercised(exercise)
     codes = tuple(
         rule.action.outcome.code
         for rule in scenario.plan.rules
         if isinstance(rule.action.outcome, Reply) and rule.action.outcome.code >= 400
     )
-    checks = run_checks(scenario.checks, CheckInput(evidence, codes))
+    uncertainty = case.target.retry_uncertainty()
+    judged = CheckInput(evidence, codes, time_uncertainty=uncertainty or 0.0)
+    checks = () if unexercised else run_checks(scenario.checks, judged)
     return CaseResult(
         scenario=scenario.id,
         target=case.target.name,
@@ -312,6 +334,9 @@ def _result(case: _Case, evidence: CaseEvidence) -> CaseResult:
         checks=checks,
         journal_excerpt=evidence.journal_excerpt,
         observed_for=evidence.observed_for,
+        error=unexercised,
+        exercise=exercise,
+        time_uncertainty=uncertainty,
     )
 
 

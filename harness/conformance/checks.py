@@ -25,6 +25,9 @@ class CheckInput:
     evidence: CaseEvidence
     #: the codes the scenario's receiver answered with, e.g. the 550 a DSN must quote
     reply_codes: tuple[int, ...] = ()
+    #: ± real seconds on times the sender's retry clock decides (intervals, give-up, bounce
+    #: times): a threshold within it of the measured value is inconclusive
+    time_uncertainty: float = 0.0
 
 
 CheckFunction = Callable[[CheckInput], tuple[Outcome, str, dict[str, object]]]
@@ -62,6 +65,22 @@ def _fates(evidence: CaseEvidence) -> set[Fate]:
     return {f.fate for f in evidence.fates}
 
 
+def _at_least(value: float, threshold: float, uncertainty: float) -> Outcome:
+    """`value ± uncertainty` against "at least `threshold`": pass only when the whole range
+    meets it, deviation only when none of it does, else inconclusive."""
+    if value - uncertainty >= threshold:
+        return Outcome.PASS
+    if value + uncertainty < threshold:
+        return Outcome.DEVIATION
+    return Outcome.INCONCLUSIVE
+
+
+def _pm(seconds: float, uncertainty: float) -> str:
+    """A measured retry-clock time for people, with its uncertainty: `22m ± 48m`."""
+    text = format_duration(seconds)
+    return f"{text} ± {format_duration(uncertainty)}" if uncertainty > 0 else text
+
+
 def _retried(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
     e = check.evidence
     attempts = len(e.attempts)
@@ -93,10 +112,14 @@ def _queued_not_bounced(check: CheckInput) -> tuple[Outcome, str, dict[str, obje
     measured: dict[str, object] = {"fates": e.counts(), "observed_for": round(e.observed_for)}
     if fates & {Fate.LOST}:
         return Outcome.DEVIATION, "mail was lost: neither delivered, bounced nor queued", measured
-    early = [f for f in e.fates if f.fate is Fate.BOUNCED and (f.settled_t or 0) < 4 * DAY]
-    if early:
-        when = format_duration(early[0].settled_t or 0)
-        return Outcome.DEVIATION, f"bounced after {when} instead of queuing", measured
+    u = check.time_uncertainty
+    bounces = sorted(f.settled_t or 0 for f in e.fates if f.fate is Fate.BOUNCED)
+    if bounces and (outcome := _at_least(bounces[0], 4 * DAY, u)) is not Outcome.PASS:
+        measured["bounced_at"] = round(bounces[0])
+        when = _pm(bounces[0], u)
+        if outcome is Outcome.DEVIATION:
+            return outcome, f"bounced after {when} instead of queuing", measured
+        return outcome, f"bounced after {when}: within the uncertainty of 4 days", measured
     return Outcome.PASS, "kept in the queue and retried (or delivered later)", measured
 
 
@@ -104,23 +127,33 @@ def _retry_delayed(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
     gaps = _gaps(check.evidence)
     if not gaps:
         return Outcome.NOT_APPLICABLE, "fewer than two attempts", {}
-    first = gaps[0]
-    measured: dict[str, object] = {"first_retry_after": round(first)}
-    if first >= MINUTE:
-        return Outcome.PASS, f"first retry after {format_duration(first)}", measured
-    return Outcome.DEVIATION, f"retried after only {format_duration(first)}", measured
+    first, u = gaps[0], check.time_uncertainty
+    measured: dict[str, object] = {"first_retry_after": round(first), "uncertainty": round(u)}
+    outcome = _at_least(first, MINUTE, u)
+    if outcome is Outcome.PASS:
+        return outcome, f"first retry after {_pm(first, u)}", measured
+    if outcome is Outcome.DEVIATION:
+        return outcome, f"retried after only {_pm(first, u)}", measured
+    return outcome, f"first retry after {_pm(first, u)}: a minute is within it", measured
 
 
 def _retry_interval_30m(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
     gaps = _gaps(check.evidence)
     if not gaps:
         return Outcome.NOT_APPLICABLE, "fewer than two attempts", {}
-    shortest = min(gaps)
-    measured: dict[str, object] = {"shortest_interval": round(shortest), "intervals": len(gaps)}
-    if shortest >= 30 * MINUTE:
-        return Outcome.PASS, f"shortest retry interval {format_duration(shortest)}", measured
-    detail = f"shortest retry interval {format_duration(shortest)}, under 30 minutes"
-    return Outcome.DEVIATION, detail, measured
+    shortest, u = min(gaps), check.time_uncertainty
+    measured: dict[str, object] = {
+        "shortest_interval": round(shortest),
+        "intervals": len(gaps),
+        "uncertainty": round(u),
+    }
+    outcome = _at_least(shortest, 30 * MINUTE, u)
+    text = f"shortest retry interval {_pm(shortest, u)}"
+    if outcome is Outcome.PASS:
+        return outcome, text, measured
+    if outcome is Outcome.DEVIATION:
+        return outcome, f"{text}, under 30 minutes", measured
+    return outcome, f"{text}: 30 minutes is within it", measured
 
 
 def _delivered_after_recovery(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
@@ -197,6 +230,36 @@ def _duplicates(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
     return Outcome.INFO, f"{extra} duplicate deliveries over {len(copies)} recipient(s)", measured
 
 
+def _peak(spans: list[tuple[float, float]]) -> int:
+    """The most sessions open at one moment, from (start, end) spans."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    peak = current = 0
+    for _, step in edges:  # at equal times an end (-1) sorts first: touching is not overlapping
+        current += step
+        peak = max(peak, current)
+    return peak
+
+
+def _sessions_under_421(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    """How the sender's concurrency met a receiver that answers 421 above a session limit:
+    how many sessions it opened at once, how many were turned away, and how many it still
+    opened at once afterwards (backing off, or not)."""
+    e = check.evidence
+    spans = [(a.t, a.t + a.duration) for a in e.attempts]
+    refused = [a for a in e.attempts if (a.reply or "").startswith("421")]
+    measured: dict[str, object] = {"peak_sessions": _peak(spans), "refused_421": len(refused)}
+    if not refused:
+        return Outcome.NOT_APPLICABLE, "no session was turned away with 421", measured
+    first = min(a.t for a in refused)
+    after = _peak([(start, end) for start, end in spans if start > first])
+    measured |= {"first_421": round(first), "peak_sessions_after_first_421": after}
+    detail = (
+        f"up to {measured['peak_sessions']} sessions at once; {len(refused)} turned away with "
+        f"421 (the first at {format_duration(first)}); afterwards up to {after} at once"
+    )
+    return Outcome.INFO, detail, measured
+
+
 def _waited(minimum: float, what: str) -> CheckFunction:
     def check(check_input: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
         e = check_input.evidence
@@ -237,10 +300,14 @@ def _give_up_days(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
         if Fate.LOST in _fates(e):
             return Outcome.DEVIATION, "mail was lost", measured
         return Outcome.PASS, f"still trying after {format_duration(e.observed_for)}", measured
-    earliest = min(bounced)
-    if earliest >= 4 * DAY:
-        return Outcome.PASS, f"gave up after {format_duration(earliest)}", measured
-    return Outcome.DEVIATION, f"gave up after {format_duration(earliest)}, under 4 days", measured
+    earliest, u = min(bounced), check.time_uncertainty
+    measured["uncertainty"] = round(u)
+    outcome = _at_least(earliest, 4 * DAY, u)
+    if outcome is Outcome.PASS:
+        return outcome, f"gave up after {_pm(earliest, u)}", measured
+    if outcome is Outcome.DEVIATION:
+        return outcome, f"gave up after {_pm(earliest, u)}, under 4 days", measured
+    return outcome, f"gave up after {_pm(earliest, u)}: 4 days is within it", measured
 
 
 #: Each check id's function; its clause and level come from the catalogue of ids.
@@ -259,6 +326,7 @@ _FUNCTIONS: dict[str, CheckFunction] = {
     "dsn-null-sender": _dsn_null_sender,
     "dsn-format": _dsn_format,
     "duplicates": _duplicates,
+    "sessions-under-421": _sessions_under_421,
     "greeting-timeout-5m": _waited(5 * MINUTE, "greeting"),
     "eod-timeout-10m": _waited(10 * MINUTE, "end-of-data reply"),
     "code-class-reading": _class_reading,

@@ -1,8 +1,9 @@
 """Running the compliance matrix: every scenario on every target, concurrently, into a `Matrix`.
 
 Cases share containers, never next hops (`harness.cases`): each (target, tier) pair gets one MTA
-container, or each scenario its own with `isolate`. A run lasts about as long as its longest
-scenario, not their sum.
+container, except scenarios that hold a delivery process (blackholes, stalls), which get their
+own (`harness.cases.grouping`); with `isolate` every scenario gets its own. A run lasts about
+as long as its longest scenario, not their sum.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.cases import Group, ObservedCase, run_groups
+from harness.cases import Group, ObservedCase, run_groups, sharing_sets
 from harness.results import CaseResult, Matrix, TargetInfo
 from harness.scenarios import Scenario, Tier
 from harness.targets import SenderTarget
@@ -37,14 +38,14 @@ class MatrixRun:
 
 
 def matrix_groups(run: MatrixRun) -> list[Group]:
-    """The matrix's containers: one per (target, tier), or per scenario when isolated."""
+    """The matrix's containers: one per (target, tier) and one per scenario that holds
+    deliveries, or one per scenario when isolated."""
     groups: list[Group] = []
     for name in run.targets:
         for tier in Tier:
             scenarios = [s for s in run.scenarios if s.tier is tier]
-            for members in [[s] for s in scenarios] if run.isolate else [scenarios]:
-                if members:
-                    groups.append(Group(name, run.time_scales[tier], members))
+            sets = [[s] for s in scenarios] if run.isolate else sharing_sets(scenarios)
+            groups += [Group(name, run.time_scales[tier], members) for members in sets]
     return groups
 
 

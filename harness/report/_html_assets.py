@@ -10,6 +10,7 @@ from __future__ import annotations
 CSS = """
 :root { color-scheme: light; --pass: #1e8e3e; --pass-bg: #e6f4ea; --dev: #b06000;
   --dev-bg: #fef3e0; --err: #c5221f; --err-bg: #fce8e6; --info: #1967d2; --info-bg: #e8f0fe;
+  --inc: #5f6368; --inc-bg: #eceff1;
   --line: #dadce0; --muted: #5f6368; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
@@ -38,6 +39,7 @@ th { background: #f8f9fa; font-weight: 600; }
 .grid th.scenario { font-weight: 500; white-space: nowrap; }
 .v-pass { background: var(--pass-bg); } .v-deviation { background: var(--dev-bg); }
 .v-error { background: var(--err-bg); } .v-info { background: var(--info-bg); }
+.v-inconclusive { background: var(--inc-bg); }
 .v-missing { background: #f1f3f4; color: var(--muted); }
 .legend span { display: inline-block; padding: 1px 8px; margin-right: 6px; border-radius: 3px; }
 #panel { position: sticky; top: 8px; max-height: calc(100vh - 16px); overflow: auto;
@@ -58,6 +60,7 @@ th { background: #f8f9fa; font-weight: 600; }
 .evidence pre { background: #f8f9fa; border: 1px solid var(--line); padding: 6px 8px;
   white-space: pre-wrap; word-break: break-all; margin: 0; }
 .o-pass { color: var(--pass); } .o-deviation { color: var(--dev); font-weight: 700; }
+.o-inconclusive { color: var(--inc); font-style: italic; }
 .o-not-applicable { color: var(--muted); } .o-info { color: var(--info); }
 .r-2xx { color: var(--pass); } .r-4xx { color: var(--dev); } .r-5xx { color: var(--err); }
 .r-none { color: var(--muted); font-style: italic; }

@@ -27,6 +27,7 @@ TIMES = "\N{MULTIPLICATION SIGN}"
 VERDICT_SYMBOLS = {
     "pass": "✅",
     "deviation": "⚠️",
+    "inconclusive": "\N{BLACK QUESTION MARK ORNAMENT}",
     "error": "❌",
     "info": "\N{INFORMATION SOURCE}\ufe0f",
 }
@@ -104,6 +105,31 @@ def deviations(matrix: Matrix) -> list[Deviation]:
     ]
 
 
+def inconclusive(matrix: Matrix) -> list[Deviation]:
+    """Every check whose threshold lies within the measured value's uncertainty, grid order."""
+    order = {name: index for index, name in enumerate(targets(matrix))}
+    rank = {name: index for index, name in enumerate(scenarios(matrix))}
+    cases = sorted(matrix.cases, key=lambda case: (rank[case.scenario], order[case.target]))
+    return [
+        Deviation(case, check)
+        for case in cases
+        for check in case.checks
+        if check.outcome == Outcome.INCONCLUSIVE
+    ]
+
+
+def uncertainties(matrix: Matrix) -> list[str]:
+    """`postfix x60: ± 2m` per target and time scale: the ± on that run's retry-clock times."""
+    seen: dict[tuple[str, float], float | None] = {}
+    for case in matrix.cases:
+        seen.setdefault((case.target, case.time_scale), case.time_uncertainty)
+    return [
+        f"{target} {TIMES}{scale:g}: "
+        + ("not established" if u is None else f"± {format_duration(u)}" if u else "exact")
+        for (target, scale), u in seen.items()
+    ]
+
+
 def errors(matrix: Matrix) -> list[CaseResult]:
     """The cases the harness could not measure."""
     return [case for case in matrix.cases if case.error]
@@ -125,6 +151,25 @@ def real_time(seconds: float | None) -> str:
         return "+0s"
     sign = "-" if seconds < 0 else "+"
     return sign + format_duration(abs(seconds))
+
+
+def plus_minus(case: CaseResult) -> str:
+    """` ± 2m` for a case whose retry-clock times carry an uncertainty, else nothing."""
+    u = case.time_uncertainty
+    return f" ± {format_duration(u)}" if u else ""
+
+
+def uncertainty_text(case: CaseResult) -> str:
+    """What the ± on this case's times is, in one phrase for the evidence."""
+    u = case.time_uncertainty
+    if u is None:
+        return "uncertainty not established (clock warp: see the schedule's)"
+    if u == 0:
+        return "exact"
+    return (
+        f"± {format_duration(u)}: the MTA's whole-second clock handling at "
+        f"{TIMES}{case.time_scale:g} (docs/fidelity.md)"
+    )
 
 
 def time_scales_text(target: TargetInfo) -> str:

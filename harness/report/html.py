@@ -42,7 +42,13 @@ CONTENT_SECURITY_POLICY = (
 )
 #: Verdict symbols drawn from text fonts, not emoji: the page must read the same in a browser
 #: without an emoji font (a CI screenshot, a server's headless browser); colour does the rest.
-SYMBOLS = {"pass": "✓", "deviation": "⚠", "error": "✗", "info": "\N{INFORMATION SOURCE}"}
+SYMBOLS = {
+    "pass": "✓",
+    "deviation": "⚠",
+    "inconclusive": "?",
+    "error": "✗",
+    "info": "\N{INFORMATION SOURCE}",
+}
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -212,6 +218,7 @@ def _evidence(case: CaseResult, anchor: str) -> str:
         '<dl class="facts">',
         f"<dt>fates</dt><dd>{_e(cells.fates_text(case))}</dd>",
         f"<dt>time scale</dt><dd>{TIMES}{case.time_scale:g}</dd>",
+        f"<dt>retry-clock times</dt><dd>{_e(cells.uncertainty_text(case))}</dd>",
         f"<dt>observed for</dt><dd>{_e(format_duration(case.observed_for))} real "
         f"({case.observed_for:g} s)</dd>",
         "</dl>",
@@ -265,7 +272,8 @@ def _attempts(case: CaseResult) -> list[str]:
     # The listener matters only when there are several (primary and secondary MX).
     listeners = len({attempt.listener for attempt in case.attempts}) > 1
     parts.append(
-        '<table class="attempts"><thead><tr><th>#</th><th>t (real)</th><th>after previous</th>'
+        '<table class="attempts"><thead><tr><th>#</th>'
+        f"<th>t (real{_e(cells.plus_minus(case))})</th><th>after previous</th>"
         "<th>stage</th><th>reply</th>"
         + ("<th>listener</th>" if listeners else "")
         + "</tr></thead><tbody>"

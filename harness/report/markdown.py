@@ -34,6 +34,7 @@ def render_markdown(matrix: Matrix) -> str:
         *_grid(matrix),
         "",
         *_deviations_section(matrix),
+        *_inconclusive_section(matrix),
         *_errors_section(matrix),
         *_schedules_section(matrix),
     ]
@@ -85,7 +86,17 @@ def _targets_section(matrix: Matrix) -> list[str]:
         for target in matrix.targets
         if (phrases := cells.distorted_parameters(target))
     ]
-    return [*lines, *(["", *distortions] if distortions else [])]
+    spread = cells.uncertainties(matrix)
+    plus_minus = (
+        [
+            "",
+            "Times the senders' retry clocks decide (attempts, intervals, settle and DSN times) "
+            "carry these uncertainties: " + "; ".join(escape(phrase) for phrase in spread) + ".",
+        ]
+        if spread
+        else []
+    )
+    return [*lines, *(["", *distortions] if distortions else []), *plus_minus]
 
 
 def _grid(matrix: Matrix) -> list[str]:
@@ -110,6 +121,20 @@ def _deviations_section(matrix: Matrix) -> list[str]:
         lines.append(
             f"- {_code(case.scenario)} {TIMES} **{escape(case.target)}** — "
             f"{escape(check.clause)} **{escape(check.level.value)}**: {escape(check.detail)}"
+        )
+    return [*lines, ""]
+
+
+def _inconclusive_section(matrix: Matrix) -> list[str]:
+    found = cells.inconclusive(matrix)
+    if not found:
+        return []
+    lines = [f"## Inconclusive ({len(found)}): the threshold is within the uncertainty", ""]
+    for item in found:
+        check, case = item.check, item.case
+        lines.append(
+            f"- {_code(case.scenario)} {TIMES} **{escape(case.target)}** — "
+            f"{escape(check.clause)} {escape(check.level.value)}: {escape(check.detail)}"
         )
     return [*lines, ""]
 

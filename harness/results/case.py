@@ -38,6 +38,8 @@ class Outcome(StrEnum):
     PASS = "pass"
     DEVIATION = "deviation"  #: the MTA does not do what the clause says (a result, not an error)
     NOT_APPLICABLE = "not applicable"  #: the case did not exercise the clause
+    #: the measured value is within its uncertainty of the threshold: neither pass nor deviation
+    INCONCLUSIVE = "inconclusive"
     INFO = "info"  #: recorded, not judged
 
 
@@ -92,6 +94,23 @@ class Check:
 
 
 @dataclass(frozen=True)
+class FaultExercise:
+    """How often one fault of a case fired, against how often the scenario needs it to.
+
+    The proof that a cell measured the fault it names: a rule that fired fewer times than
+    `needed` makes the case an error ("fault not exercised"), never a pass.
+    """
+
+    fault: str  #: the rule as a phrase ("rule 1 'rule 1' (greeting: 421 4.7.0)"), or the refusal
+    needed: int
+    fired: int
+
+    @property
+    def exercised(self) -> bool:
+        return self.fired >= self.needed
+
+
+@dataclass(frozen=True)
 class CaseResult:
     """One scenario on one target: everything the reports show of that cell."""
 
@@ -107,15 +126,23 @@ class CaseResult:
     journal_excerpt: tuple[str, ...] = ()  #: a few lines of the receiver's journal
     observed_for: float = 0.0  #: real seconds observed after injection
     error: str | None = None  #: a harness error: the case could not be measured
+    exercise: tuple[FaultExercise, ...] = ()  #: each fault's firings (empty: no faults)
+    #: ± real seconds on every time that follows the sender's retry clock (attempt times,
+    #: intervals, settle and DSN times): how far the MTA's whole-second clock handling can move
+    #: them at this time scale (`SenderTarget.retry_uncertainty`); None when not established
+    time_uncertainty: float | None = None
 
     @property
     def verdict(self) -> str:
-        """pass, deviation (a SHOULD/MUST not met), error, or info (nothing judged)."""
+        """pass, deviation (a SHOULD/MUST not met), inconclusive (a threshold inside the
+        uncertainty, nothing failed), error, or info (nothing judged)."""
         if self.error:
             return "error"
         outcomes = {check.outcome for check in self.checks}
         if Outcome.DEVIATION in outcomes:
             return "deviation"
+        if Outcome.INCONCLUSIVE in outcomes:
+            return "inconclusive"
         return "pass" if Outcome.PASS in outcomes else "info"
 
 

@@ -37,6 +37,7 @@ CHECK_CLAUSES: dict[str, CheckClause] = {
     "dsn-null-sender": CheckClause("RFC5321 6.1", Level.MUST),
     "dsn-format": CheckClause("RFC3464", Level.MUST),
     "duplicates": CheckClause("RFC1047", Level.INFO),
+    "sessions-under-421": CheckClause("RFC5321 3.8", Level.INFO),
     "greeting-timeout-5m": CheckClause("RFC5321 4.5.3.2", Level.SHOULD),
     "eod-timeout-10m": CheckClause("RFC5321 4.5.3.2", Level.SHOULD),
     "code-class-reading": CheckClause("RFC3463", Level.INFO),

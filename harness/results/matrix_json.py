@@ -23,6 +23,7 @@ from harness.results.case import (
     Check,
     DsnEvidence,
     Fate,
+    FaultExercise,
     Level,
     Outcome,
     RecipientFate,
@@ -72,6 +73,7 @@ def schedule_to_json_data(schedule: Schedule) -> dict[str, Any]:
                 "configured_seconds": p.configured_seconds,
                 "effective_real_seconds": p.effective_real_seconds,
                 "note": p.note,
+                "early_seconds": p.early_seconds,
             }
             for p in schedule.distorted
         ],
@@ -198,6 +200,7 @@ def _parameter(data: Fields, time_scale: float) -> ScaledParameter:
         configured_seconds=data.number("configured_seconds"),
         time_scale=time_scale,
         note=data.string("note", ""),
+        early_seconds=data.number("early_seconds", 0.0),
     )
 
 
@@ -220,6 +223,14 @@ def _case(data: Fields) -> CaseResult:
         journal_excerpt=data.strings("journal_excerpt", []),
         observed_for=data.number("observed_for", 0.0),
         error=data.optional_string("error"),
+        exercise=tuple(_exercise(raw) for raw in data.objects("exercise", [])),
+        time_uncertainty=data.optional_number("time_uncertainty"),
+    )
+
+
+def _exercise(data: Fields) -> FaultExercise:
+    return FaultExercise(
+        fault=data.string("fault"), needed=data.integer("needed"), fired=data.integer("fired")
     )
 
 

@@ -142,6 +142,7 @@ def _schedule_data(schedule: Schedule) -> dict[str, Any]:
                 "configured_seconds": p.configured_seconds,
                 "distortion": p.distortion,
                 "note": p.note,
+                "early_seconds": p.early_seconds,
             }
             for p in schedule.distorted
         ],
@@ -187,6 +188,7 @@ def _schedule(data: Fields, checks: tuple[Check, ...]) -> Schedule:
                 configured_seconds=raw.number("configured_seconds"),
                 time_scale=time_scale,
                 note=raw.string("note", ""),
+                early_seconds=raw.number("early_seconds", 0.0),
             )
             for raw in data.objects("distorted_parameters", [])
         ),

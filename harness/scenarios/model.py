@@ -11,6 +11,9 @@ from enum import StrEnum
 
 from harness.receiver.plan import FaultPlan
 
+#: A stall this long (real seconds) or longer holds a sender's delivery process for minutes.
+HOLDING_STALL = 60.0
+
 
 class Kind(StrEnum):
     """The catalogue's families (docs/conformance.md), which also order the matrix."""
@@ -49,6 +52,17 @@ class Scenario:
     refuse_until: float | None = None  #: nothing listens (connection refused) until then
     settle: bool = True  #: stop watching once every recipient is delivered or bounced
     source: str = "<inline>"
+
+    @property
+    def holds_deliveries(self) -> bool:
+        """Whether a rule stalls for a minute or more (a blackhole, a slow greeting, a stall).
+
+        Such a scenario holds the sender's delivery process while it waits, and a sender that
+        delivers its queue in sequence (an Exim queue run) makes every message behind it wait
+        too: the neighbours' retry intervals would then be this scenario's blocking. So it
+        runs in its own sender instance (`harness.cases.grouping`).
+        """
+        return any(rule.action.stall >= HOLDING_STALL for rule in self.plan.rules)
 
     @property
     def domain(self) -> str:

@@ -14,13 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.cases import Group, ObservedCase, observe_groups
+from harness.cases import Group, ObservedCase, observe_groups, sharing_sets
 from harness.conformance import CheckInput, run_checks
+from harness.ledger import refused_attempts
 from harness.results import Agreement, Attempt, MeasuredSchedule, Method, ScheduleResults
 from harness.schedule.agreement import compare
 from harness.schedule.clock_check import clock_inconsistency, unseen_attempts
 from harness.schedule.derive import derive_schedule
-from harness.schedule.refused import refused_attempts
 from harness.schedule.variants import Variant, scenario_for
 from harness.targets import target_class
 
@@ -49,19 +49,23 @@ def run_schedules(run: ScheduleRun) -> ScheduleResults:
 
 
 def schedule_groups(run: ScheduleRun) -> list[Group]:
-    """The containers a schedule run needs: one per (target, compression), every variant in
-    each; `mailstorm matrix` observes them after the matrix."""
-    members = [scenario_for(v) for v in run.variants]
+    """The containers a schedule run needs: one per (target, compression) for the variants
+    that may share one, and one more for each that holds deliveries (`blackhole`, whose
+    five-minute greeting waits would otherwise delay the other variants' retries in Exim's
+    queue runs); `mailstorm matrix` observes them after the matrix."""
+    sets = sharing_sets([scenario_for(v) for v in run.variants])
     groups = [
         Group(target, scale, members, keep_logs=Variant.REFUSED in run.variants)
         for target in run.targets
         for scale in run.time_scales
+        for members in sets
     ]
     groups += [
         # Warped runs always keep the log: it is how the clock is checked.
         Group(target, run.clock_warps[target], members, keep_logs=True, clock_warp=True)
         for target in run.targets
         if target in run.clock_warps
+        for members in sets
     ]
     return groups
 

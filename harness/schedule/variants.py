@@ -23,7 +23,7 @@ class Variant(StrEnum):
     """How the receiver fails: a 4xx reply, a greeting that never comes, or nothing listening.
 
     `refused` leaves no trace at the receiver: its attempts come from the MTA's log
-    (`harness.schedule.refused`).
+    (`harness.ledger.refused`).
     """
 
     REPLY_4XX = "4xx"

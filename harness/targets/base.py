@@ -80,6 +80,10 @@ class SenderTarget(ContainerService):
     default_warp_factor: ClassVar[float | None] = None
     #: Settings timed with alarm(), which libfaketime keeps in whole seconds.
     alarm_parameters: ClassVar[tuple[str, ...]] = ()
+    #: Wall seconds by which the MTA's own clock handling can move a retry from where its
+    #: scaled schedule puts it: whole-second times and comparison slack. Each MTA states its
+    #: source; k times this is the ± on a measured retry time (`retry_uncertainty`).
+    retry_clock_slack: ClassVar[float] = 1.0
 
     def __init__(
         self,
@@ -145,6 +149,18 @@ class SenderTarget(ContainerService):
     def first_retry_window(self) -> tuple[float, float]:
         """Earliest and latest first retry after a temporary failure, in real seconds, as this
         target's scaled configuration implies (the suites check the MTA keeps to it)."""
+
+    def retry_uncertainty(self) -> float | None:
+        """± real seconds on a time this MTA's retry clock decides, under scaled configuration.
+
+        One wall second of whole-second rounding is k real seconds, so the same slack that is
+        nothing at stock settings is two minutes at k = 60 and 48 minutes at k = 1440. Under
+        a clock warp the MTA's own seconds are exact, and what moves a retry is the real time
+        each step costs, times K: that is measured per schedule run, not here (None).
+        """
+        if self.clock_warp:
+            return None
+        return self.time_scale * self.retry_clock_slack
 
     def compression_artifacts(self, message_ids: Collection[str]) -> tuple[str, ...]:
         """What the compression itself did to these messages, read from the MTA's own record.
@@ -299,6 +315,7 @@ class SenderTarget(ContainerService):
                     "default_seconds": p.default_seconds,
                     "configured_seconds": p.configured_seconds,
                     "effective_real_seconds": p.effective_real_seconds,
+                    "early_seconds": p.early_seconds,
                     "exact": p.exact,
                     "note": p.note,
                 }

@@ -21,10 +21,14 @@ def scale_whole_seconds(
     *,
     minimum: float = 1.0,
     why_minimum: str = "",
+    early_seconds: float = 0.0,
+    why_early: str = "",
 ) -> ScaledParameter:
     """Scale a parameter that takes whole seconds with a lower bound (most MTA settings).
 
-    `why_minimum` says why the bound is above what the MTA itself accepts, when it is.
+    `why_minimum` says why the bound is above what the MTA itself accepts, when it is;
+    `early_seconds` is how much sooner than configured the MTA acts on it, on average, and
+    `why_early` the reason (see `ScaledParameter.early_seconds`).
     """
     if default_seconds == 0:
         return ScaledParameter(name, 0, 0, time_scale)  # 0 means "off": keep it off
@@ -38,7 +42,10 @@ def scale_whole_seconds(
             else "whole seconds"
         )
         note = f"wanted {wanted:.3g}s, {reason}"
-    return ScaledParameter(name, default_seconds, configured, time_scale, note)
+    if early_seconds and time_scale != 1:
+        early = f"acts {early_seconds:g}s early on average: {why_early}".rstrip(": ")
+        note = f"{note}; {early}" if note else early
+    return ScaledParameter(name, default_seconds, configured, time_scale, note, early_seconds)
 
 
 @dataclass(frozen=True)

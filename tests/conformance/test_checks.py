@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from harness.conformance import CHECKS, CheckInput, run_checks
 from harness.dsn import DeliveryReport, parse_dsn
 from harness.ledger import CaseEvidence
 from harness.receiver import MessageRecord
-from harness.results import Attempt, Fate, Level, Outcome, RecipientFate
+from harness.results import Attempt, CaseResult, Check, Fate, Level, Outcome, RecipientFate
 
 MINUTE = 60.0
 DAY = 86400.0
@@ -154,3 +155,57 @@ def test_dsn_format_judges_the_failure_report_not_an_earlier_delay_warning() -> 
     assert both.failure_dsn() == later
     assert verdict("dsn-format", both, codes=(550,)) == Outcome.PASS
     assert verdict("dsn-format", case, codes=(550,)) == Outcome.DEVIATION
+
+
+@pytest.mark.parametrize(
+    ("check_id", "case", "uncertainty", "expected"),
+    [
+        # 22 minutes measured at k = 1440 (Postfix: ± 2 wall s = 48 min): 30 min is inside.
+        (
+            "retry-interval-30m",
+            evidence([Fate.QUEUED], [0, 1320, 2640]),
+            2880,
+            Outcome.INCONCLUSIVE,
+        ),
+        # the same at k = 60 (± 2 min): clearly under 30 minutes.
+        ("retry-interval-30m", evidence([Fate.QUEUED], [0, 1320, 2640]), 120, Outcome.DEVIATION),
+        ("retry-interval-30m", evidence([Fate.QUEUED], [0, 1980, 3960]), 120, Outcome.PASS),
+        ("retry-delayed", evidence([Fate.QUEUED], [0, 90]), 60, Outcome.INCONCLUSIVE),
+        ("retry-delayed", evidence([Fate.QUEUED], [0, 300]), 120, Outcome.PASS),
+        (
+            "give-up-4d",
+            evidence([Fate.BOUNCED], [0], settled_t=4 * DAY - 600),
+            2880,
+            Outcome.INCONCLUSIVE,
+        ),
+        ("give-up-4d", evidence([Fate.BOUNCED], [0], settled_t=3 * DAY), 2880, Outcome.DEVIATION),
+        (
+            "queued-not-bounced",
+            evidence([Fate.BOUNCED], [0], settled_t=4 * DAY + 60),
+            2880,
+            Outcome.INCONCLUSIVE,
+        ),
+        (
+            "queued-not-bounced",
+            evidence([Fate.BOUNCED], [0], settled_t=5 * DAY),
+            2880,
+            Outcome.PASS,
+        ),
+    ],
+)
+def test_a_threshold_within_the_uncertainty_is_inconclusive(
+    check_id: str, case: CaseEvidence, uncertainty: float, expected: Outcome
+) -> None:
+    [check] = run_checks((check_id,), CheckInput(case, (), time_uncertainty=uncertainty))
+    assert check.outcome == expected, check.detail
+    if expected is not Outcome.PASS or check_id != "queued-not-bounced":
+        assert "±" in check.detail
+
+
+def test_an_inconclusive_check_makes_an_inconclusive_cell_but_a_deviation_wins() -> None:
+    inconclusive = Check("RFC5321 4.5.4.1", Level.SHOULD, Outcome.INCONCLUSIVE, "")
+    deviation = Check("RFC5321 4.2.1", Level.SHOULD, Outcome.DEVIATION, "")
+    passed = Check("RFC5321 4.2.1", Level.SHOULD, Outcome.PASS, "")
+    base = CaseResult("s", "t", "", 60.0, {}, (), (), None, ())
+    assert dataclasses.replace(base, checks=(passed, inconclusive)).verdict == "inconclusive"
+    assert dataclasses.replace(base, checks=(inconclusive, deviation)).verdict == "deviation"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from harness.report import render_markdown
+from harness.report import render_html, render_markdown
 from harness.report.cells import TIMES
-from harness.results import Matrix
-from tests.report.builders import SCENARIOS
+from harness.results import Check, Level, Matrix, Outcome
+from tests.report.builders import SCENARIOS, replace_case
 
 
 def test_header_names_the_run_exact_versions_and_time_scales(matrix: Matrix) -> None:
@@ -48,3 +48,22 @@ def test_wire_text_cannot_inject_html_or_break_the_table(matrix: Matrix) -> None
     assert "<exim>" not in text
     assert "&lt;exim&gt;" in text
     assert "<" not in text.replace("<!--", "")
+
+
+def test_uncertainties_and_inconclusive_checks_are_shown(matrix: Matrix) -> None:
+    inconclusive = Check(
+        "RFC5321 4.5.4.1",
+        Level.SHOULD,
+        Outcome.INCONCLUSIVE,
+        "shortest retry interval 22m ± 48m: 30 minutes is within it",
+    )
+    changed = replace_case(
+        matrix, "rcpt-450", "postfix", checks=(inconclusive,), time_uncertainty=2880.0
+    )
+    text = render_markdown(changed)
+    assert "## Inconclusive (1): the threshold is within the uncertainty" in text
+    assert "22m ± 48m: 30 minutes is within it" in text
+    assert f"postfix {TIMES}60: ± 48m" in text
+    html = render_html(changed)
+    assert "± 48m: the MTA" in html
+    assert "<th>t (real ± 48m)</th>" in html

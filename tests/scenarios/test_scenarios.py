@@ -37,6 +37,7 @@ CATALOGUE_IDS = [
     "disconnect-after-dot",
     "stall-after-dot",
     "slow-greeting",
+    "stall-after-dot-uncommitted",
     "greylist",
     "outage-then-recover",
     "rate-limit-421",

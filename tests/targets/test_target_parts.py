@@ -56,6 +56,22 @@ def test_whole_second_scaling_reports_its_distortion() -> None:
     assert (off.configured_seconds, off.exact) == (0, True)
 
 
+@pytest.mark.parametrize(("time_scale", "configured", "effective"), [(60, 5, 210), (1440, 2, 720)])
+def test_postfix_backoff_states_what_qmgr_really_waits(
+    time_scale: float, configured: float, effective: float
+) -> None:
+    """qmgr takes a deferred file back 1 to 2 s before its stamped time (1.5 on average): at
+    k = 1440 the 2 s floor waits 12 real minutes, not the nominal 48 (issue 11)."""
+    target = PostfixTarget(
+        RouteTable.to_one(["x.test", BOUNCE_DOMAIN], "127.0.0.1", 25), time_scale=time_scale
+    )
+    backoff = target._scaled("minimal_backoff_time", "300s")
+    assert backoff.configured_seconds == configured
+    assert backoff.effective_real_seconds == effective
+    assert "early" in backoff.note
+    assert target.retry_uncertainty() == 2 * time_scale
+
+
 def test_built_message_carries_the_id_and_reaches_its_size() -> None:
     content = build_message(
         "ms" + "a" * 32, "mailstorm+ms@b.test", ["u@r.test"], subject="s", body="b\r\n", size=4096

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Self
 
 from harness.errors import MailstormError
+from harness.results import ScaledParameter
 from harness.targets.routes import Hop
 from harness.targets.time_scaling import TimeScaling, scale_whole_seconds
 
@@ -105,8 +106,25 @@ class DebianDefaults:
         """Every time divided by k, in whole seconds of at least 1 (Exim's granularity)."""
         return TimeScaling(
             time_scale,
-            tuple(scale_whole_seconds(name, s, time_scale) for name, s in self.seconds),
+            tuple(_scaled(name, s, time_scale) for name, s in self.seconds),
         )
+
+
+#: A retry rule's times are compared with `now = time(NULL)` in whole seconds (retry.c, 4.96
+#: lines 129, 525, 784): `next_try` falls up to 1 s early, half a second on average.
+RETRY_EARLY = 0.5
+
+
+def _scaled(name: str, seconds: int, time_scale: float) -> ScaledParameter:
+    if name.startswith("retry["):
+        return scale_whole_seconds(
+            name,
+            seconds,
+            time_scale,
+            early_seconds=RETRY_EARLY,
+            why_early="retry.c compares whole-second time(NULL) with next_try",
+        )
+    return scale_whole_seconds(name, seconds, time_scale)
 
 
 @dataclass(frozen=True)

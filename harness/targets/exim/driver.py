@@ -80,6 +80,10 @@ class EximTarget(SenderTarget):
     #: 4 days in ~190 s of wall time; divides the 30-min queue interval (alarm() granularity).
     default_warp_factor: ClassVar[float | None] = 1800.0
     alarm_parameters: ClassVar[tuple[str, ...]] = (QUEUE_INTERVAL,)
+    #: retry.c sets `next_try = now + interval` and a queue run skips the address while
+    #: `now < next_try`, both with `now = time(NULL)` in whole seconds (4.96 retry.c lines
+    #: 129, 525, 784, 219, 247): a retry can become due up to one wall second early.
+    retry_clock_slack: ClassVar[float] = 1.0
 
     # -- time -----------------------------------------------------------------------------------
 
@@ -117,10 +121,13 @@ class EximTarget(SenderTarget):
     def first_retry_window(self) -> tuple[float, float]:
         """After a first failure the address may be tried again once the first retry interval
         has passed (Exim's next-try time); the attempt is made by the first queue run after
-        that, and queue runs start every queue interval."""
-        interval = self.scaling.get("retry[1].interval").effective_real_seconds
+        that, and queue runs start every queue interval. Whole-second `next_try` can make the
+        address due up to `retry_clock_slack` early."""
+        interval = self.scaling.get("retry[1].interval")
         queue_runs = self.scaling.get(QUEUE_INTERVAL).effective_real_seconds
-        return interval, interval + queue_runs
+        nominal = interval.configured_seconds * interval.time_scale
+        earliest = max(0.0, interval.configured_seconds - self.retry_clock_slack)
+        return earliest * interval.time_scale, nominal + queue_runs
 
     # -- configuration --------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from harness.schedule.refused import is_refused_attempt, refused_attempts
+from harness.ledger import is_refused_attempt, refused_attempts
 from harness.targets import BOUNCE_DOMAIN, LogRecord, RouteTable
 from harness.targets.exim.parsers import parse_log_line as parse_exim
 from harness.targets.postfix import PostfixTarget

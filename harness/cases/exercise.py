@@ -1,0 +1,69 @@
+"""Proof of exercise: did the fault a case names actually fire, as often as the scenario needs?
+
+A cell is evidence about an MTA only if the MTA met the fault. A rule that never matched (the
+sessions never overlapped, the stage was never reached, the outage window closed before the
+message came) leaves the MTA talking to the default accepting server, and a check that then
+passes says nothing about the fault. So every case counts, from the receiver's journal, how often
+each rule decided something, and a refusal window (nothing listening) counts the refused
+connections in the MTA's own log, because the receiver cannot see those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from harness.ledger import refused_attempts
+from harness.results import FaultExercise
+from harness.scenarios import Scenario
+from harness.targets import LogRecord, Submission
+
+#: The fault a refusal window stands for, in the evidence.
+REFUSAL = "connection refused (nothing listening)"
+
+
+def rule_exercise(scenario: Scenario, firings: Mapping[int, int]) -> tuple[FaultExercise, ...]:
+    """Each rule of the scenario's plan: how often it fired against its `min_fired`."""
+    return tuple(
+        FaultExercise(
+            fault=rule.describe(), needed=rule.min_fired, fired=firings.get(rule.index, 0)
+        )
+        for rule in scenario.plan.rules
+    )
+
+
+def refusal_exercise(
+    scenario: Scenario,
+    logs: Sequence[LogRecord],
+    submissions: Sequence[Submission],
+    *,
+    time_scale: float,
+    stamp_resolution: float = 1.0,
+) -> FaultExercise:
+    """The refusal window: how many of the case's messages met at least one refused connection.
+
+    Every message must: a message first tried after the window met an open receiver, not the
+    outage.
+    """
+    met = sum(
+        1
+        for submission in submissions
+        if refused_attempts(
+            logs,
+            sender=submission.sender,
+            message_id=submission.message_id,
+            start_wall=submission.wall,
+            time_scale=time_scale,
+            stamp_resolution=stamp_resolution,
+        )
+    )
+    return FaultExercise(fault=REFUSAL, needed=scenario.messages, fired=met)
+
+
+def not_exercised(exercise: Sequence[FaultExercise]) -> str | None:
+    """The error a case gets when a fault fired fewer times than needed; None when all did."""
+    short = [e for e in exercise if not e.exercised]
+    if not short:
+        return None
+    return "fault not exercised: " + "; ".join(
+        f"{e.fault} fired {e.fired} time(s), the scenario needs {e.needed}" for e in short
+    )
