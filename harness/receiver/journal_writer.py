@@ -199,7 +199,7 @@ class JournalWriter:
                 if table_rows:
                     connection.executemany(_INSERT[table], table_rows)
         for waiter in waiters:
-            waiter.set_result(None)
+            _resolve(waiter)
         return keep_running
 
     def _fail_waiters(self, error: BaseException) -> None:
@@ -209,7 +209,19 @@ class JournalWriter:
             except queue.Empty:
                 return
             if kind == "barrier":
-                payload.set_exception(JournalError(f"journal writer failed: {error}"))
+                _resolve(payload, JournalError(f"journal writer failed: {error}"))
+
+
+def _resolve(waiter: Future[None], error: BaseException | None = None) -> None:
+    """Resolve a barrier, unless its waiter gave up: a session cancelled while it waited for its
+    message to be committed (the client hung up, the receiver stopped) cancels the future it
+    waited on, and resolving that would raise here and kill the writer for every session."""
+    if not waiter.set_running_or_notify_cancel():
+        return  # cancelled: nobody is waiting any more
+    if error is None:
+        waiter.set_result(None)
+    else:
+        waiter.set_exception(error)
 
 
 def _prepare_file(path: Path, overwrite: bool) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from harness import Journal, JournalError, Receiver, new_message_id, parse_plan
 from harness.pytest_plugin import ReceiverFactory
+from harness.receiver import JournalWriter
 from tests.smtp_probe import message
 
 
@@ -139,3 +140,18 @@ def test_receiver_refuses_an_existing_journal_unless_told(tmp_path: Path) -> Non
         pass
     with Receiver(journal=path, overwrite_journal=True) as receiver, receiver.journal() as journal:
         assert journal.sessions() == []
+
+
+def test_a_waiter_that_gave_up_does_not_stop_the_journal_writer(tmp_path: Path) -> None:
+    """A session cancelled while its message is being committed (the client hung up, the
+    receiver stopped) cancels the future it waited on; the writer must skip it, not die: a
+    matrix run once ended in "journal writer failed: CANCELLED" that way."""
+    writer = JournalWriter(tmp_path / "journal.sqlite")
+    session = writer.record_session("main", "127.0.0.1:25", "127.0.0.1")
+    abandoned = writer.barrier()
+    assert abandoned.cancel()
+    writer.record_event(session, "connect", "from 127.0.0.1")
+    writer.flush(timeout=10)  # would time out: the writer thread would be dead
+    writer.close()  # and this would raise "journal writer failed"
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        assert [e.kind for e in journal.events()] == ["connect"]
