@@ -141,24 +141,14 @@ class Ledger:
         for session_id, events in sorted(by_session.items()):
             session = sessions.get(session_id)
             start = session.mono if session else events[0].mono
-            # The furthest stage before QUIT, and what the receiver answered there: for a
-            # 450 at RCPT that is (rcpt, 450 ...), not the 221 to the QUIT that followed.
-            staged = [e for e in events if e.stage in _STAGE_ORDER and e.stage != "quit"]
-            stage = max((e.stage or "" for e in staged), key=_STAGE_ORDER.index, default="greeting")
-            at_stage = [
-                e
-                for e in staged
-                if e.stage == stage
-                and (e.kind == "reply" or (e.kind == "drop" and e.text != CLOSED_AFTER_REPLY))
-            ]
-            reply = at_stage[-1].text if at_stage and at_stage[-1].kind == "reply" else None
+            stage, reply = _decisive(events)
             last = events[-1]
             end = last.mono if last.kind == "disconnect" else now_mono
             message_id = next((e.message_id for e in events if e.message_id), None)
             attempts.append(
                 Attempt(
                     t=self.real(start),
-                    stage=stage or "greeting",
+                    stage=stage,
                     reply=reply.splitlines()[-1] if reply else None,
                     message_id=message_id,
                     listener=session.listen_address if session else "",
@@ -244,6 +234,32 @@ class Ledger:
                 f"expected {wanted} recipient(s) {fate.value}, found {len(matching)}: "
                 f"{evidence.describe()}"
             )
+
+
+def _decisive(events: Sequence[EventRecord]) -> tuple[str, str | None]:
+    """The stage that decided a session and the receiver's reply there (None: it sent none).
+
+    A delivered message decides at the end of data. Otherwise the first failure reply does: a
+    pipelining sender that got 451 to RCPT has already sent DATA, and the 554 "no valid
+    recipients" that follows is a consequence, not the fault. With no failure reply, the
+    furthest stage before QUIT (a stall, a drop) and what was answered there.
+    """
+    staged = [e for e in events if e.stage in _STAGE_ORDER and e.stage != "quit"]
+    replies = [e for e in staged if e.kind == "reply"]
+    delivered = [e for e in replies if e.stage == "eod" and e.text[:1] == "2"]
+    failed = [e for e in replies if e.text[:1] in ("4", "5")]
+    if delivered or failed:
+        decisive = (delivered or failed)[0]
+        return decisive.stage or "greeting", decisive.text
+    stage = max((e.stage or "" for e in staged), key=_STAGE_ORDER.index, default="greeting")
+    at_stage = [
+        e
+        for e in staged
+        if e.stage == stage
+        and (e.kind == "reply" or (e.kind == "drop" and e.text != CLOSED_AFTER_REPLY))
+    ]
+    reply = at_stage[-1].text if at_stage and at_stage[-1].kind == "reply" else None
+    return stage or "greeting", reply
 
 
 def _tagged(message: MessageRecord, ids: set[str]) -> bool:

@@ -193,6 +193,22 @@ class Rule:
         return f"rule {self.index + 1} '{self.name}' ({stages}: {does})"
 
 
+class Capability(StrEnum):
+    """An ESMTP extension the receiver can advertise in its EHLO reply (and implements)."""
+
+    PIPELINING = "pipelining"  #: RFC 2920: the client may send commands without waiting
+    SIZE = "size"  #: RFC 1870: the size limit, and SIZE= on MAIL
+    EIGHTBITMIME = "8bitmime"  #: RFC 6152
+    ENHANCEDSTATUSCODES = "enhancedstatuscodes"  #: RFC 2034: x.y.z on every 2xx/4xx/5xx reply
+    SMTPUTF8 = "smtputf8"  #: RFC 6531
+
+
+#: What the receiver advertises unless a plan switches some off: what a large mailbox
+#: provider's MX offers (docs/fidelity.md). CHUNKING (RFC 3030) is not among them
+#: because the receiver does not implement BDAT yet; advertising it would be a lie.
+DEFAULT_CAPABILITIES = frozenset(Capability)
+
+
 @dataclass(frozen=True)
 class FaultPlan:
     """An ordered list of rules plus the seed for probabilistic ones."""
@@ -202,6 +218,8 @@ class FaultPlan:
     description: str = ""
     seed: int = 0
     source: str = "<inline>"  #: the file it came from, for messages and the journal
+    #: the ESMTP extensions the receiver advertises for this plan
+    capabilities: frozenset[Capability] = DEFAULT_CAPABILITIES
 
     def rules_for(self, stage: Stage) -> tuple[Rule, ...]:
         return tuple(rule for rule in self.rules if stage in rule.match.stages)

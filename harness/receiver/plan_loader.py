@@ -19,12 +19,14 @@ from typing import Any
 from harness.durations import parse_duration
 from harness.errors import PlanError
 from harness.receiver.plan import (
+    DEFAULT_CAPABILITIES,
     STAGE_ALIASES,
     STAGES_WITH_RECIPIENTS,
     STAGES_WITH_SENDER,
     Accept,
     Action,
     AttemptRange,
+    Capability,
     Drop,
     DropMode,
     FaultPlan,
@@ -36,7 +38,7 @@ from harness.receiver.plan import (
     Stage,
 )
 
-_PLAN_KEYS = frozenset({"name", "description", "seed", "rule"})
+_PLAN_KEYS = frozenset({"name", "description", "seed", "rule", "capabilities"})
 _PATTERN_KEYS = ("listener", "client", "helo", "sender", "recipient", "recipient_domain")
 _RULE_KEYS = frozenset(
     {
@@ -124,8 +126,37 @@ def plan_from_mapping(
         line = rule_lines[index] if index < len(rule_lines) else None
         rules.append(_rule(index, raw, where.rule(index, line)))
     return FaultPlan(
-        rules=tuple(rules), name=name, description=description, seed=seed, source=source
+        rules=tuple(rules),
+        name=name,
+        description=description,
+        seed=seed,
+        source=source,
+        capabilities=_capabilities(document.get("capabilities"), where),
     )
+
+
+def _capabilities(value: Any, where: _Where) -> frozenset[Capability]:
+    """`[capabilities]`: extensions switched on or off (true/false) against the defaults."""
+    if value is None:
+        return DEFAULT_CAPABILITIES
+    if not isinstance(value, Mapping):
+        raise where.error("capabilities", f"must be a table of true/false, got {value!r}")
+    chosen = set(DEFAULT_CAPABILITIES)
+    known = {capability.value: capability for capability in Capability}
+    for name, switch in value.items():
+        key = str(name).lower()
+        if key == "chunking":
+            raise where.error(
+                "capabilities.chunking", "CHUNKING (BDAT) is not implemented by the receiver yet"
+            )
+        if key not in known:
+            raise where.error(
+                f"capabilities.{name}", f"unknown extension (known: {', '.join(known)})"
+            )
+        if not isinstance(switch, bool):
+            raise where.error(f"capabilities.{name}", f"must be true or false, got {switch!r}")
+        (chosen.add if switch else chosen.discard)(known[key])
+    return frozenset(chosen)
 
 
 class _Where:

@@ -19,9 +19,10 @@ from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
 from harness.message_ids import id_from_address, id_from_content
 from harness.receiver.decider import Decider, Decision, Facts
+from harness.receiver.extensions import ehlo_lines, with_enhanced_code
 from harness.receiver.journal import CLOSED_AFTER_REPLY
 from harness.receiver.journal_writer import JournalWriter
-from harness.receiver.plan import Drop, DropMode, Reply, Stage
+from harness.receiver.plan import Capability, Drop, DropMode, Reply, Stage
 
 if TYPE_CHECKING:
     from harness.receiver.listeners import BoundListener
@@ -163,9 +164,16 @@ class FaultySMTP(SMTP):
         return journaled
 
     async def push(self, status: str | bytes) -> None:
+        greeting = self._greeting is not None
         if self._greeting is not None:
             status, self._greeting = self._greeting, None
         text = status if isinstance(status, str) else status.decode("utf-8", "surrogateescape")
+        if (
+            not greeting
+            and self._stage not in (Stage.GREETING, Stage.EHLO)
+            and Capability.ENHANCEDSTATUSCODES in self.core.decider.plan.capabilities
+        ):
+            text = with_enhanced_code(text)
         self.record("reply", text)
         await super().push(text)
 
@@ -360,7 +368,7 @@ class PlanHooks:
         if decision is not None and isinstance(decision.action.outcome, Reply):
             rendered = await server.send_reply(decision.action.outcome, facts)
             return [rendered or ""]
-        return responses
+        return ehlo_lines(responses, server.core.decider.plan.capabilities)
 
     async def handle_HELO(
         self, server: FaultySMTP, session: Session, envelope: Envelope, hostname: str

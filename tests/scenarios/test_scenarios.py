@@ -23,6 +23,7 @@ CATALOGUE_IDS = [
     "rcpt-550",
     "rcpt-552",
     "rcpt-452-too-many",
+    "rcpt-452-too-many-no-pipelining",
     "rcpt-mixed",
     "data-451",
     "data-554",
@@ -70,7 +71,13 @@ def test_outage_replays_mean_what_they_say() -> None:
 
 def test_select_by_glob_keeps_catalogue_order() -> None:
     chosen = select(load_catalogue(), ["rcpt-45*", "greeting-421"])
-    assert [s.id for s in chosen] == ["greeting-421", "rcpt-450", "rcpt-451", "rcpt-452-too-many"]
+    assert [s.id for s in chosen] == [
+        "greeting-421",
+        "rcpt-450",
+        "rcpt-451",
+        "rcpt-452-too-many",
+        "rcpt-452-too-many-no-pipelining",
+    ]
     with pytest.raises(PlanError, match="no scenario matches nope"):
         select(load_catalogue(), ["nope"])
 
