@@ -95,6 +95,18 @@ def _retried(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
     return Outcome.NOT_APPLICABLE, "one attempt, still queued when observation ended", measured
 
 
+def _retried_452(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    """The recipients a 452 (or 552) turned away were sent again. A sender offered PIPELINING
+    may do that in a second transaction of the same session (Exim does), so a recipient
+    delivered after the refusal counts, not only a second session."""
+    e = check.evidence
+    if all(f.fate in (Fate.DELIVERED, Fate.DUPLICATED) for f in e.fates) and e.fates:
+        measured: dict[str, object] = {"attempts": len(e.attempts), "fates": e.counts()}
+        sessions = "one session" if len(e.attempts) == 1 else f"{len(e.attempts)} sessions"
+        return Outcome.PASS, f"every recipient delivered after the refusal ({sessions})", measured
+    return _retried(check)
+
+
 def _no_repeat(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
     e = check.evidence
     most = max((len(times) for times in _per_message(e)), default=0)
@@ -313,7 +325,7 @@ def _give_up_days(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
 #: Each check id's function; its clause and level come from the catalogue of ids.
 _FUNCTIONS: dict[str, CheckFunction] = {
     "retried": _retried,
-    "retried-452": _retried,
+    "retried-452": _retried_452,
     "retried-after-drop": _retried,
     "no-repeat-after-5xx": _no_repeat,
     "no-repeat-after-eod-5xx": _no_repeat,

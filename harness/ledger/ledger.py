@@ -19,7 +19,13 @@ from pathlib import Path
 from harness.dsn import DeliveryReport, parse_dsn
 from harness.errors import MailstormError
 from harness.message_ids import id_from_address
-from harness.receiver import CLOSED_AFTER_REPLY, EventRecord, Journal, MessageRecord
+from harness.receiver import (
+    CLOSED_AFTER_REPLY,
+    GAVE_UP_DURING_STALL,
+    EventRecord,
+    Journal,
+    MessageRecord,
+)
 from harness.results import Attempt, Fate, RecipientFate
 from harness.targets import QueuedMessage, Submission
 from harness.waiting import WaitTimeout, wait_until
@@ -142,8 +148,14 @@ class Ledger:
             session = sessions.get(session_id)
             start = session.mono if session else events[0].mono
             stage, reply = _decisive(events)
-            last = events[-1]
-            end = last.mono if last.kind == "disconnect" else now_mono
+            # A client that gave up during a stall stopped waiting at its FIN, before the
+            # receiver's disconnect (the stall ran on); any other FIN still waited for replies.
+            ends = [
+                e.mono
+                for e in events
+                if e.kind == "disconnect" or (e.kind == "eof" and e.text == GAVE_UP_DURING_STALL)
+            ]
+            end = ends[0] if ends else now_mono
             message_id = next((e.message_id for e in events if e.message_id), None)
             attempts.append(
                 Attempt(

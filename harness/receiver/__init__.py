@@ -3,6 +3,8 @@
 from harness.receiver.decider import Decider, Decision, Facts
 from harness.receiver.journal import (
     CLOSED_AFTER_REPLY,
+    GAVE_UP_DURING_STALL,
+    HALF_CLOSED,
     EventRecord,
     Journal,
     MessageRecord,
@@ -30,6 +32,8 @@ from harness.receiver.server import Receiver, ReceiverCore, serve
 __all__ = [
     "ACCEPT_ALL",
     "CLOSED_AFTER_REPLY",
+    "GAVE_UP_DURING_STALL",
+    "HALF_CLOSED",
     "Accept",
     "Action",
     "AttemptRange",

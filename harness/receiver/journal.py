@@ -22,6 +22,13 @@ from harness.receiver.journal_writer import SCHEMA_VERSION
 CLOSED_AFTER_REPLY = "closed after reply"
 
 
+#: The texts of the eof event (the client closed its sending side): while a stall kept it
+#: waiting (it stopped waiting: how long it waited ends here), or otherwise (it may still read
+#: the replies to what it sent, as Exim does after pipelining QUIT).
+GAVE_UP_DURING_STALL = "the client closed its side during a stall: it stopped waiting"
+HALF_CLOSED = "the client closed its sending side"
+
+
 @dataclass(frozen=True)
 class SessionRecord:
     id: int
@@ -36,7 +43,8 @@ class SessionRecord:
 class EventRecord:
     """One thing that happened in a session.
 
-    `kind` is one of connect, command, reply, decision, disconnect, error; for a decision,
+    `kind` is one of connect, command, reply, decision, drop, eof (the client closed its
+    sending side), disconnect, error; for a decision,
     `rule` is the index of the rule that fired (None: the default accept) and `text` says why.
     """
 

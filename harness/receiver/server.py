@@ -156,8 +156,7 @@ class ReceiverCore:
             sock.close()
         self._refusing.clear()
         for session in list(self.sessions):
-            if isinstance(session.transport, asyncio.Transport):
-                session.transport.abort()
+            session.abort()
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()

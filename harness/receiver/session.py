@@ -20,7 +20,7 @@ from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 from harness.message_ids import id_from_address, id_from_content
 from harness.receiver.decider import Decider, Decision, Facts
 from harness.receiver.extensions import ehlo_lines, with_enhanced_code
-from harness.receiver.journal import CLOSED_AFTER_REPLY
+from harness.receiver.journal import CLOSED_AFTER_REPLY, GAVE_UP_DURING_STALL, HALF_CLOSED
 from harness.receiver.journal_writer import JournalWriter
 from harness.receiver.plan import Capability, Drop, DropMode, Reply, Stage
 
@@ -53,6 +53,10 @@ class SessionHost(Protocol):
 
 
 _END_OF_DATA = b"\r\n.\r\n"
+#: Wall seconds after a stall began within which a FIN still counts as pipelined with the
+#: commands before it (Exim sends the dot, QUIT and FIN together; TCP may split them): a
+#: client that gives up does so after its timeout, seconds of wall time even at k = 60.
+PIPELINED_FIN_WINDOW = 0.5
 _COMMAND_STAGES = {
     "EHLO": Stage.EHLO,
     "HELO": Stage.EHLO,
@@ -97,6 +101,12 @@ class FaultySMTP(SMTP):
         self._greeting: str | None = None
         self._open = False
         self._stage: Stage | None = Stage.GREETING  #: of the command being answered
+        self._peer_eof = False  #: the client closed its sending side (FIN)
+        self._stalling = False  #: a rule's stall is running
+        self._stalling_forever = False
+        self._gave_up = False  #: the FIN came while a stall ran: the client stopped waiting
+        self._stall_began = 0.0  #: loop time the running stall began
+        self._quit_before_stall = False  #: QUIT was already in the input when it began
         # aiosmtpd only calls .get() and .items() on this table, which a Mapping provides.
         self._smtp_methods = _JournaledCommands(self, self._smtp_methods)  # type: ignore[assignment]
 
@@ -119,6 +129,10 @@ class FaultySMTP(SMTP):
             self.core.session_opened(self)
             self.record("connect", f"from {self.client} to {self.listener.address}")
         super().connection_made(transport)
+        reader = getattr(self, "_reader", None)
+        if reader is not None and not getattr(reader, "_mailstorm_eof_ends", False):
+            reader.readuntil = _end_at_eof(reader.readuntil)
+            reader._mailstorm_eof_ends = True
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._open:
@@ -128,15 +142,48 @@ class FaultySMTP(SMTP):
         super().connection_lost(error)
 
     def eof_received(self) -> bool:
-        """The client hung up: end the session (return False: the transport closes).
+        """The client closed its sending side: answer what it sent, then end the session.
 
-        aiosmtpd keeps the connection half-open and relies on its cancelled client task to
-        close it, which never happens when the client hangs up before that task first runs
-        (connect, then close at once): the session would stay open for ever and count
-        against `sessions_above`.
+        A FIN is not a hang-up. Exim, with PIPELINING offered, sends the final dot and QUIT
+        together and then shuts its side down (`shutdown(SHUT_WR)`, transports/smtp.c 4.96,
+        "pipeline QUIT"), and waits for the replies; a real MX answers them. aiosmtpd cancels
+        its session on EOF instead, which cut every such delivery. So the commands already
+        received are processed and answered, and the session ends when the reader runs out
+        (`_end_at_eof`). Only a stall that never ends (a blackhole) is cut at once: nobody is
+        left to wait for it. The moment is journalled (`eof`): how long a client waited for
+        a stalled reply ends there, not when the stall does.
         """
-        super().eof_received()
-        return False
+        if not self._peer_eof:
+            self._peer_eof = True
+            # A FIN with the commands (Exim's pipelined QUIT) comes before any stall begins,
+            # and its client still reads the replies; one that comes while a stall runs is a
+            # client that stopped waiting (its timeout), whatever it sent last.
+            self._gave_up = (
+                self._stalling
+                and not self._quit_before_stall
+                and self.loop.time() - self._stall_began > PIPELINED_FIN_WINDOW
+            )
+            self.record("eof", GAVE_UP_DURING_STALL if self._gave_up else HALF_CLOSED)
+        if self._stalling_forever or self._handler_coroutine is None:
+            self._handler_coroutine and self._handler_coroutine.cancel()
+            return False
+        asyncio.StreamReaderProtocol.eof_received(self)
+        return True
+
+    def abort(self) -> None:
+        """Cut the connection now (RST, unsent replies dropped). uvloop's transports are not
+        `asyncio.Transport` subclasses, so this asks for the method, not the type: an
+        isinstance check silently skipped every abort under uvloop."""
+        abort = getattr(self.transport, "abort", None)
+        if abort is not None:
+            abort()
+
+    def client_gave_up(self) -> bool:
+        """The client closed its side while a stall kept it waiting: it stopped waiting. A
+        client that pipelined QUIT and its FIN with the commands (Exim) still reads the
+        replies: its QUIT was in the input when the stall began, or its FIN came within
+        `PIPELINED_FIN_WINDOW`."""
+        return self._gave_up
 
     def record(self, kind: str, text: str, rule: int | None = None) -> None:
         stage = self._stage
@@ -236,16 +283,25 @@ class FaultySMTP(SMTP):
             return
         if self._timeout_handle is not None:
             self._timeout_handle.cancel()
-        if math.isinf(real_seconds):
-            await self.loop.create_future()  # until the client or the receiver hangs up
-        await asyncio.sleep(self.core.decider.wall_seconds(real_seconds))
+        self._stalling = True
+        self._stall_began = self.loop.time()
+        buffered = bytes(getattr(self._reader, "_buffer", b""))  # StreamReader keeps no API
+        self._quit_before_stall = b"QUIT" in buffered.upper()
+        try:
+            if math.isinf(real_seconds):
+                self._stalling_forever = True
+                if self._peer_eof:  # the client is already gone: nobody waits for the stall
+                    raise _Hangup("the client left during a stall that never ends")
+                await self.loop.create_future()  # until the client or the receiver hangs up
+            await asyncio.sleep(self.core.decider.wall_seconds(real_seconds))
+        finally:
+            self._stalling = False
         self._reset_timeout()
 
     def hang_up(self, why: str) -> None:
         """Cut the connection without a reply and end the session's client loop."""
         self.record("drop", why)
-        if isinstance(self.transport, asyncio.Transport):
-            self.transport.abort()
+        self.abort()
         raise _Hangup(why)
 
     async def send_reply(self, reply: Reply, facts: Facts) -> str | None:
@@ -448,6 +504,10 @@ class PlanHooks:
         number = await self._store(server, envelope, content, sender) if keep else None
         if decision is not None:
             await server.act(decision)
+            if number is None and decision.action.stall and server.client_gave_up():
+                # Not committed, and the client stopped waiting during the stall: a server
+                # that commits only as it replies has nothing to reply to, and keeps nothing.
+                server.hang_up("the client gave up during the stall; nothing was stored")
         outcome = decision.action.outcome if decision is not None else None
         if isinstance(outcome, Drop):  # only after-dot gets here
             if number is not None:
@@ -494,6 +554,21 @@ class PlanHooks:
 
 
 _NAMES_WITH_PREFIX: dict[tuple[type, tuple[str, ...]], list[str]] = {}
+
+
+def _end_at_eof(
+    readuntil: Callable[[bytes], Awaitable[bytes]],
+) -> Callable[[bytes], Awaitable[bytes]]:
+    """`readuntil` that ends the session, rather than raising an error, when the client's
+    side is closed and no whole line is left: everything it sent has been answered."""
+
+    async def read(separator: bytes = b"\n") -> bytes:
+        try:
+            return await readuntil(separator)
+        except asyncio.IncompleteReadError:
+            raise _Hangup("the client closed its side and everything was answered") from None
+
+    return read
 
 
 def _names_with_prefix(cls: type, prefixes: tuple[str, ...]) -> list[str]:

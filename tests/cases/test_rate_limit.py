@@ -2,7 +2,7 @@
 
 Before, the six messages went out one after another and each session ended before the next
 began, so the 421 rule never fired and the cell passed on the default accept. The test watches
-only the first 20 minutes (the burst), not the retries.
+only the first 10 minutes (the burst), not the retries.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from harness.scenarios import Tier, load_catalogue, select
 @pytest.mark.parametrize("target", ["postfix", "exim"])
 def test_rate_limit_421_turns_concurrent_sessions_away(target: str, tmp_path: Path) -> None:
     [scenario] = select(load_catalogue(), ["rate-limit-421"])
-    burst = dataclasses.replace(scenario, observe=20 * 60, settle=False)
+    burst = dataclasses.replace(scenario, observe=10 * 60, settle=False)
     [case] = run_matrix(MatrixRun([target], [burst], tmp_path, {Tier.FINE: 60.0})).cases
     assert case.error is None, case.error
     limit, slow = case.exercise

@@ -209,3 +209,11 @@ def test_an_inconclusive_check_makes_an_inconclusive_cell_but_a_deviation_wins()
     base = CaseResult("s", "t", "", 60.0, {}, (), (), None, ())
     assert dataclasses.replace(base, checks=(passed, inconclusive)).verdict == "inconclusive"
     assert dataclasses.replace(base, checks=(inconclusive, deviation)).verdict == "deviation"
+
+
+def test_a_452_recipient_sent_again_in_the_same_session_counts_as_retried() -> None:
+    """With PIPELINING Exim sends the left-over recipient in a second transaction of the same
+    session: one attempt (session), every recipient delivered."""
+    case = evidence([Fate.DELIVERED, Fate.DELIVERED, Fate.DELIVERED], [0])
+    assert verdict("retried-452", case) == Outcome.PASS
+    assert verdict("retried-452", evidence([Fate.QUEUED], [0])) == Outcome.NOT_APPLICABLE

@@ -29,7 +29,7 @@ TOLERANCE = 2 * TIME_SCALE
 @pytest.mark.docker
 def test_a_blackhole_does_not_delay_a_neighbours_retries(tmp_path: Path) -> None:
     rcpt_451, blackhole = select(load_catalogue(), ["rcpt-451", "blackhole"])
-    neighbour = dataclasses.replace(rcpt_451, observe=100 * 60)
+    neighbour = dataclasses.replace(rcpt_451, observe=80 * 60)
     groups = matrix_groups(
         MatrixRun(["exim"], [neighbour, blackhole], tmp_path, {Tier.FINE: TIME_SCALE})
     )
