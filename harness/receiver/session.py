@@ -106,7 +106,6 @@ class FaultySMTP(SMTP):
         self._stalling_forever = False
         self._gave_up = False  #: the FIN came while a stall ran: the client stopped waiting
         self._stall_began = 0.0  #: loop time the running stall began
-        self._quit_before_stall = False  #: QUIT was already in the input when it began
         # aiosmtpd only calls .get() and .items() on this table, which a Mapping provides.
         self._smtp_methods = _JournaledCommands(self, self._smtp_methods)  # type: ignore[assignment]
 
@@ -155,13 +154,11 @@ class FaultySMTP(SMTP):
         """
         if not self._peer_eof:
             self._peer_eof = True
-            # A FIN with the commands (Exim's pipelined QUIT) comes before any stall begins,
-            # and its client still reads the replies; one that comes while a stall runs is a
-            # client that stopped waiting (its timeout), whatever it sent last.
+            # A FIN sent with the commands (Exim's pipelined QUIT) comes as a stall begins,
+            # and its client still reads the replies; one that comes later while a stall runs
+            # is a client that stopped waiting (its timeout), whatever it sent last.
             self._gave_up = (
-                self._stalling
-                and not self._quit_before_stall
-                and self.loop.time() - self._stall_began > PIPELINED_FIN_WINDOW
+                self._stalling and self.loop.time() - self._stall_began > PIPELINED_FIN_WINDOW
             )
             self.record("eof", GAVE_UP_DURING_STALL if self._gave_up else HALF_CLOSED)
         if self._stalling_forever or self._handler_coroutine is None:
@@ -180,9 +177,10 @@ class FaultySMTP(SMTP):
 
     def client_gave_up(self) -> bool:
         """The client closed its side while a stall kept it waiting: it stopped waiting. A
-        client that pipelined QUIT and its FIN with the commands (Exim) still reads the
-        replies: its QUIT was in the input when the stall began, or its FIN came within
-        `PIPELINED_FIN_WINDOW`."""
+        client that sent its FIN with the commands (Exim pipelines the dot, QUIT and FIN) still
+        reads the replies; that FIN comes within `PIPELINED_FIN_WINDOW` of the stall's start.
+        A pipelined QUIT alone says nothing: Postfix pipelines QUIT after the dot, then
+        closes when its own timeout expires."""
         return self._gave_up
 
     def record(self, kind: str, text: str, rule: int | None = None) -> None:
@@ -285,8 +283,6 @@ class FaultySMTP(SMTP):
             self._timeout_handle.cancel()
         self._stalling = True
         self._stall_began = self.loop.time()
-        buffered = bytes(getattr(self._reader, "_buffer", b""))  # StreamReader keeps no API
-        self._quit_before_stall = b"QUIT" in buffered.upper()
         try:
             if math.isinf(real_seconds):
                 self._stalling_forever = True

@@ -14,6 +14,7 @@ import time
 from harness import new_message_id, parse_plan, sender_address
 from harness.ledger import Ledger
 from harness.pytest_plugin import ReceiverFactory
+from harness.receiver import GAVE_UP_DURING_STALL
 from tests.smtp_probe import message
 
 TIME_SCALE = 100.0
@@ -95,3 +96,30 @@ def test_how_long_a_client_waited_ends_when_it_left_not_when_the_stall_did(
     [attempt] = ledger.read(time.monotonic()).attempts
     assert 1.4 * TIME_SCALE <= attempt.duration <= 3.0 * TIME_SCALE
     assert time.monotonic() - started >= 5.0  # the stall itself ran to its end
+
+
+def test_a_client_that_pipelined_quit_and_later_timed_out_gets_nothing_stored(
+    receiver_factory: ReceiverFactory,
+) -> None:
+    """Postfix pipelines QUIT after the dot, then closes when its own timeout expires: that
+    FIN, long after the stall began, is a client that stopped waiting; a receiver that commits
+    only as it replies (no `keep_message`) keeps nothing."""
+    plan = parse_plan('[[rule]]\nstage = "eod"\nstall = "1h"\naccept = true\n')
+    receiver = receiver_factory(plan, time_scale=600.0)  # the stall lasts 6 s of wall time
+    message_id = new_message_id()
+    sender = sender_address(message_id, "bounces.test")
+    with socket.create_connection((receiver.host, receiver.port), timeout=10) as raw:
+        raw.sendall(f"EHLO c.test\r\nMAIL FROM:<{sender}>\r\nRCPT TO:<u@r.test>\r\n".encode())
+        raw.sendall(b"DATA\r\n")
+        buffered = b""
+        while b"354 " not in buffered:
+            buffered += raw.recv(4096)
+        raw.sendall(message(message_id) + b".\r\nQUIT\r\n")
+        time.sleep(1.0)  # the client's own end-of-data timeout, 10 real minutes here
+        raw.shutdown(socket.SHUT_WR)
+        assert raw.recv(4096) == b""  # hung up on: nothing to answer a client that left
+    receiver.wait_idle(timeout=15)
+    with receiver.journal() as journal:
+        assert journal.messages() == []
+        [eof] = journal.events(kind="eof")
+    assert eof.text == GAVE_UP_DURING_STALL
