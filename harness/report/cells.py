@@ -94,19 +94,16 @@ class Deviation:
 
 def deviations(matrix: Matrix) -> list[Deviation]:
     """Every deviation, grid order (scenario, then target), checks in the case's order."""
-    order = {name: index for index, name in enumerate(targets(matrix))}
-    rank = {name: index for index, name in enumerate(scenarios(matrix))}
-    cases = sorted(matrix.cases, key=lambda case: (rank[case.scenario], order[case.target]))
-    return [
-        Deviation(case, check)
-        for case in cases
-        for check in case.checks
-        if check.outcome == Outcome.DEVIATION
-    ]
+    return checks_with(matrix, Outcome.DEVIATION)
 
 
 def inconclusive(matrix: Matrix) -> list[Deviation]:
     """Every check whose threshold lies within the measured value's uncertainty, grid order."""
+    return checks_with(matrix, Outcome.INCONCLUSIVE)
+
+
+def checks_with(matrix: Matrix, outcome: Outcome) -> list[Deviation]:
+    """Every check with `outcome`, grid order (scenario, then target), in the case's order."""
     order = {name: index for index, name in enumerate(targets(matrix))}
     rank = {name: index for index, name in enumerate(scenarios(matrix))}
     cases = sorted(matrix.cases, key=lambda case: (rank[case.scenario], order[case.target]))
@@ -114,7 +111,7 @@ def inconclusive(matrix: Matrix) -> list[Deviation]:
         Deviation(case, check)
         for case in cases
         for check in case.checks
-        if check.outcome == Outcome.INCONCLUSIVE
+        if check.outcome == outcome
     ]
 
 

@@ -115,28 +115,29 @@ def _deviations_section(matrix: Matrix) -> list[str]:
     found = cells.deviations(matrix)
     if not found:
         return ["## Deviations", "", "None: every judged check passed.", ""]
-    lines = [f"## Deviations ({len(found)})", ""]
-    for deviation in found:
-        check, case = deviation.check, deviation.case
-        lines.append(
-            f"- {_code(case.scenario)} {TIMES} **{escape(case.target)}** — "
-            f"{escape(check.clause)} **{escape(check.level.value)}**: {escape(check.detail)}"
-        )
-    return [*lines, ""]
+    return [f"## Deviations ({len(found)})", "", *_check_lines(found, bold_level=True), ""]
 
 
 def _inconclusive_section(matrix: Matrix) -> list[str]:
     found = cells.inconclusive(matrix)
     if not found:
         return []
-    lines = [f"## Inconclusive ({len(found)}): the threshold is within the uncertainty", ""]
+    title = f"## Inconclusive ({len(found)}): the threshold is within the uncertainty"
+    return [title, "", *_check_lines(found, bold_level=False), ""]
+
+
+def _check_lines(found: list[cells.Deviation], *, bold_level: bool) -> list[str]:
+    """One line per check: where, clause, level and what was measured."""
+    lines = []
     for item in found:
         check, case = item.check, item.case
+        level = escape(check.level.value)
         lines.append(
             f"- {_code(case.scenario)} {TIMES} **{escape(case.target)}** — "
-            f"{escape(check.clause)} {escape(check.level.value)}: {escape(check.detail)}"
+            f"{escape(check.clause)} {f'**{level}**' if bold_level else level}: "
+            f"{escape(check.detail)}"
         )
-    return [*lines, ""]
+    return lines
 
 
 def _errors_section(matrix: Matrix) -> list[str]:
