@@ -162,7 +162,8 @@ class FaultySMTP(SMTP):
             )
             self.record("eof", GAVE_UP_DURING_STALL if self._gave_up else HALF_CLOSED)
         if self._stalling_forever or self._handler_coroutine is None:
-            self._handler_coroutine and self._handler_coroutine.cancel()
+            if self._handler_coroutine is not None:
+                self._handler_coroutine.cancel()
             return False
         asyncio.StreamReaderProtocol.eof_received(self)
         return True
@@ -210,7 +211,7 @@ class FaultySMTP(SMTP):
 
     async def push(self, status: str | bytes) -> None:
         greeting = self._greeting is not None
-        if self._greeting is not None:
+        if self._greeting is not None:  # mypy narrows on the attribute, not on `greeting`
             status, self._greeting = self._greeting, None
         text = status if isinstance(status, str) else status.decode("utf-8", "surrogateescape")
         if (
