@@ -133,8 +133,8 @@ def _measure_schedules(job: MainJob, work: Path) -> ScheduleResults | None:
     """Each target's stock schedule against 451 at RCPT, under its own clock warp.
 
     After the matrix, not alongside it: the warped MTAs churn processes (a queue scan every
-    0.1 s of wall time), and that load shifted a borderline coarse case (outage-120h-451 on
-    Postfix, whose 5-day lifetime equals the outage).
+    0.1 s of wall time), and that load shifted a borderline coarse case (a 120-hour outage on
+    Postfix, whose 5-day lifetime equalled it; the scenario is 132 hours now).
     """
     warps = default_clock_warps(job.targets)
     if not warps:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cases.exercise import not_exercised, refusal_exercise, rule_exercise
-from harness.conformance import CheckInput, run_checks
+from harness.conformance import CheckInput, RetryWindow, run_checks
 from harness.containers import bridge_gateway, docker_client
 from harness.errors import MailstormError
 from harness.ledger import CaseEvidence, Ledger
@@ -320,7 +320,9 @@ def _result(case: _Case, evidence: CaseEvidence, exercise: tuple[FaultExercise, 
         if isinstance(rule.action.outcome, Reply) and rule.action.outcome.code >= 400
     )
     uncertainty = case.target.retry_uncertainty()
-    judged = CheckInput(evidence, codes, time_uncertainty=uncertainty or 0.0)
+    judged = CheckInput(
+        evidence, codes, time_uncertainty=uncertainty or 0.0, retry_window=_retry_window(case)
+    )
     checks = () if unexercised else run_checks(scenario.checks, judged)
     return CaseResult(
         scenario=scenario.id,
@@ -338,6 +340,17 @@ def _result(case: _Case, evidence: CaseEvidence, exercise: tuple[FaultExercise, 
         exercise=exercise,
         time_uncertainty=uncertainty,
     )
+
+
+def _retry_window(case: _Case) -> RetryWindow | None:
+    """The target's configured first-retry window for the interval checks (see RetryWindow)."""
+    floor = case.target.stock_retry_floor()
+    if floor is None:
+        return None
+    shortest, basis = floor
+    earliest, latest = case.target.first_retry_window()
+    slack = case.target.retry_clock_slack
+    return RetryWindow(shortest, slack, earliest, latest, basis)
 
 
 def _dsn_evidence(evidence: CaseEvidence) -> DsnEvidence | None:

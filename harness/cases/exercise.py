@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from harness.ledger import refused_attempts
+from harness.ledger import held_by_refusals, refused_attempts
 from harness.results import FaultExercise
 from harness.scenarios import Scenario
 from harness.targets import LogRecord, Submission
@@ -39,10 +39,14 @@ def refusal_exercise(
     time_scale: float,
     stamp_resolution: float = 1.0,
 ) -> FaultExercise:
-    """The refusal window: how many of the case's messages met at least one refused connection.
+    """The refusal window: how many of the case's messages met at least one refused connection,
+    or were deferred unseen because the sender held the host as down after refusals.
 
     Every message must: a message first tried after the window met an open receiver, not the
-    outage.
+    outage. Exim, having met refusals for one message, defers later ones with `retry time not
+    reached` until its host retry record is due: those met the outage through the sender's own
+    memory of it (a second full run had the third message of `outage-72h-refused` never
+    connect during the window, and the case was an error).
     """
     met = sum(
         1
@@ -55,6 +59,7 @@ def refusal_exercise(
             time_scale=time_scale,
             stamp_resolution=stamp_resolution,
         )
+        or held_by_refusals(logs, sender=submission.sender)
     )
     return FaultExercise(fault=REFUSAL, needed=scenario.messages, fired=met)
 

@@ -14,10 +14,36 @@ from dataclasses import dataclass
 
 from harness.durations import format_duration
 from harness.ledger import CaseEvidence
-from harness.results import CHECK_CLAUSES, Check, Fate, Level, Outcome
+from harness.results import CHECK_CLAUSES, Attempt, Check, Fate, Level, Outcome
 
 MINUTE = 60.0
 DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class RetryWindow:
+    """When the sender's own configuration lets it retry after a temporary failure.
+
+    A retry interval is partly the MTA's phase, not its policy: Exim's first retry comes at the
+    first queue run after its rule's 15 minutes, so anywhere from 15 to 45 minutes after the
+    failure depending on where the 30-minute queue runner stands; Postfix's at the first
+    deferred-queue scan after its backoff. One run draws one phase, so the shortest measured
+    interval would say "under 30 minutes" in one run and "30 minutes, within the uncertainty"
+    in the next. The interval checks therefore judge the shortest wait the configuration
+    allows (`stock_shortest`, exact at stock settings) once the measured waits show the MTA
+    keeping to that configuration (within `earliest`..`latest` of this run, ± the run's time
+    uncertainty), and the measurement alone where they do not.
+    """
+
+    #: real seconds: the shortest wait after a failure that the stock configuration allows
+    stock_shortest: float
+    #: ± real seconds on it (the MTA's own whole-second slack, at stock settings)
+    stock_uncertainty: float
+    #: real seconds: this run's (scaled) first-retry window after a failure, earliest..latest
+    earliest: float
+    latest: float
+    #: where `stock_shortest` comes from, for people: the setting and how it is applied
+    basis: str
 
 
 @dataclass(frozen=True)
@@ -28,6 +54,8 @@ class CheckInput:
     #: ± real seconds on times the sender's retry clock decides (intervals, give-up, bounce
     #: times): a threshold within it of the measured value is inconclusive
     time_uncertainty: float = 0.0
+    #: the sender's configured first-retry window; None judges the measured intervals alone
+    retry_window: RetryWindow | None = None
 
 
 CheckFunction = Callable[[CheckInput], tuple[Outcome, str, dict[str, object]]]
@@ -50,6 +78,86 @@ def _per_message(evidence: CaseEvidence) -> list[list[float]]:
     if not by_message or any(a.message_id is None for a in evidence.attempts):
         return [sorted(a.t for a in evidence.attempts)] if evidence.attempts else []
     return [sorted(times) for times in by_message.values()]
+
+
+def _attempts_per_message(evidence: CaseEvidence) -> list[list[Attempt]]:
+    """Like `_per_message`, with the attempts themselves (their durations), each sorted."""
+    by_message: dict[str, list[Attempt]] = {}
+    for attempt in evidence.attempts:
+        if attempt.message_id:
+            by_message.setdefault(attempt.message_id, []).append(attempt)
+    if not by_message or any(a.message_id is None for a in evidence.attempts):
+        streams = [list(evidence.attempts)] if evidence.attempts else []
+    else:
+        streams = list(by_message.values())
+    return [sorted(stream, key=lambda a: a.t) for stream in streams]
+
+
+def _first_waits(evidence: CaseEvidence) -> list[float]:
+    """Per message, from the end of its first attempt to the start of its second: the wait the
+    retry clock decided (an attempt that stalls for minutes is not part of it)."""
+    return [
+        stream[1].t - (stream[0].t + stream[0].duration)
+        for stream in _attempts_per_message(evidence)
+        if len(stream) >= 2
+    ]
+
+
+def _configured_shortest(check: CheckInput) -> tuple[float, str] | None:
+    """The shortest interval between two attempts that the sender's stock configuration allows
+    in this case (its shortest wait after the briefest failed attempt), with the text saying
+    so; None when there is no window or the measured waits do not keep to it."""
+    window, u = check.retry_window, check.time_uncertainty
+    waits = _first_waits(check.evidence)
+    if window is None or not waits:
+        return None
+    if min(waits) < window.earliest - u:
+        return None  # sooner than the configuration allows: the configuration does not explain it
+    if not any(wait <= window.latest + u for wait in waits):
+        return None  # every wait beyond the window: something else (a host retry record) held it
+    briefest = min(
+        stream[0].duration for stream in _attempts_per_message(check.evidence) if len(stream) >= 2
+    )
+    shortest = briefest + window.stock_shortest
+    text = (
+        f"its configuration allows {_pm(shortest, window.stock_uncertainty)} "
+        f"({window.basis}; here first retries came {format_duration(min(waits))}"
+        + (f" to {format_duration(max(waits))}" if len(waits) > 1 else "")
+        + f" after a failure, in the window {format_duration(window.earliest)} to "
+        f"{format_duration(window.latest)} ± {format_duration(u)} of this run)"
+    )
+    return shortest, text
+
+
+def _judge_interval(
+    check: CheckInput, measured_value: float, threshold: float, what: str
+) -> tuple[Outcome, str, dict[str, object]]:
+    """An interval against "at least `threshold`": on the configuration where the measured waits
+    keep to it (a phase-independent answer), else on the measurement."""
+    u = check.time_uncertainty
+    measured: dict[str, object] = {"uncertainty": round(u)}
+    configured = _configured_shortest(check)
+    limit = format_duration(threshold)
+    if configured is not None:
+        shortest, text = configured
+        window = check.retry_window
+        assert window is not None  # _configured_shortest returned a value
+        measured |= {"configured_shortest": round(shortest), "judged_on": "configuration"}
+        outcome = _at_least(shortest, threshold, window.stock_uncertainty)
+        detail = f"{what} {_pm(measured_value, u)} measured; {text}"
+        if outcome is Outcome.DEVIATION:
+            return outcome, f"{detail}: under {limit}", measured
+        if outcome is Outcome.INCONCLUSIVE:
+            return outcome, f"{detail}: {limit} is within it", measured
+        return outcome, detail, measured
+    measured["judged_on"] = "measurement"
+    outcome = _at_least(measured_value, threshold, u)
+    detail = f"{what} {_pm(measured_value, u)}"
+    if outcome is Outcome.DEVIATION:
+        return outcome, f"{detail}, under {limit}", measured
+    if outcome is Outcome.INCONCLUSIVE:
+        return outcome, f"{detail}: {limit} is within it", measured
+    return outcome, detail, measured
 
 
 def _gaps(evidence: CaseEvidence) -> list[float]:
@@ -139,33 +247,20 @@ def _retry_delayed(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
     gaps = _gaps(check.evidence)
     if not gaps:
         return Outcome.NOT_APPLICABLE, "fewer than two attempts", {}
-    first, u = gaps[0], check.time_uncertainty
-    measured: dict[str, object] = {"first_retry_after": round(first), "uncertainty": round(u)}
-    outcome = _at_least(first, MINUTE, u)
-    if outcome is Outcome.PASS:
-        return outcome, f"first retry after {_pm(first, u)}", measured
-    if outcome is Outcome.DEVIATION:
-        return outcome, f"retried after only {_pm(first, u)}", measured
-    return outcome, f"first retry after {_pm(first, u)}: a minute is within it", measured
+    first = min(times[1] - times[0] for times in _per_message(check.evidence) if len(times) > 1)
+    outcome, detail, judged = _judge_interval(check, first, MINUTE, "first retry after")
+    return outcome, detail, {"first_retry_after": round(first), **judged}
 
 
 def _retry_interval_30m(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
     gaps = _gaps(check.evidence)
     if not gaps:
         return Outcome.NOT_APPLICABLE, "fewer than two attempts", {}
-    shortest, u = min(gaps), check.time_uncertainty
-    measured: dict[str, object] = {
-        "shortest_interval": round(shortest),
-        "intervals": len(gaps),
-        "uncertainty": round(u),
-    }
-    outcome = _at_least(shortest, 30 * MINUTE, u)
-    text = f"shortest retry interval {_pm(shortest, u)}"
-    if outcome is Outcome.PASS:
-        return outcome, text, measured
-    if outcome is Outcome.DEVIATION:
-        return outcome, f"{text}, under 30 minutes", measured
-    return outcome, f"{text}: 30 minutes is within it", measured
+    shortest = min(gaps)
+    outcome, detail, judged = _judge_interval(
+        check, shortest, 30 * MINUTE, "shortest retry interval"
+    )
+    return outcome, detail, {"shortest_interval": round(shortest), "intervals": len(gaps), **judged}
 
 
 def _delivered_after_recovery(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:

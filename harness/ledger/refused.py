@@ -12,6 +12,11 @@ its envelope sender in `from`) that says the connection was refused:
   the `==` defer line of the same attempt repeats it and is not counted again, and `retry time
   not reached` lines are skipped attempts.
 
+A message can also meet an outage without connecting: the sender already holds the host as
+down from the refusals of other messages and defers it unseen. `held_by_refusals` finds those
+deferrals (Exim's `retry time not reached`, Postfix's `delivery temporarily suspended: ...
+Connection refused`); the proof of exercise counts them, the attempt times do not.
+
 Log stamps have whole seconds, so each time is taken at the middle of its second; at k = 1440 a
 second is 24 real minutes, which the agreement's tolerance must absorb.
 """
@@ -37,6 +42,32 @@ def is_refused_attempt(record: LogRecord) -> bool:
         and record.fields.get("status") == "deferred"
         and "suspended" not in record.text
     )
+
+
+#: Exim's deferral of an address whose hosts all have retry records not yet due (a routing
+#: retry, `routing defer (-52): retry time not reached`, is not about the host).
+RETRY_TIME_NOT_REACHED_FOR_HOSTS = "retry time not reached for any host"
+
+
+def is_held_by_refusals(record: LogRecord) -> bool:
+    """A deferral without a connection because the sender holds the host as down (Exim's
+    host retry record, Postfix's dead destination after refused connections)."""
+    if record.fields.get("status") != "deferred":
+        return False
+    if record.process == "==":  # Exim: only a host record makes this skip, never a reply
+        return record.fields.get("reason", "").startswith(RETRY_TIME_NOT_REACHED_FOR_HOSTS)
+    return (
+        record.process.startswith("postfix/")
+        and "suspended" in record.text
+        and (REFUSED in record.text)
+    )
+
+
+def held_by_refusals(logs: Sequence[LogRecord], *, sender: str) -> bool:
+    """Whether the sender deferred the message with envelope `sender` unseen, holding its host
+    as down (see `is_held_by_refusals`)."""
+    queue_ids = {r.queue_id for r in logs if r.queue_id and r.fields.get("from") == sender}
+    return any(r.queue_id in queue_ids and is_held_by_refusals(r) for r in logs)
 
 
 def refused_attempts(

@@ -150,6 +150,12 @@ class SenderTarget(ContainerService):
         """Earliest and latest first retry after a temporary failure, in real seconds, as this
         target's scaled configuration implies (the suites check the MTA keeps to it)."""
 
+    def stock_retry_floor(self) -> tuple[float, str] | None:
+        """The shortest wait after a temporary failure that this MTA's *stock* configuration
+        allows, in real seconds, and the setting it comes from (for people); None when the
+        target does not know it, and then interval checks judge the measurement alone."""
+        return None
+
     def retry_uncertainty(self) -> float | None:
         """± real seconds on a time this MTA's retry clock decides, under scaled configuration.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.conformance import CHECKS, CheckInput, run_checks
+from harness.conformance import CHECKS, CheckInput, RetryWindow, run_checks
 from harness.dsn import DeliveryReport, parse_dsn
 from harness.ledger import CaseEvidence
 from harness.receiver import MessageRecord
@@ -217,3 +217,69 @@ def test_a_452_recipient_sent_again_in_the_same_session_counts_as_retried() -> N
     case = evidence([Fate.DELIVERED, Fate.DELIVERED, Fate.DELIVERED], [0])
     assert verdict("retried-452", case) == Outcome.PASS
     assert verdict("retried-452", evidence([Fate.QUEUED], [0])) == Outcome.NOT_APPLICABLE
+
+
+#: Exim at k = 60: Debian's rule is due 15 min after a failure and the next 30-min queue run
+#: tries it, so this run's first retry comes 14 to 45 minutes after the failure.
+EXIM_WINDOW = RetryWindow(
+    stock_shortest=15 * MINUTE,
+    stock_uncertainty=1.0,
+    earliest=14 * MINUTE,
+    latest=45 * MINUTE,
+    basis="Debian's retry rule",
+)
+
+
+def judged(check_id: str, case: CaseEvidence, window: RetryWindow | None) -> Check:
+    [check] = run_checks((check_id,), CheckInput(case, (), 60.0, window))
+    return check
+
+
+@pytest.mark.parametrize(
+    "first_retry",
+    [15.5 * MINUTE, 29 * MINUTE + 59, 31 * MINUTE, 44 * MINUTE],
+)
+def test_the_interval_verdict_does_not_depend_on_the_queue_runners_phase(
+    first_retry: float,
+) -> None:
+    """Two full runs gave Exim's rcpt-450 a first retry of 29m59s (inconclusive against 30
+    minutes ± 1) and of 20 minutes (a deviation): the phase of its queue runner, not its
+    policy. Judged on the window its configuration implies, every phase gives one verdict."""
+    times = [0.0, first_retry, first_retry + 30 * MINUTE]
+    measured_alone = judged("retry-interval-30m", evidence([Fate.QUEUED], times), None)
+    on_window = judged("retry-interval-30m", evidence([Fate.QUEUED], times), EXIM_WINDOW)
+    assert on_window.outcome is Outcome.DEVIATION, on_window.detail
+    assert on_window.measured["judged_on"] == "configuration"
+    assert on_window.measured["configured_shortest"] == 15 * MINUTE
+    assert "15m" in on_window.detail
+    assert "Debian's retry rule" in on_window.detail
+    if first_retry > 29 * MINUTE:
+        assert measured_alone.outcome is not Outcome.DEVIATION  # one draw could not tell
+    delayed = judged("retry-delayed", evidence([Fate.QUEUED], times), EXIM_WINDOW)
+    assert delayed.outcome is Outcome.PASS, delayed.detail
+
+
+def test_a_wait_sooner_than_the_configuration_allows_is_judged_on_the_measurement() -> None:
+    """A retry 5 minutes after the failure is not what Exim's rule does: the window does not
+    explain it, so the measurement decides (here a deviation it shows by itself)."""
+    check = judged("retry-interval-30m", evidence([Fate.QUEUED], [0, 300, 2100]), EXIM_WINDOW)
+    assert check.measured["judged_on"] == "measurement"
+    assert check.outcome is Outcome.DEVIATION
+
+
+def test_waits_all_beyond_the_window_are_judged_on_the_measurement() -> None:
+    """Every retry held past the window (a host retry record, say): the configuration's
+    shortest interval was never what happened here, so the measured 2 hours pass."""
+    check = judged("retry-interval-30m", evidence([Fate.QUEUED], [0, 7200, 14400]), EXIM_WINDOW)
+    assert check.measured["judged_on"] == "measurement"
+    assert check.outcome is Outcome.PASS
+
+
+def test_the_configured_interval_counts_from_the_end_of_a_stalled_attempt() -> None:
+    """An attempt that waited 20 minutes for a greeting, then 15: 35 minutes between starts,
+    so a stall long enough makes the same rule meet 30 minutes."""
+    case = evidence([Fate.QUEUED], [0, 35 * MINUTE], durations=[20 * MINUTE, 0.0])
+    check = judged("retry-interval-30m", case, EXIM_WINDOW)
+    assert check.measured["judged_on"] == "configuration"
+    assert check.measured["configured_shortest"] == 35 * MINUTE
+    assert check.outcome is Outcome.PASS, check.detail

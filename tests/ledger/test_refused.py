@@ -5,7 +5,12 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from harness.ledger import is_refused_attempt, refused_attempts
+from harness.ledger import (
+    held_by_refusals,
+    is_held_by_refusals,
+    is_refused_attempt,
+    refused_attempts,
+)
 from harness.targets import BOUNCE_DOMAIN, LogRecord, RouteTable
 from harness.targets.exim.parsers import parse_log_line as parse_exim
 from harness.targets.postfix import PostfixTarget
@@ -74,3 +79,20 @@ def test_exim_attempts_are_host_errors_not_defer_lines_or_skipped_retries() -> N
 
 def test_no_log_no_attempts() -> None:
     assert refused_attempts((), sender="x", message_id="m", start_wall=0.0, time_scale=1) == ()
+
+
+def test_a_message_deferred_unseen_for_a_host_held_down_met_the_outage() -> None:
+    """Exim's `retry time not reached for any host` and Postfix's `delivery temporarily
+    suspended: ... Connection refused` defer a message without connecting because refusals
+    already marked the host down: the message met the outage (the proof of exercise counts
+    it). A routing retry and another message's deferral do not."""
+    exim = [r for line in EXIM_LOG.read_text().splitlines() if (r := parse_exim(line))]
+    assert [r.raw[20:36] for r in exim if is_held_by_refusals(r)] == ["1xVgRG-000027-1d"]
+    assert held_by_refusals(exim, sender=EXIM_SENDER)
+    assert not held_by_refusals(
+        exim, sender="mailstorm+ms6926e203f597405a9ca39935289d79c4@bounces.mailstorm.test"
+    )
+    postfix = postfix_records()
+    assert [is_held_by_refusals(r) for r in postfix] == [False, False, True, False, False]
+    assert held_by_refusals(postfix, sender=POSTFIX_SENDER)
+    assert not held_by_refusals(postfix[:2], sender=POSTFIX_SENDER)

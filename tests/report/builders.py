@@ -45,7 +45,7 @@ SCENARIOS = (
     "disconnect-after-dot",
     "greylist",
     "outage-72h-550",
-    "outage-120h-451",
+    "outage-132h-451",
 )
 
 
@@ -306,7 +306,7 @@ def postfix_cases() -> list[CaseResult]:
             observed_for=4 * DAY,
         ),
         case(
-            "outage-120h-451",
+            "outage-132h-451",
             t,
             8,
             counts=fates(bounced=1),
@@ -465,7 +465,7 @@ def exim_cases() -> list[CaseResult]:
             observed_for=4 * DAY,
         ),
         case(
-            "outage-120h-451",
+            "outage-132h-451",
             t,
             18,
             counts=fates(bounced=1),

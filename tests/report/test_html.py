@@ -78,6 +78,6 @@ def test_one_retry_timeline_per_target_with_a_tick_per_attempt(matrix: Matrix) -
         dsns = sum(1 for c in matrix.cases if c.target == name and c.dsn is not None)
         assert svg.count('class="tl-dsn"') == dsns
         ticks = re.findall(r'class="tl-tick"[^>]*>([^<]+)<', svg)
-        # 0 to at least 5 days; here 6, since the outage-120h cases were observed for 5.5 days
+        # 0 to at least 5 days; here 6, since the outage-132h cases were observed for 5.5 days
         assert (ticks[0], ticks[-1]) == ("0", "6d")
         assert {"1m", "1h", "1d"} <= set(ticks)

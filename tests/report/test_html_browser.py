@@ -93,9 +93,9 @@ def test_screenshot_of_an_open_cell(page: Path, tmp_path: Path) -> None:
 def test_screenshot_through_devtools_after_a_click(page: Path, tmp_path: Path) -> None:
     with chromium.DevTools(tmp_path / "profile", width=1500, height=1400) as browser:
         browser.open(chromium.file_url(page))
-        browser.click(f'td[data-cell="{cell_anchor("outage-120h-451", "postfix")}"] a')
+        browser.click(f'td[data-cell="{cell_anchor("outage-132h-451", "postfix")}"] a')
         data = browser.screenshot()
     assert png_size(data)[0] > 1000
-    shot = tmp_path / "matrix-click-outage-120h-451-postfix.png"
+    shot = tmp_path / "matrix-click-outage-132h-451-postfix.png"
     shot.write_bytes(data)
     keep(shot)

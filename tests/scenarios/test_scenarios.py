@@ -46,7 +46,7 @@ CATALOGUE_IDS = [
     "outage-72h-451",
     "outage-72h-refused",
     "outage-72h-blackhole",
-    "outage-120h-451",
+    "outage-132h-451",
 ]
 
 

@@ -31,6 +31,7 @@ from datetime import datetime
 from importlib.resources import files
 from typing import ClassVar
 
+from harness.durations import format_duration
 from harness.message_ids import id_from_address
 from harness.targets.base import SenderTarget
 from harness.targets.exim.config import (
@@ -128,6 +129,18 @@ class EximTarget(SenderTarget):
         nominal = interval.configured_seconds * interval.time_scale
         earliest = max(0.0, interval.configured_seconds - self.retry_clock_slack)
         return earliest * interval.time_scale, nominal + queue_runs
+
+    def stock_retry_floor(self) -> tuple[float, str]:
+        """Debian's catch-all rule makes an address due again its first interval after a
+        failure (retry.c), and the next queue run tries it: when that run starts right away
+        the wait is the interval itself, whatever the queue interval."""
+        interval = self.scaling.get("retry[1].interval").default_seconds
+        runs = self.scaling.get(QUEUE_INTERVAL).default_seconds
+        return interval, (
+            f"Debian's retry rule: due {format_duration(interval)} after a failure, tried by the "
+            f"next queue run (every {format_duration(runs)}), so {format_duration(interval)} to "
+            f"{format_duration(interval + runs)} depending on the queue runner's phase"
+        )
 
     # -- configuration --------------------------------------------------------------------------
 

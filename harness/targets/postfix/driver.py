@@ -17,6 +17,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import ClassVar
 
+from harness.durations import format_duration
 from harness.message_ids import id_from_address
 from harness.results import ScaledParameter
 from harness.targets.base import SenderTarget
@@ -138,6 +139,13 @@ class PostfixTarget(SenderTarget):
         nominal = backoff.configured_seconds * backoff.time_scale
         earliest = max(0.0, backoff.configured_seconds - self.retry_clock_slack)
         return earliest * backoff.time_scale, nominal + scan
+
+    def stock_retry_floor(self) -> tuple[float, str]:
+        """qmgr's backoff is the message's age clamped to [minimal_backoff_time,
+        maximal_backoff_time] (qmgr_active.c, qmgr_active_defer), so a message that failed its
+        first attempt may be tried again `minimal_backoff_time` later, scan phase permitting."""
+        backoff = self.scaling.get("minimal_backoff_time").default_seconds
+        return backoff, f"minimal_backoff_time = {format_duration(backoff)}, Postfix's default"
 
     def configure(self) -> None:
         transport = "".join(
