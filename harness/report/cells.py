@@ -16,6 +16,7 @@ from harness.results import (
     Fate,
     Level,
     Matrix,
+    Method,
     Outcome,
     Schedule,
     TargetInfo,
@@ -213,6 +214,41 @@ def _distortion_phrase(parameter: dict[str, Any]) -> str | None:
 def duration(seconds: float | None) -> str:
     """A real duration for people (`5m`, `4d5m`); `—` for none."""
     return "—" if seconds is None else format_duration(seconds)
+
+
+def schedule_time(schedule: Schedule, seconds: float | None) -> str:
+    """A schedule's time with its uncertainty (`1h10m ± 3m`); `—` for none."""
+    if seconds is None:
+        return "—"
+    u = schedule.time_uncertainty
+    return f"{format_duration(seconds)} ± {format_duration(u)}" if u else format_duration(seconds)
+
+
+def schedule_uncertainty_text(schedule: Schedule) -> str:
+    """What the ± on a schedule's times is, in one phrase."""
+    u = schedule.time_uncertainty
+    if u is None:
+        return "uncertainty not established"
+    if schedule.method is Method.CLOCK_WARP:
+        return (
+            f"± {format_duration(u)}: the longest wall-clock cost of one attempt in this run "
+            f"times {TIMES}{schedule.time_scale:g}, plus the MTA's whole-second slack"
+        )
+    return f"± {format_duration(u)}: the MTA's whole-second clock handling at {TIMES}" + (
+        f"{schedule.time_scale:g} (docs/fidelity.md)"
+    )
+
+
+def first_retry_window_text(schedule: Schedule) -> str | None:
+    """The window the MTA's configuration puts its first retry in, beside the measured draw."""
+    if schedule.first_retry_window is None:
+        return None
+    earliest, latest = schedule.first_retry_window
+    return (
+        f"its configuration puts the first retry {format_duration(earliest)} to "
+        f"{format_duration(latest)} after a failure, by the phase of its queue scans or runs; "
+        f"this run drew {duration(schedule.first_retry)}"
+    )
 
 
 def method_text(schedule: Schedule) -> str:

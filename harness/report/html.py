@@ -429,14 +429,22 @@ def _schedules(matrix: Matrix) -> list[str]:
 
 def _schedule(name: str, schedule: Schedule, span: float) -> list[str]:
     d = cells.duration
+
+    def t(seconds: float | None) -> str:
+        return cells.schedule_time(schedule, seconds)
+
     facts = [
-        ("first retry", d(schedule.first_retry)),
-        ("median interval", d(schedule.median_interval)),
-        ("longest interval", d(schedule.longest_interval)),
-        ("warning", d(schedule.warning)),
-        ("give-up", d(schedule.give_up)),
+        ("first retry", t(schedule.first_retry)),
+        ("median interval", t(schedule.median_interval)),
+        ("longest interval", t(schedule.longest_interval)),
+        ("warning", t(schedule.warning)),
+        ("give-up", t(schedule.give_up)),
         ("attempts", str(len(schedule.attempts))),
     ]
+    notes = [cells.schedule_uncertainty_text(schedule)]
+    window = cells.first_retry_window_text(schedule)
+    if window:
+        notes.append(window)
     distortions = cells.schedule_distortions(schedule)
     return [
         f'<figure class="target-schedule" data-target="{_e(name)}">',
@@ -449,6 +457,7 @@ def _schedule(name: str, schedule: Schedule, span: float) -> list[str]:
         + "</tr></thead><tbody><tr>"
         + "".join(f"<td>{_e(value)}</td>" for _, value in facts)
         + "</tr></tbody></table>",
+        *(f'<p class="muted">{_e(note)}</p>' for note in notes),
         *(
             [f'<p class="muted">distorted time parameters: {_e("; ".join(distortions))}</p>']
             if distortions

@@ -171,18 +171,27 @@ def _schedules_section(matrix: Matrix) -> list[str]:
 
 def _schedule(name: str, schedule: Schedule) -> list[str]:
     d = cells.duration
+
+    def t(seconds: float | None) -> str:
+        return cells.schedule_time(schedule, seconds)
+
     lines = [
         f"### {escape(name)} {escape(schedule.version)}",
         "",
         "| first retry | median interval | longest interval | warning | give-up | attempts "
         "| variant | method |",
         "|---|---|---|---|---|---|---|---|",
-        f"| {d(schedule.first_retry)} | {d(schedule.median_interval)} "
-        f"| {d(schedule.longest_interval)} | {d(schedule.warning)} | {d(schedule.give_up)} "
+        f"| {t(schedule.first_retry)} | {t(schedule.median_interval)} "
+        f"| {t(schedule.longest_interval)} | {t(schedule.warning)} | {t(schedule.give_up)} "
         f"| {len(schedule.attempts)} | {escape(schedule.variant)} "
         f"| {escape(cells.method_text(schedule))} |",
         "",
+        f"Times: {escape(cells.schedule_uncertainty_text(schedule))}.",
+        "",
     ]
+    window = cells.first_retry_window_text(schedule)
+    if window:
+        lines += [f"First retry: {escape(window)}.", ""]
     if schedule.give_up is None:
         lines += [f"No give-up in the {d(schedule.observed_for)} observed.", ""]
     distortions = cells.schedule_distortions(schedule)

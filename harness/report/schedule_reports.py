@@ -41,9 +41,10 @@ def _d(seconds: float | None) -> str:
 
 def _schedule_rows(measured: tuple[MeasuredSchedule, ...]) -> list[str]:
     lines = [
-        "| target | variant | compression | attempts | first retry | median interval "
-        "| longest interval | warning | give-up | distorted parameters |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| target | variant | compression | attempts | first retry | its window (phase) "
+        "| median interval | longest interval | warning | give-up | ± on every time "
+        "| distorted parameters |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m in measured:
         s = m.schedule
@@ -58,11 +59,17 @@ def _schedule_rows(measured: tuple[MeasuredSchedule, ...]) -> list[str]:
                 f"; {m.unseen_attempts} attempt(s) only in the MTA's log (the connection failed "
                 "before the receiver saw it)"
             )
+        u = f"± {_d(s.time_uncertainty)}" if s.time_uncertainty else "not established"
+        window = (
+            f"{_d(s.first_retry_window[0])} to {_d(s.first_retry_window[1])}"
+            if s.first_retry_window
+            else "—"
+        )
         lines.append(
             f"| {s.target} {s.version} | {s.variant} | {s.label} "
             f"| {len(s.attempts)} "
-            f"| {_d(s.first_retry)} | {_d(s.median_interval)} | {_d(s.longest_interval)} "
-            f"| {_d(s.warning)} | {_d(s.give_up)} | {distorted} |"
+            f"| {_d(s.first_retry)} | {window} | {_d(s.median_interval)} "
+            f"| {_d(s.longest_interval)} | {_d(s.warning)} | {_d(s.give_up)} | {u} | {distorted} |"
         )
     return lines
 

@@ -58,6 +58,15 @@ class Fields:
     def numbers(self, key: str, default: Any = _REQUIRED) -> tuple[float, ...]:
         return tuple(self._number(value, where) for where, value in self._items(key, default))
 
+    def optional_pair(self, key: str) -> tuple[float, float] | None:
+        """A two-number array (a window: earliest, latest), or None when null or absent."""
+        if self.data.get(key) is None:
+            return None
+        values = self.numbers(key)
+        if len(values) != 2:
+            raise self._fail(self._at(key), f"expected two numbers, got {len(values)}")
+        return values[0], values[1]
+
     def string(self, key: str, default: Any = _REQUIRED) -> str:
         return self._string(self._get(key, default), self._at(key))
 

@@ -98,6 +98,10 @@ def schedule_fields(schedule: Schedule, *, interval_digits: int) -> dict[str, An
         "warning": schedule.warning,
         "give_up": schedule.give_up,
         "observed_for": schedule.observed_for,
+        "time_uncertainty": schedule.time_uncertainty,
+        "first_retry_window": list(schedule.first_retry_window)
+        if schedule.first_retry_window
+        else None,
     }
 
 
@@ -186,6 +190,8 @@ def _schedule(data: Fields) -> Schedule:
         warning=data.optional_number("warning"),
         give_up=data.optional_number("give_up"),
         observed_for=data.number("observed_for"),
+        time_uncertainty=data.optional_number("time_uncertainty"),
+        first_retry_window=data.optional_pair("first_retry_window"),
         checks=tuple(_check(raw) for raw in data.objects("checks", [])),
         # Only the distorted parameters are written: the exact ones add nothing to a report.
         parameters=tuple(_parameter(raw, time_scale) for raw in data.objects("distorted", [])),

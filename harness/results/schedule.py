@@ -84,6 +84,14 @@ class Schedule:
     method: Method = Method.SCALED_CONFIG
     #: RFC 5321 4.5.4.1: retry-delayed, 30-minute interval, 4 days
     checks: tuple[Check, ...] = ()
+    #: ± real seconds on every time of this schedule: k times the MTA's whole-second slack
+    #: under scaled configuration; under a clock warp, K times the wall-clock cost of one
+    #: attempt measured in the run, plus the slack; None when it was not established
+    time_uncertainty: float | None = None
+    #: real seconds after a failure within which the MTA's configuration puts its first retry
+    #: (earliest, latest), whatever phase its queue scans or runs were in; the measured first
+    #: retry is one draw from it
+    first_retry_window: tuple[float, float] | None = None
 
     @property
     def intervals(self) -> tuple[float, ...]:

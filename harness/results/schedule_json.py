@@ -180,6 +180,8 @@ def _schedule(data: Fields, checks: tuple[Check, ...]) -> Schedule:
         warning=data.optional_number("warning"),
         give_up=data.optional_number("give_up"),
         observed_for=data.number("observed_for"),
+        time_uncertainty=data.optional_number("time_uncertainty"),
+        first_retry_window=data.optional_pair("first_retry_window"),
         # Only the distorted ones are written; the exact ones add nothing to a report.
         parameters=tuple(
             ScaledParameter(

@@ -114,3 +114,23 @@ def unseen_attempts(
         for a in logged_attempts(logs, submission.sender)
         if not a.reached_receiver and all(abs(a.wall - w) > tolerance for w in seen)
     )
+
+
+def warp_uncertainty(
+    logs: Sequence[LogRecord],
+    submission: Submission,
+    attempts: Sequence[Attempt],
+    time_scale: float,
+    slack: float,
+) -> float | None:
+    """± real seconds on the times of a warped schedule, measured in the run: K times the
+    longest wall-clock cost of one attempt (from the session's start at the receiver to the
+    MTA's log line that records its outcome: the connection, the replies, the logging), plus
+    the MTA's own whole-second `slack`. Every real cost an attempt has is stretched by K: a
+    50 ms fork is 2.4 minutes at x2880. None when no logged attempt reached the receiver."""
+    logged = [a for a in logged_attempts(logs, submission.sender) if a.reached_receiver]
+    seen = _seen_walls(submission, attempts, time_scale)
+    if not logged or not seen:
+        return None
+    cost = max(min(abs(a.wall - w) for w in seen) for a in logged)
+    return time_scale * cost + slack

@@ -15,14 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cases import Group, ObservedCase, observe_groups, sharing_sets
-from harness.conformance import CheckInput, run_checks
-from harness.ledger import refused_attempts
-from harness.results import Agreement, Attempt, MeasuredSchedule, Method, ScheduleResults
+from harness.conformance import CheckInput, RetryWindow, run_checks
+from harness.ledger import CaseEvidence, refused_attempts
+from harness.results import (
+    Agreement,
+    Attempt,
+    MeasuredSchedule,
+    Method,
+    Schedule,
+    ScheduleResults,
+)
 from harness.schedule.agreement import compare
-from harness.schedule.clock_check import clock_inconsistency, unseen_attempts
+from harness.schedule.clock_check import clock_inconsistency, unseen_attempts, warp_uncertainty
 from harness.schedule.derive import derive_schedule
 from harness.schedule.variants import Variant, scenario_for
-from harness.targets import target_class
+from harness.targets import SenderTarget, target_class
 
 #: A real day in one and two minutes of wall time.
 DEFAULT_TIME_SCALES = (1440.0, 720.0)
@@ -73,7 +80,9 @@ def schedule_groups(run: ScheduleRun) -> list[Group]:
 def schedule_results(observed: Sequence[ObservedCase]) -> ScheduleResults:
     """Schedules, checks and agreements from the finished cases of `schedule_groups`."""
     variants = {scenario_for(v).id: v for v in Variant}
-    measured = tuple(_measured(case, variants[case.scenario.id]) for case in observed)
+    measured = tuple(
+        _shared_warp_uncertainty([_measured(case, variants[case.scenario.id]) for case in observed])
+    )
     return ScheduleResults(measured, agreements(measured))
 
 
@@ -111,6 +120,7 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
         )
         evidence = dataclasses.replace(evidence, attempts=attempts)
     unseen: tuple[Attempt, ...] = ()
+    warp_u: float | None = None
     if target.clock_warp and variant is not Variant.REFUSED and case.submissions:
         submission = case.submissions[0]
         problem = clock_inconsistency(case.logs, submission, evidence.attempts, case.time_scale)
@@ -123,6 +133,9 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
                 error=f"clock warp not trusted: {problem}",
                 method=method,
             )
+        warp_u = warp_uncertainty(
+            case.logs, submission, evidence.attempts, case.time_scale, target.retry_clock_slack
+        )
         unseen = unseen_attempts(case.logs, submission, evidence.attempts, case.time_scale)
         attempts = tuple(sorted((*evidence.attempts, *unseen), key=lambda a: a.t))
         evidence = dataclasses.replace(evidence, attempts=attempts)
@@ -135,7 +148,12 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
         parameters=target.scaling.parameters,
         method=method,
     )
-    checked = dataclasses.replace(schedule, checks=run_checks(CHECKS, CheckInput(evidence)))
+    uncertainty = warp_u if target.clock_warp else target.retry_uncertainty()
+    window = target.first_retry_window()
+    schedule = dataclasses.replace(
+        schedule, time_uncertainty=uncertainty, first_retry_window=window
+    )
+    checked = _checked(schedule, evidence, target)
     return MeasuredSchedule(
         checked,
         target.name,
@@ -144,6 +162,39 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
         method=method,
         unseen_attempts=len(unseen),
     )
+
+
+def _checked(schedule: Schedule, evidence: CaseEvidence, target: SenderTarget) -> Schedule:
+    """The schedule with its RFC checks, judged like a matrix cell: with its uncertainty and
+    the retry window its configuration implies."""
+    floor = target.stock_retry_floor()
+    window = None
+    if floor is not None and schedule.first_retry_window is not None:
+        earliest, latest = schedule.first_retry_window
+        window = RetryWindow(floor[0], target.retry_clock_slack, earliest, latest, floor[1])
+    judged = CheckInput(
+        evidence, time_uncertainty=schedule.time_uncertainty or 0.0, retry_window=window
+    )
+    return dataclasses.replace(schedule, checks=run_checks(CHECKS, judged))
+
+
+def _shared_warp_uncertainty(measured: Sequence[MeasuredSchedule]) -> list[MeasuredSchedule]:
+    """A warped schedule whose attempts never reached the receiver (`refused`) has no attempt
+    cost of its own: it takes the largest of its target's other warped schedules, the same
+    MTA on the same clock in the same run."""
+    largest: dict[str, float] = {}
+    for m in measured:
+        u = m.schedule.time_uncertainty if m.schedule else None
+        if m.method is Method.CLOCK_WARP and u is not None:
+            largest[m.target] = max(u, largest.get(m.target, 0.0))
+    filled = []
+    for m in measured:
+        s = m.schedule
+        if s is not None and s.time_uncertainty is None and m.target in largest:
+            s = dataclasses.replace(s, time_uncertainty=largest[m.target])
+            m = dataclasses.replace(m, schedule=s)
+        filled.append(m)
+    return filled
 
 
 def agreements(measured: Sequence[MeasuredSchedule]) -> tuple[Agreement, ...]:

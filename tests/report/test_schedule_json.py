@@ -271,3 +271,60 @@ def test_html_has_one_schedule_timeline_per_target() -> None:
     assert ">warning 23h56m<" in figures[1][1]
     assert 'class="sc-warning"' not in figures[0][1]
     assert '<section id="schedules">' not in render_html(build_matrix())
+
+
+def with_uncertainty(matrix: Matrix) -> Matrix:
+    """`matrix` with its Postfix schedule carrying ± 48 min and its first-retry window."""
+    targets = tuple(
+        dataclasses.replace(
+            t,
+            schedule=dataclasses.replace(
+                t.schedule, time_uncertainty=2880.0, first_retry_window=(0.0, 4320.0)
+            ),
+        )
+        if t.name == "postfix" and t.schedule is not None
+        else t
+        for t in matrix.targets
+    )
+    return dataclasses.replace(matrix, targets=targets)
+
+
+def test_a_schedules_uncertainty_and_window_are_written_read_back_and_shown(
+    tmp_path: Path,
+) -> None:
+    matrix = with_uncertainty(build_matrix_with_schedules())
+    path = write_matrix_json(matrix, tmp_path / "matrix.json")
+    assert read_matrix_json(path) == matrix
+    postfix = json.loads(path.read_text())["targets"][0]["schedule"]
+    assert (postfix["time_uncertainty"], postfix["first_retry_window"]) == (2880, [0, 4320])
+    section = render_markdown(matrix).split("## Retry schedules", 1)[1]
+    assert "| 5m ± 48m | 1h6m40s ± 48m | 1h6m40s ± 48m | — | 5d30m ± 48m |" in section
+    assert "Times: ± 48m: the MTA's whole-second clock handling" in section
+    assert "first retry 0ms to 1h12m after a failure" in section
+    page = render_html(matrix)
+    assert "5d30m ± 48m" in page
+    assert "this run drew 5m" in page
+    runs = [measured(1440)]
+    assert runs[0].schedule is not None
+    runs = [
+        dataclasses.replace(
+            runs[0],
+            schedule=dataclasses.replace(
+                runs[0].schedule, time_uncertainty=2880.0, first_retry_window=(0.0, 4320.0)
+            ),
+        )
+    ]
+    again = read_schedule_json(write_schedule_json(tmp_path, runs)).measured
+    assert again == tuple(runs)
+    table = (tmp_path / "schedule.md").read_text()
+    assert "| 0ms to 1h12m |" in table
+    assert "| ± 48m |" in table
+
+
+def test_a_window_that_is_not_two_numbers_is_named_by_its_path(tmp_path: Path) -> None:
+    data = json.loads(matrix_to_json(with_uncertainty(build_matrix_with_schedules())))
+    data["targets"][0]["schedule"]["first_retry_window"] = [1, 2, 3]
+    path = tmp_path / "matrix.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(MatrixFormatError, match=r"targets\[0\]\.schedule\.first_retry_window"):
+        read_matrix_json(path)

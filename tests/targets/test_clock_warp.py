@@ -8,7 +8,12 @@ import datetime
 import pytest
 
 from harness.results import Attempt
-from harness.schedule.clock_check import clock_inconsistency, logged_attempts, unseen_attempts
+from harness.schedule.clock_check import (
+    clock_inconsistency,
+    logged_attempts,
+    unseen_attempts,
+    warp_uncertainty,
+)
 from harness.targets import BOUNCE_DOMAIN, LogRecord, RouteTable, Submission
 from harness.targets.clock_warp import (
     ClockWarpError,
@@ -168,3 +173,20 @@ def test_a_connection_that_timed_out_before_the_receiver_is_an_attempt_not_a_clo
     assert [a.listener for a in unseen] == ["mta-log"]
     assert unseen[0].t == pytest.approx(5.0 * K, abs=K)  # whole fast seconds, +-1 wall s
     assert unseen_attempts(logged[:-1], submission, attempts, K) == ()
+
+
+def test_a_warped_schedules_uncertainty_is_k_times_its_slowest_attempt_in_the_run() -> None:
+    """Each attempt's outcome is logged some wall time after its session began at the
+    receiver (the replies, the logging): that cost, times K, is the ± on the schedule."""
+    now = datetime.datetime.now(datetime.UTC).timestamp()
+    clock = WarpedClock(K, now - 30)
+    submission, attempts = _case(clock)
+    costs = [0.010, 0.040, 0.020, 0.015]  # wall seconds from session start to the log line
+    logged = _records(
+        clock, [submission.wall + a.t / K + c for a, c in zip(attempts, costs, strict=True)]
+    )
+    u = warp_uncertainty(logged, submission, attempts, K, slack=2.0)
+    assert u is not None
+    # 40 ms x 2880 = 115 s, plus 2 s of slack; the stamps have whole fast seconds (1/K wall)
+    assert 0.040 * K + 2.0 - 1.0 <= u <= 0.040 * K + 2.0 + 1.0
+    assert warp_uncertainty([], submission, attempts, K, slack=2.0) is None

@@ -142,8 +142,9 @@ class PostfixTarget(SenderTarget):
 
     def stock_retry_floor(self) -> tuple[float, str]:
         """qmgr's backoff is the message's age clamped to [minimal_backoff_time,
-        maximal_backoff_time] (qmgr_active.c, qmgr_active_defer), so a message that failed its
-        first attempt may be tried again `minimal_backoff_time` later, scan phase permitting."""
+        maximal_backoff_time] (qmgr_active.c, qmgr_active_done_3_generic), so a message that
+        failed its first attempt may be tried again `minimal_backoff_time` later, scan phase
+        permitting."""
         backoff = self.scaling.get("minimal_backoff_time").default_seconds
         return backoff, f"minimal_backoff_time = {format_duration(backoff)}, Postfix's default"
 
