@@ -4,7 +4,22 @@ Both the matrix (`harness.matrix`) and the schedule runner (`harness.schedule`) 
 through it; neither imports the other.
 """
 
-from harness.cases.engine import Group, ObservedCase, observe_groups, run_groups
+from harness.cases.engine import (
+    Group,
+    ObservedCase,
+    give_up_window,
+    observe_groups,
+    retry_window,
+    run_groups,
+)
 from harness.cases.grouping import sharing_sets
 
-__all__ = ["Group", "ObservedCase", "observe_groups", "run_groups", "sharing_sets"]
+__all__ = [
+    "Group",
+    "ObservedCase",
+    "give_up_window",
+    "observe_groups",
+    "retry_window",
+    "run_groups",
+    "sharing_sets",
+]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cases.exercise import not_exercised, refusal_exercise, rule_exercise
-from harness.conformance import CheckInput, RetryWindow, run_checks
+from harness.conformance import CheckInput, GiveUpWindow, RetryWindow, run_checks
 from harness.containers import bridge_gateway, docker_client
 from harness.errors import MailstormError
 from harness.ledger import CaseEvidence, Ledger
@@ -321,7 +321,11 @@ def _result(case: _Case, evidence: CaseEvidence, exercise: tuple[FaultExercise, 
     )
     uncertainty = case.target.retry_uncertainty()
     judged = CheckInput(
-        evidence, codes, time_uncertainty=uncertainty or 0.0, retry_window=_retry_window(case)
+        evidence,
+        codes,
+        time_uncertainty=uncertainty or 0.0,
+        retry_window=retry_window(case.target),
+        give_up_window=give_up_window(case.target),
     )
     checks = () if unexercised else run_checks(scenario.checks, judged)
     return CaseResult(
@@ -342,15 +346,22 @@ def _result(case: _Case, evidence: CaseEvidence, exercise: tuple[FaultExercise, 
     )
 
 
-def _retry_window(case: _Case) -> RetryWindow | None:
+def retry_window(target: SenderTarget) -> RetryWindow | None:
     """The target's configured first-retry window for the interval checks (see RetryWindow)."""
-    floor = case.target.stock_retry_floor()
+    floor = target.stock_retry_floor()
     if floor is None:
         return None
     shortest, basis = floor
-    earliest, latest = case.target.first_retry_window()
-    slack = case.target.retry_clock_slack
-    return RetryWindow(shortest, slack, earliest, latest, basis)
+    earliest, latest = target.first_retry_window()
+    return RetryWindow(shortest, target.retry_clock_slack, earliest, latest, basis)
+
+
+def give_up_window(target: SenderTarget) -> GiveUpWindow | None:
+    """The target's configured give-up window for `give-up-4d` (see GiveUpWindow)."""
+    stock, window = target.stock_give_up(), target.give_up_window()
+    if stock is None or window is None:
+        return None
+    return GiveUpWindow(stock[0], window[0], window[1], stock[1])
 
 
 def _dsn_evidence(evidence: CaseEvidence) -> DsnEvidence | None:

@@ -47,6 +47,27 @@ class RetryWindow:
 
 
 @dataclass(frozen=True)
+class GiveUpWindow:
+    """When the sender's own configuration lets it give up on a message that keeps failing.
+
+    The give-up comes at the first attempt (Postfix) or queue run (Exim) after the configured
+    limit, so the measured bounce is one draw from a window; at k = 1440 Exim's lies 0 to 24
+    real minutes after its 4 days, with ± 24 minutes on the measurement, and one run would say
+    "4 days and more" and the next "4 days is within it". So `give-up-4d` judges the
+    configured limit (`stock_seconds`, exact: a setting, not a measurement) once the measured
+    bounce keeps to this run's window, and the measurement alone where it does not.
+    """
+
+    #: real seconds after the first failure: the stock configuration's limit
+    stock_seconds: float
+    #: real seconds: this run's (scaled) give-up window, earliest..latest
+    earliest: float
+    latest: float
+    #: where `stock_seconds` comes from, for people
+    basis: str
+
+
+@dataclass(frozen=True)
 class CheckInput:
     evidence: CaseEvidence
     #: the codes the scenario's receiver answered with, e.g. the 550 a DSN must quote
@@ -56,6 +77,8 @@ class CheckInput:
     time_uncertainty: float = 0.0
     #: the sender's configured first-retry window; None judges the measured intervals alone
     retry_window: RetryWindow | None = None
+    #: the sender's configured give-up window; None judges the measured bounce alone
+    give_up_window: GiveUpWindow | None = None
 
 
 CheckFunction = Callable[[CheckInput], tuple[Outcome, str, dict[str, object]]]
@@ -409,6 +432,22 @@ def _give_up_days(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
         return Outcome.PASS, f"still trying after {format_duration(e.observed_for)}", measured
     earliest, u = min(bounced), check.time_uncertainty
     measured["uncertainty"] = round(u)
+    window = check.give_up_window
+    if window is not None and window.earliest - u <= earliest <= window.latest + 2 * u:
+        # the DSN's own way back to the receiver can add up to one more tick: 2u above
+        measured |= {
+            "configured_give_up": round(window.stock_seconds),
+            "judged_on": "configuration",
+        }
+        outcome = _at_least(window.stock_seconds, 4 * DAY, 0.0)
+        detail = (
+            f"gave up after {_pm(earliest, u)} measured, in the window "
+            f"{format_duration(window.earliest)} to {format_duration(window.latest)} of this run; "
+            f"its configuration gives up after {format_duration(window.stock_seconds)} "
+            f"({window.basis})"
+        )
+        return outcome, detail + ("" if outcome is Outcome.PASS else ", under 4 days"), measured
+    measured["judged_on"] = "measurement"
     outcome = _at_least(earliest, 4 * DAY, u)
     if outcome is Outcome.PASS:
         return outcome, f"gave up after {_pm(earliest, u)}", measured

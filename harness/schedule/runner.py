@@ -14,8 +14,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.cases import Group, ObservedCase, observe_groups, sharing_sets
-from harness.conformance import CheckInput, RetryWindow, run_checks
+from harness.cases import (
+    Group,
+    ObservedCase,
+    give_up_window,
+    observe_groups,
+    retry_window,
+    sharing_sets,
+)
+from harness.conformance import CheckInput, run_checks
 from harness.ledger import CaseEvidence, refused_attempts
 from harness.results import (
     Agreement,
@@ -166,14 +173,12 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
 
 def _checked(schedule: Schedule, evidence: CaseEvidence, target: SenderTarget) -> Schedule:
     """The schedule with its RFC checks, judged like a matrix cell: with its uncertainty and
-    the retry window its configuration implies."""
-    floor = target.stock_retry_floor()
-    window = None
-    if floor is not None and schedule.first_retry_window is not None:
-        earliest, latest = schedule.first_retry_window
-        window = RetryWindow(floor[0], target.retry_clock_slack, earliest, latest, floor[1])
+    the retry and give-up windows its configuration implies."""
     judged = CheckInput(
-        evidence, time_uncertainty=schedule.time_uncertainty or 0.0, retry_window=window
+        evidence,
+        time_uncertainty=schedule.time_uncertainty or 0.0,
+        retry_window=retry_window(target),
+        give_up_window=give_up_window(target),
     )
     return dataclasses.replace(schedule, checks=run_checks(CHECKS, judged))
 

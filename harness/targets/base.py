@@ -156,6 +156,18 @@ class SenderTarget(ContainerService):
         target does not know it, and then interval checks judge the measurement alone."""
         return None
 
+    def stock_give_up(self) -> tuple[float, str] | None:
+        """How long after its first failure this MTA's *stock* configuration keeps a message
+        before it may give up, in real seconds, and the setting it comes from; None when the
+        target does not know it (then the give-up checks judge the measurement alone)."""
+        return None
+
+    def give_up_window(self) -> tuple[float, float] | None:
+        """Earliest and latest give-up after the first failure, in real seconds, as this run's
+        configuration implies (the give-up comes at the first attempt or queue run after the
+        limit); None when the target does not know it."""
+        return None
+
     def retry_uncertainty(self) -> float | None:
         """± real seconds on a time this MTA's retry clock decides, under scaled configuration.
 

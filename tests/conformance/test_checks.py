@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.conformance import CHECKS, CheckInput, RetryWindow, run_checks
+from harness.conformance import CHECKS, CheckInput, GiveUpWindow, RetryWindow, run_checks
 from harness.dsn import DeliveryReport, parse_dsn
 from harness.ledger import CaseEvidence
 from harness.receiver import MessageRecord
@@ -283,3 +283,35 @@ def test_the_configured_interval_counts_from_the_end_of_a_stalled_attempt() -> N
     assert check.measured["judged_on"] == "configuration"
     assert check.measured["configured_shortest"] == 35 * MINUTE
     assert check.outcome is Outcome.PASS, check.detail
+
+
+#: Exim at k = 1440: Debian's final cutoff is 4 days; the first queue run after it (every
+#: 1 wall second, 24 real minutes) tries the address and bounces it.
+EXIM_GIVE_UP = GiveUpWindow(
+    stock_seconds=4 * DAY, earliest=4 * DAY - 1440, latest=4 * DAY + 1440, basis="final cutoff"
+)
+
+
+@pytest.mark.parametrize("bounced_at", [4 * DAY + 300, 4 * DAY + 1500, 4 * DAY + 2400])
+def test_the_give_up_verdict_does_not_depend_on_where_in_its_window_the_bounce_fell(
+    bounced_at: float,
+) -> None:
+    """Exim's reference give-up at k = 1440 was 96.5 h ± 0.4: a pass; a bounce at 96.1 h, as
+    likely, was inconclusive. Judged on the configured 4 days, every draw passes."""
+    case = evidence([Fate.BOUNCED], [0], settled_t=bounced_at)
+    [alone] = run_checks(("give-up-4d",), CheckInput(case, (), 1440.0))
+    [check] = run_checks(("give-up-4d",), CheckInput(case, (), 1440.0, None, EXIM_GIVE_UP))
+    assert check.outcome is Outcome.PASS, check.detail
+    assert check.measured["judged_on"] == "configuration"
+    assert "final cutoff" in check.detail
+    if bounced_at < 4 * DAY + 1440:
+        assert alone.outcome is Outcome.INCONCLUSIVE
+
+
+def test_a_bounce_outside_the_give_up_window_is_judged_on_the_measurement() -> None:
+    """A bounce after 3 days is not the configured give-up (something else failed the mail):
+    the measurement decides, and 3 days is a deviation."""
+    case = evidence([Fate.BOUNCED], [0], settled_t=3 * DAY)
+    [check] = run_checks(("give-up-4d",), CheckInput(case, (), 1440.0, None, EXIM_GIVE_UP))
+    assert check.measured["judged_on"] == "measurement"
+    assert check.outcome is Outcome.DEVIATION

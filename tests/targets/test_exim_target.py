@@ -145,6 +145,14 @@ def test_the_scaled_retry_rule_keeps_debians_shape() -> None:
     # Real seconds: 15 minutes (less one whole-second tick of next_try: 1 s wall, 180 real),
     # then the next 30-minute queue run at the latest.
     assert target.first_retry_window() == (900 - TIME_SCALE, 2700)
+    # The stock floor is Debian's own 15 minutes, whatever k; the give-up is its final 4-day
+    # cutoff, reached in this run within one whole second early and one queue run late.
+    assert target.stock_retry_floor()[0] == 900
+    assert "15m" in target.stock_retry_floor()[1]
+    stock = target.stock_give_up()
+    assert stock is not None
+    assert stock[0] == 4 * 86400
+    assert target.give_up_window() == (4 * 86400 - TIME_SCALE, 4 * 86400 + 1800)
     settings = target.settings()
     assert "MAILSTORM_RETRY_RULE = F,40s,5s; G,320s,20s,1.5; F,1920s,120s\n" in settings
     assert "MAILSTORM_DELAY_WARNING = 480s\n" in settings

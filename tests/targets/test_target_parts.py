@@ -13,6 +13,7 @@ from harness.targets import (
     Hop,
     RouteError,
     RouteTable,
+    TimeScaling,
     build_message,
     parse_target_list,
     scale_whole_seconds,
@@ -116,3 +117,27 @@ def test_postfix_log_lines_parse_into_records() -> None:
     assert started is not None
     assert started.queue_id is None
     assert target.parse_log_line("not a log line") is None
+
+
+def test_postfix_states_its_stock_floor_and_give_up_whatever_the_scale() -> None:
+    """The configuration the interval and give-up checks judge is Postfix's stock one (5
+    minutes, 5 days), while the windows the measurement must keep to are this run's: at
+    k = 1440 the give-up comes 2 wall seconds early at most and one 3 s backoff plus one 1 s
+    scan late at most."""
+    target = PostfixTarget(
+        RouteTable.to_one(["x.test", BOUNCE_DOMAIN], "127.0.0.1", 25), time_scale=1440
+    )
+    defaults = {
+        "queue_run_delay": "300s",
+        "minimal_backoff_time": "300s",
+        "maximal_backoff_time": "4000s",
+        "maximal_queue_lifetime": "5d",
+    }
+    target.scaling = TimeScaling(
+        1440, tuple(target._scaled(name, value) for name, value in defaults.items())
+    )
+    assert target.stock_retry_floor()[0] == 300
+    assert target.stock_give_up()[0] == 5 * 86400
+    earliest, latest = target.give_up_window()
+    assert earliest == (300 - 2) * 1440
+    assert latest == (300 + 3) * 1440 + 1440  # 4000 s / 1440 rounds to 3

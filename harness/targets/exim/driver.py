@@ -142,6 +142,31 @@ class EximTarget(SenderTarget):
             f"{format_duration(interval + runs)} depending on the queue runner's phase"
         )
 
+    def _final_cutoff(self) -> str:
+        return f"retry[{len(self.debian_retry_rule)}].cutoff"
+
+    def stock_give_up(self) -> tuple[float, str] | None:
+        """An address that fails after it has been failing (or queued) for longer than the
+        retry rule's final cutoff times out and is bounced (retry.c, retry_update: the rule
+        search finds no un-timed-out rule); Debian's rule ends `F,4d,6h`."""
+        if not self.debian_retry_rule:
+            return None
+        cutoff = self.scaling.get(self._final_cutoff()).default_seconds
+        return cutoff, f"Debian's retry rule's final cutoff, {format_duration(cutoff)}"
+
+    def give_up_window(self) -> tuple[float, float] | None:
+        """The first queue run after the final cutoff: once a message has been queued longer
+        than it, a queue run tries the address whatever its next-try time (retry.c,
+        retry_ultimate_address_timeout), and the failure bounces it; so no 6-hour interval
+        intervenes. Up to `retry_clock_slack` early."""
+        if not self.debian_retry_rule:
+            return None
+        cutoff = self.scaling.get(self._final_cutoff())
+        runs = self.scaling.get(QUEUE_INTERVAL).effective_real_seconds
+        k = cutoff.time_scale
+        earliest = max(0.0, cutoff.configured_seconds - self.retry_clock_slack) * k
+        return earliest, cutoff.configured_seconds * k + runs
+
     # -- configuration --------------------------------------------------------------------------
 
     def configure(self) -> None:

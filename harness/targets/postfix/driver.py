@@ -148,6 +148,24 @@ class PostfixTarget(SenderTarget):
         backoff = self.scaling.get("minimal_backoff_time").default_seconds
         return backoff, f"minimal_backoff_time = {format_duration(backoff)}, Postfix's default"
 
+    def stock_give_up(self) -> tuple[float, str]:
+        """After a delivery attempt that left recipients deferred, qmgr returns the message
+        once `event_time() >= create_time + maximal_queue_lifetime` (qmgr_active.c,
+        qmgr_active_done_25_generic): the first failed attempt past the lifetime bounces."""
+        lifetime = self.scaling.get("maximal_queue_lifetime").default_seconds
+        return lifetime, f"maximal_queue_lifetime = {format_duration(lifetime)}, Postfix's default"
+
+    def give_up_window(self) -> tuple[float, float]:
+        """The attempt after the lifetime: at most one backoff (`maximal_backoff_time`) and one
+        deferred-queue scan later; up to `retry_clock_slack` early."""
+        lifetime = self.scaling.get("maximal_queue_lifetime")
+        backoff = self.scaling.get("maximal_backoff_time")
+        scan = self.scaling.get("queue_run_delay").effective_real_seconds
+        k = lifetime.time_scale
+        earliest = max(0.0, lifetime.configured_seconds - self.retry_clock_slack) * k
+        latest = (lifetime.configured_seconds + backoff.configured_seconds) * k + scan
+        return earliest, latest
+
     def configure(self) -> None:
         transport = "".join(
             f"{domain} smtp:{', '.join(str(hop) for hop in hops)}\n"
