@@ -13,6 +13,7 @@ its longest scenario, not their sum.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -24,8 +25,8 @@ from harness.conformance import CheckInput, GiveUpWindow, RetryWindow, run_check
 from harness.containers import bridge_gateway, docker_client
 from harness.errors import MailstormError
 from harness.ledger import CaseEvidence, Ledger
-from harness.receiver import ACCEPT_ALL, Receiver, Reply
-from harness.results import CaseResult, DsnEvidence, FaultExercise, empty_fates
+from harness.receiver import ACCEPT_ALL, Receiver, Reply, Stage
+from harness.results import CaseResult, DsnEvidence, FaultExercise, Outcome, empty_fates
 from harness.scenarios import Scenario
 from harness.targets import (
     BOUNCE_DOMAIN,
@@ -319,6 +320,11 @@ def _result(case: _Case, evidence: CaseEvidence, exercise: tuple[FaultExercise, 
         for rule in scenario.plan.rules
         if isinstance(rule.action.outcome, Reply) and rule.action.outcome.code >= 400
     )
+    unused = _unused_extension(scenario, evidence) if unexercised else None
+    if unused is not None:
+        # Not an error: the harness measured, and what it found is that the sender never
+        # speaks the extension the fault is about (Postfix's client has no BDAT).
+        unexercised = None
     uncertainty = case.target.retry_uncertainty()
     judged = CheckInput(
         evidence,
@@ -328,6 +334,11 @@ def _result(case: _Case, evidence: CaseEvidence, exercise: tuple[FaultExercise, 
         give_up_window=give_up_window(case.target),
     )
     checks = () if unexercised else run_checks(scenario.checks, judged)
+    if unused is not None:
+        checks = tuple(
+            dataclasses.replace(c, outcome=Outcome.NOT_APPLICABLE, detail=unused, measured={})
+            for c in checks
+        )
     return CaseResult(
         scenario=scenario.id,
         target=case.target.name,
@@ -343,6 +354,19 @@ def _result(case: _Case, evidence: CaseEvidence, exercise: tuple[FaultExercise, 
         error=unexercised,
         exercise=exercise,
         time_uncertainty=uncertainty,
+    )
+
+
+def _unused_extension(scenario: Scenario, evidence: CaseEvidence) -> str | None:
+    """Why the case's faults could not apply, when they are all on BDAT chunks and the sender
+    never sent BDAT (it delivered with DATA: it does not use CHUNKING); else None."""
+    stages = {stage for rule in scenario.plan.rules for stage in rule.match.stages}
+    if stages != {Stage.BDAT} or "BDAT" in evidence.commands:
+        return None
+    used = "DATA" if "DATA" in evidence.commands else "no message command"
+    return (
+        f"the sender never sent BDAT (it used {used}): it does not use CHUNKING, so a fault "
+        "on its chunks cannot apply"
     )
 
 

@@ -30,7 +30,7 @@ from harness.results import Attempt, Fate, RecipientFate
 from harness.targets import QueuedMessage, Submission
 from harness.waiting import WaitTimeout, wait_until
 
-_STAGE_ORDER = ["greeting", "ehlo", "mail", "rcpt", "data", "eod", "quit"]
+_STAGE_ORDER = ["greeting", "ehlo", "mail", "rcpt", "data", "bdat", "eod", "quit"]
 
 
 class LedgerExpectationError(AssertionError, MailstormError):
@@ -49,6 +49,8 @@ class CaseEvidence:
     observed_for: float
     #: how often each rule of the plan decided something, by rule index (absent: never)
     rule_firings: Mapping[int, int] = field(default_factory=dict)
+    #: the SMTP verbs the sender used (EHLO, MAIL, DATA, BDAT...): what it chose to speak
+    commands: frozenset[str] = frozenset()
 
     def failure_dsn(self) -> tuple[float, MessageRecord, DeliveryReport] | None:
         """The first DSN that reports a failure (delay warnings come before it, or alone)."""
@@ -110,6 +112,9 @@ class Ledger:
             delivered = [m for m in journal.messages() if m.message_id in ids]
             attempts = self._attempts(journal, now_mono)
             firings = journal.rule_firings()
+            commands = frozenset(
+                e.text.split(" ", 1)[0].upper() for e in journal.events(kind="command") if e.text
+            )
             excerpt = tuple(
                 f"t={self.real(e.mono):.0f}s #{e.session_id} {e.kind} {e.text}"[:200]
                 for e in journal.events()
@@ -136,6 +141,7 @@ class Ledger:
             journal_excerpt=excerpt,
             observed_for=self.real(now_mono),
             rule_firings=firings,
+            commands=commands,
         )
 
     def _attempts(self, journal: Journal, now_mono: float) -> tuple[Attempt, ...]:

@@ -24,6 +24,7 @@ _KEYWORDS = (
     (Capability.EIGHTBITMIME, "8BITMIME"),
     (Capability.ENHANCEDSTATUSCODES, "ENHANCEDSTATUSCODES"),
     (Capability.SMTPUTF8, "SMTPUTF8"),
+    (Capability.CHUNKING, "CHUNKING"),
 )
 #: A reply line that already carries an enhanced code (RFC 3463: class.subject.detail).
 _HAS_ENHANCED = re.compile(r"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")

@@ -25,6 +25,7 @@ class Stage(StrEnum):
     MAIL = "mail"  #: MAIL FROM
     RCPT = "rcpt"  #: RCPT TO, once per recipient
     DATA = "data"  #: the DATA command, before 354
+    BDAT = "bdat"  #: a BDAT chunk (RFC 3030), once its command is read; the last one is then EOD
     EOD = "eod"  #: end-of-data: the message has been read, its reply is due
     QUIT = "quit"  #: QUIT
 
@@ -37,9 +38,11 @@ STAGE_ALIASES: Mapping[str, Stage] = {
 }
 
 #: Stages at which the sender is known.
-STAGES_WITH_SENDER = frozenset({Stage.MAIL, Stage.RCPT, Stage.DATA, Stage.EOD, Stage.QUIT})
+STAGES_WITH_SENDER = frozenset(
+    {Stage.MAIL, Stage.RCPT, Stage.DATA, Stage.BDAT, Stage.EOD, Stage.QUIT}
+)
 #: Stages at which at least one recipient is known.
-STAGES_WITH_RECIPIENTS = frozenset({Stage.RCPT, Stage.DATA, Stage.EOD, Stage.QUIT})
+STAGES_WITH_RECIPIENTS = frozenset({Stage.RCPT, Stage.DATA, Stage.BDAT, Stage.EOD, Stage.QUIT})
 
 
 @dataclass(frozen=True)
@@ -201,11 +204,11 @@ class Capability(StrEnum):
     EIGHTBITMIME = "8bitmime"  #: RFC 6152
     ENHANCEDSTATUSCODES = "enhancedstatuscodes"  #: RFC 2034: x.y.z on every 2xx/4xx/5xx reply
     SMTPUTF8 = "smtputf8"  #: RFC 6531
+    CHUNKING = "chunking"  #: RFC 3030: BDAT chunks instead of DATA (`chunking.py`)
 
 
 #: What the receiver advertises unless a plan switches some off: what a large mailbox
-#: provider's MX offers (docs/fidelity.md). CHUNKING (RFC 3030) is not among them
-#: because the receiver does not implement BDAT yet; advertising it would be a lie.
+#: provider's MX offers (docs/fidelity.md), CHUNKING included.
 DEFAULT_CAPABILITIES = frozenset(Capability)
 
 

@@ -145,10 +145,6 @@ def _capabilities(value: Any, where: _Where) -> frozenset[Capability]:
     known = {capability.value: capability for capability in Capability}
     for name, switch in value.items():
         key = str(name).lower()
-        if key == "chunking":
-            raise where.error(
-                "capabilities.chunking", "CHUNKING (BDAT) is not implemented by the receiver yet"
-            )
         if key not in known:
             raise where.error(
                 f"capabilities.{name}", f"unknown extension (known: {', '.join(known)})"
@@ -436,8 +432,8 @@ def _drop(raw: Mapping[str, Any], stages: frozenset[Stage], where: _Where) -> Dr
     if value not in modes:
         raise where.error("drop", f"must be one of {', '.join(modes)}, got {value!r}")
     mode = modes[value]
-    if mode is DropMode.MID_DATA and stages != {Stage.DATA}:
-        raise where.error("drop", '"mid-data" only applies at stage "data"')
+    if mode is DropMode.MID_DATA and not stages <= {Stage.DATA, Stage.BDAT}:
+        raise where.error("drop", '"mid-data" only applies at stage "data" or "bdat"')
     if mode is DropMode.AFTER_DOT and stages != {Stage.EOD}:
         raise where.error("drop", '"after-dot" only applies at stage "eod"')
     after_bytes = raw.get("drop_after_bytes", 0)

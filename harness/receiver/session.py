@@ -3,7 +3,8 @@
 aiosmtpd parses SMTP; this subclass decides, at each stage, whether to behave normally or to
 reply, stall or hang up as the plan says, and records everything in the journal. Stages that
 aiosmtpd exposes as handler hooks (EHLO/HELO, MAIL, RCPT, end-of-data, QUIT) are decided in
-`PlanHooks`; the greeting and the DATA command have no hook, so they are decided in overrides.
+`PlanHooks`; the greeting, the DATA command and BDAT chunks (RFC 3030, `chunking.py`) have no
+hook, so they are decided in overrides.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
 
 from harness.message_ids import id_from_address, id_from_content
+from harness.receiver import chunking
 from harness.receiver.decider import Decider, Decision, Facts
 from harness.receiver.extensions import ehlo_lines, with_enhanced_code
 from harness.receiver.journal import CLOSED_AFTER_REPLY, GAVE_UP_DURING_STALL, HALF_CLOSED
@@ -63,6 +65,7 @@ _COMMAND_STAGES = {
     "MAIL": Stage.MAIL,
     "RCPT": Stage.RCPT,
     "DATA": Stage.DATA,
+    "BDAT": Stage.BDAT,
     "QUIT": Stage.QUIT,
 }
 
@@ -78,6 +81,8 @@ class _Transaction:
     message_id: str | None = None
     message_attempt: int | None = None
     pair_attempts: dict[str, int] = field(default_factory=dict)
+    chunks: list[bytes] = field(default_factory=list)  #: BDAT chunks read so far
+    chunk_failed: bool = False  #: a chunk was refused: the rest of the message is discarded
 
 
 class FaultySMTP(SMTP):
@@ -365,6 +370,70 @@ class FaultySMTP(SMTP):
             await self.push("354 End data with <CR><LF>.<CR><LF>")
             await self._read_then_drop(outcome.after_bytes)
         await super().smtp_DATA(arg)
+
+    @syntax("BDAT chunk-size [LAST]")
+    async def smtp_BDAT(self, arg: str | None) -> None:
+        """One RFC 3030 chunk: decided at stage `bdat` once its command is read, consumed in
+        full whatever the answer, and the last one answered as end-of-data (stage `eod`)."""
+        parsed = chunking.parse_bdat(arg)
+        if parsed is None:
+            await self.push(chunking.SYNTAX_ERROR)
+            return
+        envelope, session = self.envelope, self.session
+        offered = Capability.CHUNKING in self.core.decider.plan.capabilities
+        ready = bool(envelope and envelope.rcpt_tos and session and session.host_name)
+        refusal = (
+            chunking.NOT_OFFERED
+            if not offered
+            else chunking.NO_TRANSACTION
+            if not ready
+            else chunking.AFTER_FAILED_CHUNK
+            if self.transaction.chunk_failed
+            else None
+        )
+        if refusal is not None or envelope is None:
+            await self._read_chunk(parsed.size)
+            await self.push(refusal or chunking.NO_TRANSACTION)
+            return
+        facts = self.facts(Stage.BDAT)
+        decision = await self.decide(facts)
+        outcome = decision.action.outcome if decision is not None else None
+        if isinstance(outcome, Drop) and outcome.mode is DropMode.MID_DATA:
+            await self._read_chunk(min(parsed.size, outcome.after_bytes))
+            self.hang_up(f"dropped mid-chunk after {min(parsed.size, outcome.after_bytes)} bytes")
+        chunk = await self._read_chunk(parsed.size)
+        if isinstance(outcome, Reply) and outcome.code >= 300:
+            self.transaction.chunks.clear()
+            self.transaction.chunk_failed = True
+            await self.push(await self.send_reply(outcome, facts) or "")
+            return
+        self.transaction.chunks.append(chunk)
+        total = sum(len(c) for c in self.transaction.chunks)
+        if self.data_size_limit and total > self.data_size_limit:
+            self.transaction.chunks.clear()
+            self.transaction.chunk_failed = True
+            await self.push(chunking.TOO_MUCH)
+            return
+        if not parsed.last:
+            reply = await self.send_reply(outcome, facts) if isinstance(outcome, Reply) else None
+            await self.push(reply or chunking.chunk_accepted(parsed.size))
+            return
+        content = b"".join(self.transaction.chunks)
+        self.transaction.chunks.clear()
+        envelope.original_content = content
+        envelope.content = content.decode("utf-8", "surrogateescape")
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push("250 OK" if status is MISSING else status)
+
+    async def _read_chunk(self, size: int) -> bytes:
+        """Exactly `size` octets of a chunk; a client that closes before sending them all has
+        hung up mid-chunk."""
+        try:
+            return await self._reader.readexactly(size)
+        except asyncio.IncompleteReadError as error:
+            self.hang_up(f"the client closed mid-chunk after {len(error.partial)} of {size} bytes")
+            raise  # hang_up raised already; this line is for the type checker
 
     async def _read_then_drop(self, limit: int) -> None:
         received = b""

@@ -36,12 +36,15 @@ def test_ehlo_offers_pipelining_and_enhanced_codes_by_default(
         "8BITMIME",
         "ENHANCEDSTATUSCODES",
         "SMTPUTF8",
+        "CHUNKING",
         "HELP",
     ]
 
 
 def test_a_plan_switches_extensions_off(receiver_factory: ReceiverFactory) -> None:
-    plan = parse_plan("[capabilities]\npipelining = false\nENHANCEDSTATUSCODES = false\n")
+    plan = parse_plan(
+        "[capabilities]\npipelining = false\nENHANCEDSTATUSCODES = false\nchunking = false\n"
+    )
     receiver = receiver_factory(plan)
     assert ehlo_keywords(receiver.host, receiver.port) == [
         "SIZE 52428800",
@@ -54,7 +57,7 @@ def test_a_plan_switches_extensions_off(receiver_factory: ReceiverFactory) -> No
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("[capabilities]\nchunking = true\n", "not implemented by the receiver yet"),
+        ("[capabilities]\nchunking = 1\n", "must be true or false"),
         ("[capabilities]\nstarttls = true\n", "unknown extension"),
         ("[capabilities]\npipelining = 1\n", "must be true or false"),
         ("capabilities = 3\n", "must be a table"),
@@ -78,7 +81,7 @@ def test_with_enhancedstatuscodes_every_reply_after_ehlo_has_one(
         lines = stack.enter_context(raw.makefile("rb"))
         assert lines.readline().startswith(b"220 ")  # the greeting has none
         raw.sendall(b"EHLO c.test\r\nNOOP\r\nRSET\r\nBOGUS\r\nDATA\r\nQUIT\r\n")
-        replies = [lines.readline().decode().rstrip("\r\n") for _ in range(12)]
+        replies = [lines.readline().decode().rstrip("\r\n") for _ in range(13)]
     answers = [r for r in replies if r and r[3] == " "][1:]  # after the EHLO reply
     assert [a[:9] for a in answers] == [
         "250 2.0.0",
