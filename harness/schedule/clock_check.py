@@ -50,20 +50,27 @@ def logged_attempts(logs: Sequence[LogRecord], sender: str) -> list[LoggedAttemp
     (`SMTP timeout ...`, which reached the receiver). `retry time not reached` names no host.
     """
     queue_ids = {r.queue_id for r in logs if r.queue_id and r.fields.get("from") == sender}
-    found = []
-    for r in logs:
-        if r.queue_id not in queue_ids or r.time is None:
-            continue
-        wall = r.time.timestamp()
-        if r.process == "H":
-            found.append(LoggedAttempt(wall, "SMTP" in r.text, r.text))
-        elif r.fields.get("status") == "deferred" and "suspended" not in r.text:
-            relay = r.fields.get("relay", "none")
-            if relay != "none" or ("host" in r.fields and r.process == "=="):
-                found.append(LoggedAttempt(wall, True, r.text))
-            elif relay == "none" and "connect to " in r.text:
-                found.append(LoggedAttempt(wall, False, r.text))
-    return found
+    return [
+        attempt
+        for r in logs
+        if r.queue_id in queue_ids and (attempt := _logged_attempt(r)) is not None
+    ]
+
+
+def _logged_attempt(r: LogRecord) -> LoggedAttempt | None:
+    """The attempt a log record reports (see `logged_attempts`), or None."""
+    if r.time is None:
+        return None
+    wall = r.time.timestamp()
+    if r.process == "H":
+        return LoggedAttempt(wall, "SMTP" in r.text, r.text)
+    if r.fields.get("status") == "deferred" and "suspended" not in r.text:
+        relay = r.fields.get("relay", "none")
+        if relay != "none" or ("host" in r.fields and r.process == "=="):
+            return LoggedAttempt(wall, True, r.text)
+        if relay == "none" and "connect to " in r.text:
+            return LoggedAttempt(wall, False, r.text)
+    return None
 
 
 def _seen_walls(submission: Submission, attempts: Sequence[Attempt], k: float) -> list[float]:
@@ -116,6 +123,10 @@ def unseen_attempts(
     )
 
 
+#: Postfix's qmgr line when it moves a message into the active queue: its decision to try it.
+QUEUE_ACTIVE = "(queue active)"
+
+
 def warp_uncertainty(
     logs: Sequence[LogRecord],
     submission: Submission,
@@ -124,13 +135,34 @@ def warp_uncertainty(
     slack: float,
 ) -> float | None:
     """± real seconds on the times of a warped schedule, measured in the run: K times the
-    longest wall-clock cost of one attempt (from the session's start at the receiver to the
-    MTA's log line that records its outcome: the connection, the replies, the logging), plus
-    the MTA's own whole-second `slack`. Every real cost an attempt has is stretched by K: a
-    50 ms fork is 2.4 minutes at x2880. None when no logged attempt reached the receiver."""
+    longest wall-clock cost of one attempt, plus the MTA's own whole-second `slack`.
+
+    An attempt's cost is measured on both sides of the session: from the MTA's decision to
+    try (Postfix's qmgr logs `(queue active)`; Exim logs nothing per message before it
+    connects) to the session's start at the receiver, and from that start to the log line
+    that records its outcome (the connection, the replies, the logging). Every real cost is
+    stretched by K: a 50 ms fork is 2.4 minutes at x2880. None when no logged attempt reached
+    the receiver.
+    """
     logged = [a for a in logged_attempts(logs, submission.sender) if a.reached_receiver]
     seen = _seen_walls(submission, attempts, time_scale)
     if not logged or not seen:
         return None
     cost = max(min(abs(a.wall - w) for w in seen) for a in logged)
+    sender = submission.sender
+    queue_ids = {r.queue_id for r in logs if r.queue_id and r.fields.get("from") == sender}
+    ours = sorted(
+        (r for r in logs if r.queue_id in queue_ids and r.time is not None),
+        key=lambda r: r.time.timestamp() if r.time else 0.0,
+    )
+    decided: float | None = None
+    for record in ours:
+        if QUEUE_ACTIVE in record.text and record.time is not None:
+            decided = record.time.timestamp()
+        elif decided is not None and (attempt := _logged_attempt(record)) is not None:
+            # the attempt this activation led to: its session is the one nearest its outcome
+            if attempt.reached_receiver:
+                session = min(seen, key=lambda w: abs(w - attempt.wall))
+                cost = max(cost, session - decided)
+            decided = None
     return time_scale * cost + slack

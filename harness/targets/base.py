@@ -150,6 +150,12 @@ class SenderTarget(ContainerService):
         """Earliest and latest first retry after a temporary failure, in real seconds, as this
         target's scaled configuration implies (the suites check the MTA keeps to it)."""
 
+    @property
+    def slack_wall_seconds(self) -> float:
+        """`retry_clock_slack` in wall seconds: the MTA's whole seconds are wall seconds under
+        scaled configuration and 1/K of one under a clock warp of K (its own clock's seconds)."""
+        return self.retry_clock_slack / (self.time_scale if self.clock_warp else 1.0)
+
     def stock_retry_floor(self) -> tuple[float, str] | None:
         """The shortest wait after a temporary failure that this MTA's *stock* configuration
         allows, in real seconds, and the setting it comes from (for people); None when the

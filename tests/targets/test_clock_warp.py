@@ -190,3 +190,17 @@ def test_a_warped_schedules_uncertainty_is_k_times_its_slowest_attempt_in_the_ru
     # 40 ms x 2880 = 115 s, plus 2 s of slack; the stamps have whole fast seconds (1/K wall)
     assert 0.040 * K + 2.0 - 1.0 <= u <= 0.040 * K + 2.0 + 1.0
     assert warp_uncertainty([], submission, attempts, K, slack=2.0) is None
+
+
+def test_the_wait_from_postfixs_activation_to_the_session_counts_too() -> None:
+    """qmgr logs `(queue active)` when it decides to try the message; the smtp process it
+    starts connects later. An 80 ms start-up is 3.8 minutes at x2880: the ± covers it."""
+    now = datetime.datetime.now(datetime.UTC).timestamp()
+    clock = WarpedClock(K, now - 30)
+    submission, attempts = _case(clock)
+    starts = [submission.wall + a.t / K for a in attempts]
+    logged = _records(clock, [start + 0.010 for start in starts])
+    logged += _records(clock, [starts[2] - 0.080])[:1]  # a second activation, 80 ms early
+    u = warp_uncertainty(logged, submission, attempts, K, slack=2.0)
+    assert u is not None
+    assert 0.080 * K + 2.0 - 1.0 <= u <= 0.080 * K + 2.0 + 1.0

@@ -137,7 +137,7 @@ class PostfixTarget(SenderTarget):
         backoff = self.scaling.get("minimal_backoff_time")
         scan = self.scaling.get("queue_run_delay").effective_real_seconds
         nominal = backoff.configured_seconds * backoff.time_scale
-        earliest = max(0.0, backoff.configured_seconds - self.retry_clock_slack)
+        earliest = max(0.0, backoff.configured_seconds - self.slack_wall_seconds)
         return earliest * backoff.time_scale, nominal + scan
 
     def stock_retry_floor(self) -> tuple[float, str]:
@@ -162,7 +162,7 @@ class PostfixTarget(SenderTarget):
         backoff = self.scaling.get("maximal_backoff_time")
         scan = self.scaling.get("queue_run_delay").effective_real_seconds
         k = lifetime.time_scale
-        earliest = max(0.0, lifetime.configured_seconds - self.retry_clock_slack) * k
+        earliest = max(0.0, lifetime.configured_seconds - self.slack_wall_seconds) * k
         latest = (lifetime.configured_seconds + backoff.configured_seconds) * k + scan
         return earliest, latest
 
