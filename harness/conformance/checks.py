@@ -160,24 +160,20 @@ def _judge_interval(
     u = check.time_uncertainty
     measured: dict[str, object] = {"uncertainty": round(u)}
     configured = _configured_shortest(check)
-    limit = format_duration(threshold)
     if configured is not None:
         shortest, text = configured
         window = check.retry_window
         assert window is not None  # _configured_shortest returned a value
         measured |= {"configured_shortest": round(shortest), "judged_on": "configuration"}
         outcome = _at_least(shortest, threshold, window.stock_uncertainty)
-        detail = f"{what} {_pm(measured_value, u)} measured; {text}"
-        if outcome is Outcome.DEVIATION:
-            return outcome, f"{detail}: under {limit}", measured
-        if outcome is Outcome.INCONCLUSIVE:
-            return outcome, f"{detail}: {limit} is within it", measured
-        return outcome, detail, measured
-    measured["judged_on"] = "measurement"
-    outcome = _at_least(measured_value, threshold, u)
-    detail = f"{what} {_pm(measured_value, u)}"
+        detail, joint = f"{what} {_pm(measured_value, u)} measured; {text}", ":"
+    else:
+        measured["judged_on"] = "measurement"
+        outcome = _at_least(measured_value, threshold, u)
+        detail, joint = f"{what} {_pm(measured_value, u)}", ","
+    limit = format_duration(threshold)
     if outcome is Outcome.DEVIATION:
-        return outcome, f"{detail}, under {limit}", measured
+        return outcome, f"{detail}{joint} under {limit}", measured
     if outcome is Outcome.INCONCLUSIVE:
         return outcome, f"{detail}: {limit} is within it", measured
     return outcome, detail, measured
