@@ -223,7 +223,12 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
                     continue
                 evidence = case.ledger.read(time.monotonic())
                 deadline = case.started + case.scenario.observe / case.time_scale
-                if (case.scenario.settle and evidence.settled()) or time.monotonic() >= deadline:
+                settled = case.scenario.settle and evidence.settled()
+                if settled and case.receiver.open_sessions and time.monotonic() < deadline:
+                    # The message is stored before its 250 is sent and journalled: read once
+                    # the session has closed, or the attempt shows the reply before (354).
+                    continue
+                if settled or time.monotonic() >= deadline:
                     _finish(case, evidence)
             except MailstormError as error:
                 case.result = _error_result(case, error)
