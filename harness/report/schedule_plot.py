@@ -13,7 +13,6 @@ import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from harness.durations import format_duration
 from harness.report import cells
 from harness.report.schedule_svg import (
     ATTEMPT_COLOUR,
@@ -91,7 +90,7 @@ def _draw_row(axes: Axes, schedule: Schedule, y: float) -> None:
         w = schedule.warning / DAY
         axes.plot([w], [y + 0.3], marker="v", color=WARNING_COLOUR, markersize=8)
         axes.annotate(
-            f"warning {format_duration(schedule.warning)}",
+            f"warning {cells.schedule_time(schedule, schedule.warning)}",
             (w, y + 0.3),
             xytext=(6, 0),
             textcoords="offset points",
@@ -103,7 +102,7 @@ def _draw_row(axes: Axes, schedule: Schedule, y: float) -> None:
         g = schedule.give_up / DAY
         axes.plot([g], [y], marker="x", color=GIVE_UP_COLOUR, markersize=10, mew=2.5)
         axes.annotate(
-            f"bounce {format_duration(schedule.give_up)}",
+            f"bounce {cells.schedule_time(schedule, schedule.give_up)}",
             (g, y - 0.3),
             xytext=(-6, 0),
             textcoords="offset points",

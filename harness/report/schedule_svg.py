@@ -106,7 +106,7 @@ def schedule_timeline_svg(
             f"<title>delay warning (DSN) at {_when(schedule.warning)}</title>"
             f'<path d="M{w - 5:.1f},{middle - 14}h10l-5,8z"/>'
             f'<text x="{w:.1f}" y="{heading + 12}" text-anchor="{_anchor(w)}">'
-            f"warning {_e(format_duration(schedule.warning))}</text></g>"
+            f"warning {_e(cells.schedule_time(schedule, schedule.warning))}</text></g>"
         )
     if schedule.give_up is not None:
         g = x(schedule.give_up)
@@ -115,7 +115,7 @@ def schedule_timeline_svg(
             f"<title>gave up (bounced) at {_when(schedule.give_up)}</title>"
             f'<path d="M{g - 5:.1f},{middle - 5}l10,10m0,-10l-10,10" stroke-width="2.5"/>'
             f'<text x="{g:.1f}" y="{heading + 25}" stroke="none" text-anchor="{_anchor(g)}">'
-            f"bounce {_e(format_duration(schedule.give_up))}</text></g>"
+            f"bounce {_e(cells.schedule_time(schedule, schedule.give_up))}</text></g>"
         )
     parts.append(
         f'<text class="sc-caption" x="{_LEFT + _PLOT}" y="{bottom + 32}" text-anchor="end" '
