@@ -20,12 +20,17 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.cases.exercise import not_exercised, refusal_exercise, rule_exercise
+from harness.cases.exercise import (
+    not_exercised,
+    refusal_exercise,
+    rule_exercise,
+    unused_extension,
+)
 from harness.conformance import CheckInput, GiveUpWindow, RetryWindow, run_checks
 from harness.containers import bridge_gateway, docker_client
 from harness.errors import MailstormError
 from harness.ledger import CaseEvidence, Ledger
-from harness.receiver import ACCEPT_ALL, Receiver, Reply, Stage
+from harness.receiver import ACCEPT_ALL, Receiver, Reply
 from harness.results import CaseResult, DsnEvidence, FaultExercise, Outcome, empty_fates
 from harness.scenarios import Scenario
 from harness.targets import (
@@ -325,7 +330,7 @@ def _result(case: _Case, evidence: CaseEvidence, exercise: tuple[FaultExercise, 
         for rule in scenario.plan.rules
         if isinstance(rule.action.outcome, Reply) and rule.action.outcome.code >= 400
     )
-    unused = _unused_extension(scenario, evidence) if unexercised else None
+    unused = unused_extension(scenario, evidence) if unexercised else None
     if unused is not None:
         # Not an error: the harness measured, and what it found is that the sender never
         # speaks the extension the fault is about (Postfix's client has no BDAT).
@@ -359,19 +364,6 @@ def _result(case: _Case, evidence: CaseEvidence, exercise: tuple[FaultExercise, 
         error=unexercised,
         exercise=exercise,
         time_uncertainty=uncertainty,
-    )
-
-
-def _unused_extension(scenario: Scenario, evidence: CaseEvidence) -> str | None:
-    """Why the case's faults could not apply, when they are all on BDAT chunks and the sender
-    never sent BDAT (it delivered with DATA: it does not use CHUNKING); else None."""
-    stages = {stage for rule in scenario.plan.rules for stage in rule.match.stages}
-    if stages != {Stage.BDAT} or "BDAT" in evidence.commands:
-        return None
-    used = "DATA" if "DATA" in evidence.commands else "no message command"
-    return (
-        f"the sender never sent BDAT (it used {used}): it does not use CHUNKING, so a fault "
-        "on its chunks cannot apply"
     )
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from harness.ledger import held_by_refusals, refused_attempts
+from harness.ledger import CaseEvidence, held_by_refusals, refused_attempts
+from harness.receiver import Stage
 from harness.results import FaultExercise
 from harness.scenarios import Scenario
 from harness.targets import LogRecord, Submission
@@ -71,4 +72,17 @@ def not_exercised(exercise: Sequence[FaultExercise]) -> str | None:
         return None
     return "fault not exercised: " + "; ".join(
         f"{e.fault} fired {e.fired} time(s), the scenario needs {e.needed}" for e in short
+    )
+
+
+def unused_extension(scenario: Scenario, evidence: CaseEvidence) -> str | None:
+    """Why the case's faults could not apply, when they are all on BDAT chunks and the sender
+    never sent BDAT (it delivered with DATA: it does not use CHUNKING); else None."""
+    stages = {stage for rule in scenario.plan.rules for stage in rule.match.stages}
+    if stages != {Stage.BDAT} or "BDAT" in evidence.commands:
+        return None
+    used = "DATA" if "DATA" in evidence.commands else "no message command"
+    return (
+        f"the sender never sent BDAT (it used {used}): it does not use CHUNKING, so a fault "
+        "on its chunks cannot apply"
     )

@@ -91,20 +91,10 @@ class CheckSpec:
     function: CheckFunction
 
 
-def _per_message(evidence: CaseEvidence) -> list[list[float]]:
-    """Attempt times per message. Sessions that ended before MAIL named a message (a refused
-    greeting) cannot be told apart, so then all attempts form one stream."""
-    by_message: dict[str, list[float]] = {}
-    for attempt in evidence.attempts:
-        if attempt.message_id:
-            by_message.setdefault(attempt.message_id, []).append(attempt.t)
-    if not by_message or any(a.message_id is None for a in evidence.attempts):
-        return [sorted(a.t for a in evidence.attempts)] if evidence.attempts else []
-    return [sorted(times) for times in by_message.values()]
-
-
 def _attempts_per_message(evidence: CaseEvidence) -> list[list[Attempt]]:
-    """Like `_per_message`, with the attempts themselves (their durations), each sorted."""
+    """The attempts per message, each list sorted by time. Sessions that ended before MAIL
+    named a message (a refused greeting) cannot be told apart, so then all attempts form one
+    stream."""
     by_message: dict[str, list[Attempt]] = {}
     for attempt in evidence.attempts:
         if attempt.message_id:
@@ -116,32 +106,36 @@ def _attempts_per_message(evidence: CaseEvidence) -> list[list[Attempt]]:
     return [sorted(stream, key=lambda a: a.t) for stream in streams]
 
 
-def _first_waits(evidence: CaseEvidence) -> list[float]:
-    """Per message, from the end of its first attempt to the start of its second: the wait the
+def _per_message(evidence: CaseEvidence) -> list[list[float]]:
+    """Attempt times per message (see `_attempts_per_message`)."""
+    return [[a.t for a in stream] for stream in _attempts_per_message(evidence)]
+
+
+def _retried_streams(evidence: CaseEvidence) -> list[list[Attempt]]:
+    """The messages' attempt lists that have a retry (two attempts or more)."""
+    return [stream for stream in _attempts_per_message(evidence) if len(stream) >= 2]
+
+
+def _first_wait(stream: list[Attempt]) -> float:
+    """From the end of a message's first attempt to the start of its second: the wait the
     retry clock decided (an attempt that stalls for minutes is not part of it)."""
-    return [
-        stream[1].t - (stream[0].t + stream[0].duration)
-        for stream in _attempts_per_message(evidence)
-        if len(stream) >= 2
-    ]
+    return stream[1].t - (stream[0].t + stream[0].duration)
 
 
-def _configured_shortest(check: CheckInput) -> tuple[float, str] | None:
+def _configured_shortest(check: CheckInput) -> tuple[float, float, str] | None:
     """The shortest interval between two attempts that the sender's stock configuration allows
-    in this case (its shortest wait after the briefest failed attempt), with the text saying
-    so; None when there is no window or the measured waits do not keep to it."""
+    in this case (its shortest wait after the briefest failed attempt), its ± and the text
+    saying so; None when there is no window or the measured waits do not keep to it."""
     window, u = check.retry_window, check.time_uncertainty
-    waits = _first_waits(check.evidence)
-    if window is None or not waits:
+    streams = _retried_streams(check.evidence)
+    if window is None or not streams:
         return None
+    waits = [_first_wait(stream) for stream in streams]
     if min(waits) < window.earliest - u:
         return None  # sooner than the configuration allows: the configuration does not explain it
     if not any(wait <= window.latest + u for wait in waits):
         return None  # every wait beyond the window: something else (a host retry record) held it
-    briefest = min(
-        stream[0].duration for stream in _attempts_per_message(check.evidence) if len(stream) >= 2
-    )
-    shortest = briefest + window.stock_shortest
+    shortest = min(stream[0].duration for stream in streams) + window.stock_shortest
     text = (
         f"its configuration allows {_pm(shortest, window.stock_uncertainty)} "
         f"({window.basis}; here first retries came {format_duration(min(waits))}"
@@ -149,7 +143,7 @@ def _configured_shortest(check: CheckInput) -> tuple[float, str] | None:
         + f" after a failure, in the window {format_duration(window.earliest)} to "
         f"{format_duration(window.latest)} ± {format_duration(u)} of this run)"
     )
-    return shortest, text
+    return shortest, window.stock_uncertainty, text
 
 
 def _judge_interval(
@@ -161,11 +155,9 @@ def _judge_interval(
     measured: dict[str, object] = {"uncertainty": round(u)}
     configured = _configured_shortest(check)
     if configured is not None:
-        shortest, text = configured
-        window = check.retry_window
-        assert window is not None  # _configured_shortest returned a value
+        shortest, stock_uncertainty, text = configured
         measured |= {"configured_shortest": round(shortest), "judged_on": "configuration"}
-        outcome = _at_least(shortest, threshold, window.stock_uncertainty)
+        outcome = _at_least(shortest, threshold, stock_uncertainty)
         detail, joint = f"{what} {_pm(measured_value, u)} measured; {text}", ":"
     else:
         measured["judged_on"] = "measurement"

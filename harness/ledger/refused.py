@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from harness.results import Attempt
-from harness.targets import LogRecord
+from harness.targets import LogRecord, queue_ids_of
 
 REFUSED = "Connection refused"
 
@@ -59,14 +59,14 @@ def is_held_by_refusals(record: LogRecord) -> bool:
     return (
         record.process.startswith("postfix/")
         and "suspended" in record.text
-        and (REFUSED in record.text)
+        and REFUSED in record.text
     )
 
 
 def held_by_refusals(logs: Sequence[LogRecord], *, sender: str) -> bool:
     """Whether the sender deferred the message with envelope `sender` unseen, holding its host
     as down (see `is_held_by_refusals`)."""
-    queue_ids = {r.queue_id for r in logs if r.queue_id and r.fields.get("from") == sender}
+    queue_ids = queue_ids_of(logs, sender)
     return any(r.queue_id in queue_ids and is_held_by_refusals(r) for r in logs)
 
 
@@ -85,7 +85,7 @@ def refused_attempts(
     `stamp_resolution` is how much wall time one tick of the log's stamps is: a second, or
     1/k of one when the MTA ran on a clock warped by k (its stamps converted to wall time).
     """
-    queue_ids = {r.queue_id for r in logs if r.queue_id and r.fields.get("from") == sender}
+    queue_ids = queue_ids_of(logs, sender)
     times = sorted(
         max(0.0, (r.time.timestamp() + stamp_resolution / 2 - start_wall) * time_scale)
         for r in logs

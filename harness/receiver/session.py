@@ -399,20 +399,16 @@ class FaultySMTP(SMTP):
         decision = await self.decide(facts)
         outcome = decision.action.outcome if decision is not None else None
         if isinstance(outcome, Drop) and outcome.mode is DropMode.MID_DATA:
-            await self._read_chunk(min(parsed.size, outcome.after_bytes))
-            self.hang_up(f"dropped mid-chunk after {min(parsed.size, outcome.after_bytes)} bytes")
+            read = len(await self._read_chunk(min(parsed.size, outcome.after_bytes)))
+            self.hang_up(f"dropped mid-chunk after {read} bytes")
         chunk = await self._read_chunk(parsed.size)
         if isinstance(outcome, Reply) and outcome.code >= 300:
-            self.transaction.chunks.clear()
-            self.transaction.chunk_failed = True
-            await self.push(await self.send_reply(outcome, facts) or "")
+            await self._fail_chunked(await self.send_reply(outcome, facts) or "")
             return
         self.transaction.chunks.append(chunk)
         total = sum(len(c) for c in self.transaction.chunks)
         if self.data_size_limit and total > self.data_size_limit:
-            self.transaction.chunks.clear()
-            self.transaction.chunk_failed = True
-            await self.push(chunking.TOO_MUCH)
+            await self._fail_chunked(chunking.TOO_MUCH)
             return
         if not parsed.last:
             reply = await self.send_reply(outcome, facts) if isinstance(outcome, Reply) else None
@@ -425,6 +421,13 @@ class FaultySMTP(SMTP):
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push("250 OK" if status is MISSING else status)
+
+    async def _fail_chunked(self, reply: str) -> None:
+        """Refuse the chunked message with `reply`: its chunks so far are dropped, and the
+        chunks of it still in the pipeline get 503 (RFC 3030 section 2)."""
+        self.transaction.chunks.clear()
+        self.transaction.chunk_failed = True
+        await self.push(reply)
 
     async def _read_chunk(self, size: int) -> bytes:
         """Exactly `size` octets of a chunk; a client that closes before sending them all has

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.results import Attempt
-from harness.targets import LogRecord, Submission
+from harness.targets import LogRecord, Submission, queue_ids_of
 
 #: Wall seconds: the MTA logs a deferral milliseconds after the reply; the clock's origin is
 #: known to a docker exec's latency (tens of ms); stamps have whole fast seconds.
@@ -49,7 +49,7 @@ def logged_attempts(logs: Sequence[LogRecord], sender: str) -> list[LoggedAttemp
     a connection that failed (`... Connection refused/timed out`) or timed out in the session
     (`SMTP timeout ...`, which reached the receiver). `retry time not reached` names no host.
     """
-    queue_ids = {r.queue_id for r in logs if r.queue_id and r.fields.get("from") == sender}
+    queue_ids = queue_ids_of(logs, sender)
     return [
         attempt
         for r in logs
@@ -150,7 +150,7 @@ def warp_uncertainty(
         return None
     cost = max(min(abs(a.wall - w) for w in seen) for a in logged)
     sender = submission.sender
-    queue_ids = {r.queue_id for r in logs if r.queue_id and r.fields.get("from") == sender}
+    queue_ids = queue_ids_of(logs, sender)
     ours = sorted(
         (r for r in logs if r.queue_id in queue_ids and r.time is not None),
         key=lambda r: r.time.timestamp() if r.time else 0.0,

@@ -17,7 +17,7 @@ from harness.targets.base import (
     build_message,
 )
 from harness.targets.readiness import CommandSucceeds, TargetStartError
-from harness.targets.records import LogRecord, QueuedMessage, QueuedRecipient
+from harness.targets.records import LogRecord, QueuedMessage, QueuedRecipient, queue_ids_of
 from harness.targets.registry import (
     bundled_targets,
     parse_target_list,
@@ -48,6 +48,7 @@ __all__ = [
     "build_message",
     "bundled_targets",
     "parse_target_list",
+    "queue_ids_of",
     "scale_whole_seconds",
     "target_class",
     "target_metadata",

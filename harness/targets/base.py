@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from harness.containers import ContainerService, TargetMetadata, load_target_metadata
 from harness.errors import MailstormError
 from harness.message_ids import HEADER, new_message_id, sender_address
+from harness.results import ScaledParameter
 from harness.targets.clock_warp import (
     ENVIRONMENT_FILE,
     ClockWarpError,
@@ -155,6 +156,13 @@ class SenderTarget(ContainerService):
         """`retry_clock_slack` in wall seconds: the MTA's whole seconds are wall seconds under
         scaled configuration and 1/K of one under a clock warp of K (its own clock's seconds)."""
         return self.retry_clock_slack / (self.time_scale if self.clock_warp else 1.0)
+
+    def earliest_real_seconds(self, parameter: ScaledParameter) -> float:
+        """The soonest the MTA acts on a configured time, in real seconds: the configured value
+        less its whole-second slack (`slack_wall_seconds`), never below zero, times k."""
+        return max(0.0, parameter.configured_seconds - self.slack_wall_seconds) * (
+            parameter.time_scale
+        )
 
     def stock_retry_floor(self) -> tuple[float, str] | None:
         """The shortest wait after a temporary failure that this MTA's *stock* configuration

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,3 +36,10 @@ class LogRecord:
     text: str
     fields: dict[str, str] = field(default_factory=dict)  #: to=, relay=, status=, dsn=, ...
     raw: str = ""
+
+
+def queue_ids_of(logs: Iterable[LogRecord], sender: str) -> set[str]:
+    """The MTA's queue ids of the message with envelope `sender`: every record that names it
+    in `from` (Postfix's qmgr line, Exim's `<=` line) carries its queue id, and the message's
+    other lines carry only that id."""
+    return {r.queue_id for r in logs if r.queue_id and r.fields.get("from") == sender}

@@ -127,8 +127,7 @@ class EximTarget(SenderTarget):
         interval = self.scaling.get("retry[1].interval")
         queue_runs = self.scaling.get(QUEUE_INTERVAL).effective_real_seconds
         nominal = interval.configured_seconds * interval.time_scale
-        earliest = max(0.0, interval.configured_seconds - self.slack_wall_seconds)
-        return earliest * interval.time_scale, nominal + queue_runs
+        return self.earliest_real_seconds(interval), nominal + queue_runs
 
     def stock_retry_floor(self) -> tuple[float, str]:
         """Debian's catch-all rule makes an address due again its first interval after a
@@ -163,9 +162,8 @@ class EximTarget(SenderTarget):
             return None
         cutoff = self.scaling.get(self._final_cutoff())
         runs = self.scaling.get(QUEUE_INTERVAL).effective_real_seconds
-        k = cutoff.time_scale
-        earliest = max(0.0, cutoff.configured_seconds - self.slack_wall_seconds) * k
-        return earliest, cutoff.configured_seconds * k + runs
+        latest = cutoff.configured_seconds * cutoff.time_scale + runs
+        return self.earliest_real_seconds(cutoff), latest
 
     # -- configuration --------------------------------------------------------------------------
 

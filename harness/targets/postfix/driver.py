@@ -137,8 +137,7 @@ class PostfixTarget(SenderTarget):
         backoff = self.scaling.get("minimal_backoff_time")
         scan = self.scaling.get("queue_run_delay").effective_real_seconds
         nominal = backoff.configured_seconds * backoff.time_scale
-        earliest = max(0.0, backoff.configured_seconds - self.slack_wall_seconds)
-        return earliest * backoff.time_scale, nominal + scan
+        return self.earliest_real_seconds(backoff), nominal + scan
 
     def stock_retry_floor(self) -> tuple[float, str]:
         """qmgr's backoff is the message's age clamped to [minimal_backoff_time,
@@ -161,10 +160,8 @@ class PostfixTarget(SenderTarget):
         lifetime = self.scaling.get("maximal_queue_lifetime")
         backoff = self.scaling.get("maximal_backoff_time")
         scan = self.scaling.get("queue_run_delay").effective_real_seconds
-        k = lifetime.time_scale
-        earliest = max(0.0, lifetime.configured_seconds - self.slack_wall_seconds) * k
-        latest = (lifetime.configured_seconds + backoff.configured_seconds) * k + scan
-        return earliest, latest
+        latest = (lifetime.configured_seconds + backoff.configured_seconds) * lifetime.time_scale
+        return self.earliest_real_seconds(lifetime), latest + scan
 
     def configure(self) -> None:
         transport = "".join(
