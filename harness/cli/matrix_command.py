@@ -8,7 +8,13 @@ from typing import Any
 
 from harness.durations import format_duration
 from harness.errors import MailstormError
-from harness.main_job import REFERENCE_DIR, MainJob, MainJobResult, run_main_job
+from harness.main_job import (
+    DEFAULT_SCHEDULE_REPEATS,
+    REFERENCE_DIR,
+    MainJob,
+    MainJobResult,
+    run_main_job,
+)
 from harness.matrix import DEFAULT_TIME_SCALES
 from harness.report import format_differences, load_baseline
 from harness.results import Schedule
@@ -66,6 +72,14 @@ def register(commands: Any) -> None:
         help="neither measure nor attach retry schedules",
     )
     parser.add_argument(
+        "--schedule-repeats",
+        type=int,
+        default=DEFAULT_SCHEDULE_REPEATS,
+        metavar="N",
+        help="measure each retry schedule N times, one run after another, and report min to "
+        f"max beside the first run (default: {DEFAULT_SCHEDULE_REPEATS})",
+    )
+    parser.add_argument(
         "--isolate",
         action="store_true",
         help="one container per scenario instead of one per tier (slower; verdicts must match)",
@@ -89,6 +103,7 @@ def run(arguments: argparse.Namespace) -> int:
         reports=Path(arguments.reports),
         time_scales=scales,
         measure_schedules=not arguments.no_schedules,
+        schedule_repeats=_repeats(arguments.schedule_repeats),
         schedules_file=Path(arguments.schedules) if arguments.schedules else None,
         baseline=load_baseline(arguments.baseline) if arguments.baseline else None,
         write_baseline=Path(arguments.write_baseline) if arguments.write_baseline else None,
@@ -134,7 +149,13 @@ def _print_schedules(result: MainJobResult, source: str | None) -> None:
     elif result.schedules is not None:
         for m in result.schedules.measured:
             shown = (m.error or "?") if m.schedule is None else _schedule_line(m.schedule)
-            print(f"retry schedule of {m.target} ({m.method} x{m.time_scale:g}): {shown}")
+            run = f", run {m.repeat + 1}" if _repeated(result) else ""
+            print(f"retry schedule of {m.target} ({m.method} x{m.time_scale:g}{run}): {shown}")
+
+
+def _repeated(result: MainJobResult) -> bool:
+    """Whether the job measured its schedules more than once."""
+    return result.schedules is not None and any(m.repeat for m in result.schedules.measured)
 
 
 def _scenarios(requested: list[str] | None) -> list[Scenario]:
@@ -169,6 +190,12 @@ def _time_scales(values: list[str] | None) -> dict[Tier, float]:
         for tier in tiers:
             scales[tier] = scale
     return scales
+
+
+def _repeats(n: int) -> int:
+    if n < 1:
+        raise MailstormError(f"--schedule-repeats {n}: N must be at least 1")
+    return n
 
 
 def _schedule_line(schedule: Schedule) -> str:

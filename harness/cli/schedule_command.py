@@ -65,6 +65,15 @@ def register(commands: Any) -> None:
         action="store_true",
         help="measure with scaled configuration only",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="measure everything N times, one run after another in fresh containers, and "
+        "report each quantity's min to max: a first retry that waits for the next queue run "
+        "depends on that run's phase, so one run is one draw (default: 1)",
+    )
     parser.add_argument("--reports", default="reports", metavar="DIR", help="reports root")
     parser.set_defaults(run=run)
 
@@ -76,6 +85,8 @@ def run(arguments: argparse.Namespace) -> int:
     if any(k <= 0 for k in scales):
         raise MailstormError(f"--time-scale {scales}: K must be > 0")
     warps = _clock_warps(targets, arguments.clock_warp, arguments.no_clock_warp)
+    if arguments.repeat < 1:
+        raise MailstormError(f"--repeat {arguments.repeat}: N must be at least 1")
     slowest = min([*scales, *warps.values()])
     run_dir = create_run_dir(arguments.reports, "schedule")
     started = time.monotonic()
@@ -84,6 +95,7 @@ def run(arguments: argparse.Namespace) -> int:
         f"{', '.join(f'{k:g}' for k in scales)}; clock warp "
         f"{', '.join(f'{t} x{k:g}' for t, k in warps.items()) or 'none'}; at most "
         f"{7 * 1440 / slowest:.0f} min of wall time (7 real days at the smallest factor)"
+        + (f", {arguments.repeat} times one after another" if arguments.repeat > 1 else "")
     )
     with tempfile.TemporaryDirectory(prefix="mailstorm-schedule-") as work:
         results = run_schedules(
@@ -94,6 +106,7 @@ def run(arguments: argparse.Namespace) -> int:
                 time_scales=scales,
                 clock_warps=warps,
                 progress=lambda line: print(f"  {line}", flush=True),
+                repeats=arguments.repeat,
             )
         )
     written = write_schedule_reports(results, run_dir)
@@ -101,6 +114,8 @@ def run(arguments: argparse.Namespace) -> int:
     for agreement in results.agreements:
         failed = [m.name for m in agreement.metrics if not m.agrees]
         scales_shown = " vs ".join(agreement.labels)
+        if arguments.repeat > 1:
+            scales_shown += f" (run {agreement.repeat + 1})"
         state = "agree" if not failed else f"disagree on {', '.join(failed)}"
         print(f"  {agreement.target} {agreement.variant} {scales_shown}: {state}")
     for kind, path in written.items():

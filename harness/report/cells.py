@@ -19,6 +19,8 @@ from harness.results import (
     Method,
     Outcome,
     Schedule,
+    ScheduleSpread,
+    Span,
     TargetInfo,
 )
 
@@ -239,15 +241,72 @@ def schedule_uncertainty_text(schedule: Schedule) -> str:
     )
 
 
-def first_retry_window_text(schedule: Schedule) -> str | None:
-    """The window the MTA's configuration puts its first retry in, beside the measured draw."""
+def first_retry_window_text(schedule: Schedule, spread: ScheduleSpread | None = None) -> str | None:
+    """The window the MTA's configuration puts its first retry in, beside the measured draws."""
     if schedule.first_retry_window is None:
         return None
     earliest, latest = schedule.first_retry_window
+    drawn = (
+        f"this run drew {duration(schedule.first_retry)}"
+        if spread is None
+        else f"its {spread.runs} runs drew {span_text(spread.span('first_retry'))}"
+    )
     return (
         f"its configuration puts the first retry {format_duration(earliest)} to "
         f"{format_duration(latest)} after a failure, by the phase of its queue scans or runs; "
-        f"this run drew {duration(schedule.first_retry)}"
+        f"{drawn}"
+    )
+
+
+#: The quantities a schedule's table shows, in column order (names of `SPREAD_QUANTITIES`).
+SCHEDULE_COLUMNS = (
+    "first_retry",
+    "median_interval",
+    "longest_interval",
+    "warning",
+    "give_up",
+    "attempts",
+)
+
+
+def span_text(span: Span | None, *, count: bool = False) -> str:
+    """One quantity over the runs: `29m58s to 43m24s`, one value when they are equal, `—` when
+    no run had it; `(in 1 of 2 runs)` when only some did."""
+    if span is None:
+        return "—"
+    show = (lambda v: f"{v:g}") if count else format_duration
+    low, high = show(span.low), show(span.high)
+    return low if low == high else f"{low} to {high}"
+
+
+def spread_values(spread: ScheduleSpread) -> dict[str, str]:
+    """Each quantity of `SPREAD_QUANTITIES` over the runs, as a report cell: `min to max`,
+    with the largest ± of the runs on the times, and how many runs had it when not all did."""
+    shown = {}
+    for name, span in spread.spans:
+        text = span_text(span, count=name == "attempts")
+        if span is not None and name != "attempts" and spread.time_uncertainty:
+            text += f" ± {format_duration(spread.time_uncertainty)}"
+        if span is not None and span.of_runs < spread.runs:
+            text += f" (in {span.of_runs} of {spread.runs} runs)"
+        shown[name] = text
+    return shown
+
+
+def spread_text(spread: ScheduleSpread) -> str:
+    """What the min-max row is and whether the checks came out the same in every run."""
+    failed = (
+        f"; {spread.failed_runs} more run(s) ended in a harness error" if spread.failed_runs else ""
+    )
+    if spread.outcomes_agree:
+        checks = "every check came out the same in every run"
+    else:
+        checks = "the checks differed between runs: " + "; ".join(
+            f"{name} {', '.join(o.value for o in outcomes)}" for name, outcomes in spread.outcomes
+        )
+    return (
+        f"min to max over {spread.runs} runs of the same measurement, one after another in "
+        f"fresh containers (each run is another phase of the queue runners){failed}; {checks}"
     )
 
 

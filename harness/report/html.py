@@ -32,6 +32,7 @@ from harness.results import (
     DsnEvidence,
     Matrix,
     Schedule,
+    ScheduleSpread,
     TargetInfo,
 )
 
@@ -422,12 +423,14 @@ def _schedules(matrix: Matrix) -> list[str]:
         if target.schedule is None:
             parts.append(f'<p class="none">{_e(target.name)}: no retry schedule measured</p>')
         else:
-            parts.extend(_schedule(target.name, target.schedule, span))
+            parts.extend(_schedule(target.name, target.schedule, span, target.schedule_spread))
     parts.append("</section>")
     return parts
 
 
-def _schedule(name: str, schedule: Schedule, span: float) -> list[str]:
+def _schedule(
+    name: str, schedule: Schedule, span: float, spread: ScheduleSpread | None
+) -> list[str]:
     d = cells.duration
 
     def t(seconds: float | None) -> str:
@@ -441,8 +444,19 @@ def _schedule(name: str, schedule: Schedule, span: float) -> list[str]:
         ("give-up", t(schedule.give_up)),
         ("attempts", str(len(schedule.attempts))),
     ]
+    rows = [("run 1" if spread else "", [value for _, value in facts])]
+    if spread is not None:
+        v = cells.spread_values(spread)
+        rows.append(
+            (
+                f"min to max of {spread.runs} runs",
+                [v[key] for key in cells.SCHEDULE_COLUMNS],
+            )
+        )
     notes = [cells.schedule_uncertainty_text(schedule)]
-    window = cells.first_retry_window_text(schedule)
+    if spread is not None:
+        notes.append(cells.spread_text(spread))
+    window = cells.first_retry_window_text(schedule, spread)
     if window:
         notes.append(window)
     distortions = cells.schedule_distortions(schedule)
@@ -452,11 +466,14 @@ def _schedule(name: str, schedule: Schedule, span: float) -> list[str]:
         f'<span class="muted">{_e(schedule.variant)} · {_e(cells.method_text(schedule))} · '
         f"observed for {_e(d(schedule.observed_for))}</span></figcaption>",
         schedule_timeline_svg(schedule, span=span),
-        '<table class="schedule-facts"><thead><tr>'
+        '<table class="schedule-facts"><thead><tr><th></th>'
         + "".join(f"<th>{_e(label)}</th>" for label, _ in facts)
-        + "</tr></thead><tbody><tr>"
-        + "".join(f"<td>{_e(value)}</td>" for _, value in facts)
-        + "</tr></tbody></table>",
+        + "</tr></thead><tbody>"
+        + "".join(
+            f"<tr><th>{_e(label)}</th>" + "".join(f"<td>{_e(v)}</td>" for v in values) + "</tr>"
+            for label, values in rows
+        )
+        + "</tbody></table>",
         *(f'<p class="muted">{_e(note)}</p>' for note in notes),
         *(
             [f'<p class="muted">distorted time parameters: {_e("; ".join(distortions))}</p>']

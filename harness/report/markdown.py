@@ -15,7 +15,7 @@ from harness.files import write_text_atomically
 from harness.report import cells
 from harness.report._text import printable
 from harness.report.cells import TIMES
-from harness.results import Matrix, Schedule
+from harness.results import Matrix, Schedule, ScheduleSpread
 
 MATRIX_MD = "matrix.md"
 
@@ -163,33 +163,41 @@ def _schedules_section(matrix: Matrix) -> list[str]:
     ]
     for target in matrix.targets:
         if target.schedule is not None:
-            lines += _schedule(target.name, target.schedule)
+            lines += _schedule(target.name, target.schedule, target.schedule_spread)
         else:
             lines += [f"### {escape(target.name)}", "", "Not measured.", ""]
     return lines
 
 
-def _schedule(name: str, schedule: Schedule) -> list[str]:
+def _schedule(name: str, schedule: Schedule, spread: ScheduleSpread | None) -> list[str]:
     d = cells.duration
 
     def t(seconds: float | None) -> str:
         return cells.schedule_time(schedule, seconds)
 
+    run = "run 1" if spread is not None else ""
     lines = [
         f"### {escape(name)} {escape(schedule.version)}",
         "",
-        "| first retry | median interval | longest interval | warning | give-up | attempts "
+        "| | first retry | median interval | longest interval | warning | give-up | attempts "
         "| variant | method |",
-        "|---|---|---|---|---|---|---|---|",
-        f"| {t(schedule.first_retry)} | {t(schedule.median_interval)} "
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {run} | {t(schedule.first_retry)} | {t(schedule.median_interval)} "
         f"| {t(schedule.longest_interval)} | {t(schedule.warning)} | {t(schedule.give_up)} "
         f"| {len(schedule.attempts)} | {escape(schedule.variant)} "
         f"| {escape(cells.method_text(schedule))} |",
-        "",
-        f"Times: {escape(cells.schedule_uncertainty_text(schedule))}.",
-        "",
     ]
-    window = cells.first_retry_window_text(schedule)
+    if spread is not None:
+        v = {name: escape(text) for name, text in cells.spread_values(spread).items()}
+        lines.append(
+            f"| min to max of {spread.runs} runs | {v['first_retry']} | {v['median_interval']} "
+            f"| {v['longest_interval']} | {v['warning']} | {v['give_up']} | {v['attempts']} "
+            f"| {escape(spread.variant)} | {escape(cells.method_text(schedule))} |"
+        )
+    lines += ["", f"Times: {escape(cells.schedule_uncertainty_text(schedule))}.", ""]
+    if spread is not None:
+        lines += [f"Runs: {escape(cells.spread_text(spread))}.", ""]
+    window = cells.first_retry_window_text(schedule, spread)
     if window:
         lines += [f"First retry: {escape(window)}.", ""]
     if schedule.give_up is None:

@@ -31,10 +31,18 @@ ROW_INCHES = 0.75
 DPI = 100
 
 
-def schedule_png(schedules: Sequence[Schedule], *, title: str, span: float | None = None) -> bytes:
+def schedule_png(
+    schedules: Sequence[Schedule],
+    *,
+    title: str,
+    span: float | None = None,
+    labels: Sequence[str] | None = None,
+) -> bytes:
     """The PNG image of `schedules`, one row each, top to bottom in the order given.
 
-    `span` fixes the axis length in seconds (default: `schedule_span(schedules)`).
+    `span` fixes the axis length in seconds (default: `schedule_span(schedules)`); `labels`
+    names the rows (default: target, variant and compression; a repeated measurement adds its
+    run).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -54,7 +62,7 @@ def schedule_png(schedules: Sequence[Schedule], *, title: str, span: float | Non
     axes.set_xticks(range(days + 1), [f"{day}d" for day in range(days + 1)])
     axes.set_yticks(
         [rows - 1 - row for row in range(len(schedules))],
-        [_label(schedule) for schedule in schedules],
+        list(labels) if labels is not None else [_label(schedule) for schedule in schedules],
     )
     axes.grid(axis="x", color="#dadce0")
     axes.set_axisbelow(True)

@@ -1,8 +1,9 @@
 """schedule.json, schedule.md, schedule.svg and schedule.png of one schedule run.
 
 JSON carries everything (times in real seconds) for tools (`harness.results.schedule_json`
-writes and reads it); Markdown is for a reader: the
-schedule per target, variant and scale, whether the two scales agree and why not, the checks.
+writes and reads it); Markdown is for a reader: the schedule per target, variant and scale
+(and run, when measured more than once, with each quantity's min to max over the runs),
+whether the scales agree and why not, the checks.
 """
 
 from __future__ import annotations
@@ -11,9 +12,16 @@ from pathlib import Path
 
 from harness.durations import format_duration
 from harness.files import write_bytes_atomically, write_text_atomically
+from harness.report import cells
 from harness.report.schedule_plot import schedule_png
 from harness.report.schedule_svg import schedules_svg
-from harness.results import Agreement, MeasuredSchedule, ScheduleResults, write_schedule_json
+from harness.results import (
+    Agreement,
+    MeasuredSchedule,
+    ScheduleResults,
+    schedule_spreads,
+    write_schedule_json,
+)
 
 
 def write_schedule_reports(results: ScheduleResults, run_dir: Path) -> dict[str, Path]:
@@ -26,20 +34,42 @@ def write_schedule_reports(results: ScheduleResults, run_dir: Path) -> dict[str,
     }
     write_schedule_json(results, paths["json"])
     write_text_atomically(paths["markdown"], to_markdown(results))
-    schedules = [m.schedule for m in results.measured if m.schedule is not None]
-    # One target's rows together, each variant's two scales next to each other.
-    targets = list(dict.fromkeys(s.target for s in schedules))
-    schedules.sort(key=lambda s: (targets.index(s.target), s.variant, -s.time_scale))
-    write_text_atomically(paths["svg"], schedules_svg(schedules, title="retry schedules"))
-    write_bytes_atomically(paths["png"], schedule_png(schedules, title="retry schedules"))
+    measured = [m for m in results.measured if m.schedule is not None]
+    # One target's rows together, each variant's compressions next to each other, each
+    # compression's runs in order.
+    targets = list(dict.fromkeys(m.target for m in measured))
+    measured.sort(key=lambda m: (targets.index(m.target), m.variant, -m.time_scale, m.repeat))
+    schedules = [m.schedule for m in measured if m.schedule is not None]
+    repeated = _repeated(results)
+    runs = [f" run {m.repeat + 1}" if repeated else "" for m in measured]
+    title = "retry schedules"
+    labels = [
+        f"{s.target} {s.version} {s.variant} {s.label}{run}"
+        for s, run in zip(schedules, runs, strict=True)
+    ]
+    write_text_atomically(paths["svg"], schedules_svg(schedules, title=title, labels=labels))
+    labels = [
+        f"{s.target} {s.version}\n{s.variant}, {s.label}{run}"
+        for s, run in zip(schedules, runs, strict=True)
+    ]
+    write_bytes_atomically(paths["png"], schedule_png(schedules, title=title, labels=labels))
     return paths
+
+
+def _repeated(results: ScheduleResults) -> bool:
+    """Whether the run measured anything more than once (then rows and tables name the run)."""
+    return any(m.repeat > 0 for m in results.measured)
 
 
 def _d(seconds: float | None) -> str:
     return "—" if seconds is None else format_duration(seconds)
 
 
-def _schedule_rows(measured: tuple[MeasuredSchedule, ...]) -> list[str]:
+def _run(m: MeasuredSchedule, repeated: bool) -> str:
+    return f" run {m.repeat + 1}" if repeated else ""
+
+
+def _schedule_rows(measured: tuple[MeasuredSchedule, ...], repeated: bool) -> list[str]:
     lines = [
         "| target | variant | compression | attempts | first retry | its window (phase) "
         "| median interval | longest interval | warning | give-up | ± on every time "
@@ -48,10 +78,9 @@ def _schedule_rows(measured: tuple[MeasuredSchedule, ...]) -> list[str]:
     ]
     for m in measured:
         s = m.schedule
+        compression = m.method.label(m.time_scale) + _run(m, repeated)
         if s is None:
-            lines.append(
-                f"| {m.target} | {m.variant} | {m.method.label(m.time_scale)} | error: {m.error} |"
-            )
+            lines.append(f"| {m.target} | {m.variant} | {compression} | error: {m.error} |")
             continue
         distorted = ", ".join(f"{p.name} x{p.distortion:.3g}" for p in s.distorted) or "none"
         if m.unseen_attempts:
@@ -66,7 +95,7 @@ def _schedule_rows(measured: tuple[MeasuredSchedule, ...]) -> list[str]:
             else "—"
         )
         lines.append(
-            f"| {s.target} {s.version} | {s.variant} | {s.label} "
+            f"| {s.target} {s.version} | {s.variant} | {compression} "
             f"| {len(s.attempts)} "
             f"| {_d(s.first_retry)} | {window} | {_d(s.median_interval)} "
             f"| {_d(s.longest_interval)} | {_d(s.warning)} | {_d(s.give_up)} | {u} | {distorted} |"
@@ -74,11 +103,48 @@ def _schedule_rows(measured: tuple[MeasuredSchedule, ...]) -> list[str]:
     return lines
 
 
-def _agreement_rows(agreement: Agreement) -> list[str]:
+def _spread_rows(results: ScheduleResults) -> list[str]:
+    spreads = schedule_spreads(results.measured)
+    if not spreads:
+        return []
+    lines = [
+        "## Over the runs (min to max)",
+        "",
+        "The same measurements repeated, one run after another in fresh containers: where a "
+        "value depends on the phase of the MTA's queue runs or scans, each run is another draw "
+        "from the window its configuration allows (the first retry's window is beside it). ± is "
+        "the largest of the runs'.",
+        "",
+        "| target | variant | compression | runs | attempts | first retry | its window (phase) "
+        "| median interval | longest interval | warning | give-up | checks per run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for spread in spreads:
+        v = cells.spread_values(spread)
+        window = (
+            f"{_d(spread.first_retry_window[0])} to {_d(spread.first_retry_window[1])}"
+            if spread.first_retry_window
+            else "—"
+        )
+        runs = f"{spread.runs}" + (f" (+{spread.failed_runs} failed)" if spread.failed_runs else "")
+        checks = "; ".join(
+            f"{name}: {', '.join(o.value for o in outcomes)}" for name, outcomes in spread.outcomes
+        )
+        lines.append(
+            f"| {spread.target} {spread.version} | {spread.variant} "
+            f"| {spread.method.label(spread.time_scale)} | {runs} | {v['attempts']} "
+            f"| {v['first_retry']} | {window} | {v['median_interval']} "
+            f"| {v['longest_interval']} | {v['warning']} | {v['give_up']} | {checks} |"
+        )
+    return [*lines, ""]
+
+
+def _agreement_rows(agreement: Agreement, repeated: bool) -> list[str]:
     fine, coarse = agreement.labels
     verdict = "agree" if agreement.agrees else "disagree"
+    run = f" (run {agreement.repeat + 1})" if repeated else ""
     lines = [
-        f"### {agreement.target} {agreement.variant}: {fine} vs {coarse} ({verdict})",
+        f"### {agreement.target} {agreement.variant}{run}: {fine} vs {coarse} ({verdict})",
         "",
         f"| metric | {fine} | {coarse} | difference | tolerance | agrees | explained by |",
         "|---|---|---|---|---|---|---|",
@@ -96,6 +162,7 @@ def _agreement_rows(agreement: Agreement) -> list[str]:
 
 
 def to_markdown(results: ScheduleResults) -> str:
+    repeated = _repeated(results)
     lines = [
         "# Retry schedules",
         "",
@@ -107,13 +174,14 @@ def to_markdown(results: ScheduleResults) -> str:
         "",
         "## Schedules",
         "",
-        *_schedule_rows(results.measured),
+        *_schedule_rows(results.measured, repeated),
         "",
+        *_spread_rows(results),
         "## Agreement between time scales",
         "",
     ]
     for agreement in results.agreements:
-        lines += _agreement_rows(agreement)
+        lines += _agreement_rows(agreement, repeated)
     if not results.agreements:
         lines += ["(one time scale only: nothing to compare)", ""]
     lines += [
@@ -125,7 +193,7 @@ def to_markdown(results: ScheduleResults) -> str:
     for m in results.measured:
         for c in m.checks:
             lines.append(
-                f"| {m.target} | {m.variant} | {m.method.label(m.time_scale)} "
+                f"| {m.target} | {m.variant} | {m.method.label(m.time_scale)}{_run(m, repeated)} "
                 f"| {c.clause} | {c.level.value} "
                 f"| {c.outcome.value} | {c.detail} |"
             )

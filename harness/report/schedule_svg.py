@@ -141,9 +141,12 @@ def _e(text: str) -> str:
     return escape(printable(text), quote=True)
 
 
-def schedules_svg(schedules: Sequence[Schedule], *, title: str) -> str:
+def schedules_svg(
+    schedules: Sequence[Schedule], *, title: str, labels: Sequence[str] | None = None
+) -> str:
     """Several schedules as one standalone SVG document: one timeline per schedule, stacked in
-    the order given, on one shared axis so their shapes compare (`schedule.svg`)."""
+    the order given, on one shared axis so their shapes compare (`schedule.svg`); `labels`
+    names them (default: target, version, variant and compression)."""
     span = schedule_span(schedules)
     width = _LEFT + _PLOT + _RIGHT
     row = _LABELS + _TRACK + _AXIS
@@ -157,10 +160,12 @@ def schedules_svg(schedules: Sequence[Schedule], *, title: str) -> str:
     ]
     for index, schedule in enumerate(schedules):
         top = _HEADING + index * row
-        label = (
-            f"{schedule.target} {schedule.version} {schedule.variant} {schedule.label}: "
-            f"{len(schedule.attempts)} attempts"
+        name = (
+            labels[index]
+            if labels is not None
+            else f"{schedule.target} {schedule.version} {schedule.variant} {schedule.label}"
         )
+        label = f"{name}: {len(schedule.attempts)} attempts"
         parts.append(
             f'<text x="{_LEFT}" y="{top + 12}" font-weight="bold" fill="#202124">{_e(label)}</text>'
         )

@@ -47,6 +47,12 @@ from harness.results.schedule_json import (
     schedule_results_to_json,
     write_schedule_json,
 )
+from harness.results.schedule_spread import (
+    SPREAD_QUANTITIES,
+    ScheduleSpread,
+    Span,
+    schedule_spreads,
+)
 
 __all__ = [
     "CHECK_CLAUSES",
@@ -54,6 +60,7 @@ __all__ = [
     "MATRIX_VARIANT",
     "SCHEDULE_JSON",
     "SCHEMA_VERSION",
+    "SPREAD_QUANTITIES",
     "VARIANT_PREFERENCE",
     "Agreement",
     "Attempt",
@@ -73,6 +80,8 @@ __all__ = [
     "ScaledParameter",
     "Schedule",
     "ScheduleResults",
+    "ScheduleSpread",
+    "Span",
     "TargetInfo",
     "attach_schedules",
     "choose_schedule",
@@ -83,6 +92,7 @@ __all__ = [
     "read_matrix_json",
     "read_schedule_json",
     "schedule_results_to_json",
+    "schedule_spreads",
     "write_matrix_json",
     "write_schedule_json",
 ]

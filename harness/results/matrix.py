@@ -11,6 +11,7 @@ from typing import Any
 
 from harness.results.case import CaseResult
 from harness.results.schedule import Schedule
+from harness.results.schedule_spread import ScheduleSpread
 
 SCHEMA_VERSION = 1
 
@@ -25,6 +26,8 @@ class TargetInfo:
     time_scales: tuple[float, ...]
     parameters: tuple[dict[str, Any], ...] = ()  #: scaled parameters and their distortion
     schedule: Schedule | None = None  #: its retry schedule, when one was measured
+    #: min-max of that schedule over its runs, when it was measured more than once
+    schedule_spread: ScheduleSpread | None = None
 
 
 @dataclass(frozen=True)

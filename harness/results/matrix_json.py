@@ -31,6 +31,7 @@ from harness.results.case import (
 from harness.results.fields import Fields, choice
 from harness.results.matrix import SCHEMA_VERSION, Matrix, TargetInfo
 from harness.results.schedule import Method, ScaledParameter, Schedule
+from harness.results.schedule_spread import ScheduleSpread, Span
 
 MATRIX_JSON = "matrix.json"
 #: The schema versions this code reads.
@@ -59,7 +60,29 @@ def matrix_to_json_data(matrix: Matrix) -> dict[str, Any]:
     for target, raw in zip(matrix.targets, data["targets"], strict=True):
         if target.schedule is not None:
             raw["schedule"] = schedule_to_json_data(target.schedule)
+        raw["schedule_spread"] = (
+            None if target.schedule_spread is None else spread_to_json_data(target.schedule_spread)
+        )
     return data
+
+
+def spread_to_json_data(spread: ScheduleSpread) -> dict[str, Any]:
+    """A schedule's min-max over its runs as `matrix.json` holds it (docs/matrix-json.md)."""
+    return {
+        "target": spread.target,
+        "version": spread.version,
+        "variant": spread.variant,
+        "method": spread.method.value,
+        "time_scale": spread.time_scale,
+        "runs": spread.runs,
+        "failed_runs": spread.failed_runs,
+        "spans": {name: None if span is None else asdict(span) for name, span in spread.spans},
+        "time_uncertainty": spread.time_uncertainty,
+        "first_retry_window": list(spread.first_retry_window)
+        if spread.first_retry_window
+        else None,
+        "outcomes": {name: [o.value for o in outcomes] for name, outcomes in spread.outcomes},
+    }
 
 
 def schedule_to_json_data(schedule: Schedule) -> dict[str, Any]:
@@ -174,6 +197,48 @@ def _target(data: Fields) -> TargetInfo:
         time_scales=data.numbers("time_scales"),
         parameters=tuple(dict(raw.data) for raw in data.objects("parameters", [])),
         schedule=None if data.data.get("schedule") is None else _schedule(data.object("schedule")),
+        schedule_spread=None
+        if data.data.get("schedule_spread") is None
+        else _spread(data.object("schedule_spread")),
+    )
+
+
+def _spread(data: Fields) -> ScheduleSpread:
+    spans = data.object("spans")
+    outcomes = data.object("outcomes", {})
+    return ScheduleSpread(
+        target=data.string("target"),
+        version=data.string("version"),
+        variant=data.string("variant"),
+        method=data.choice(Method, "method"),
+        time_scale=data.number("time_scale"),
+        runs=data.integer("runs"),
+        failed_runs=data.integer("failed_runs", 0),
+        spans=tuple(
+            (
+                name,
+                None
+                if spans.data[name] is None
+                else Span(
+                    spans.object(name).number("low"),
+                    spans.object(name).number("high"),
+                    spans.object(name).integer("of_runs"),
+                ),
+            )
+            for name in spans.data
+        ),
+        time_uncertainty=data.optional_number("time_uncertainty"),
+        first_retry_window=data.optional_pair("first_retry_window"),
+        outcomes=tuple(
+            (
+                name,
+                tuple(
+                    choice(Outcome, o, f"{outcomes.where}.{name}", data.source)
+                    for o in outcomes.strings(name)
+                ),
+            )
+            for name in outcomes.data
+        ),
     )
 
 

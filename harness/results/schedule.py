@@ -137,6 +137,9 @@ class MeasuredSchedule:
     #: attempts only the MTA's log shows (connections that failed before reaching the
     #: receiver: under a warp, its connect timeout is milliseconds of wall time)
     unseen_attempts: int = 0
+    #: which run of a repeated measurement (`mailstorm schedule --repeat`), from 0: each run
+    #: is the same case again in fresh containers, after the previous one
+    repeat: int = 0
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -172,6 +175,8 @@ class Agreement:
     metrics: tuple[Metric, ...]
     #: how each side was compressed, in the order of `time_scales`
     methods: tuple[Method, Method] = (Method.SCALED_CONFIG, Method.SCALED_CONFIG)
+    #: the run both sides come from: compressions are compared within one run
+    repeat: int = 0
 
     @property
     def agrees(self) -> bool:

@@ -32,6 +32,7 @@ from harness.results.schedule import (
     Schedule,
     ScheduleResults,
 )
+from harness.results.schedule_spread import schedule_spreads
 
 SCHEDULE_JSON = "schedule.json"
 #: Variants in order of preference: a receiver answering 4xx (451 to every RCPT) is what a
@@ -88,7 +89,8 @@ def choose_schedule(
 ) -> MeasuredSchedule | None:
     """The measurement that stands for `target`: the first of `variants` it has, measured under
     a warped clock if it was (stock settings, nothing rounded), else at the smallest time scale
-    (the least distorted); None when it has none."""
+    (the least distorted), its first run when it was measured more than once; None when it has
+    none."""
     candidates = [
         m
         for m in measured
@@ -100,23 +102,39 @@ def choose_schedule(
             variants.index(m.variant),
             m.method is not Method.CLOCK_WARP,
             m.time_scale,
+            m.repeat,
         ),
         default=None,
     )
 
 
 def attach_schedules(matrix: Matrix, measured: Iterable[MeasuredSchedule]) -> Matrix:
-    """`matrix` with each target's `4xx` retry schedule chosen from `measured`.
+    """`matrix` with each target's `4xx` retry schedule chosen from `measured`, and the
+    spread of its runs when that schedule was measured more than once.
 
     A target without a measured `4xx` schedule keeps what it had (usually none); schedules of
     targets the matrix does not have are left out.
     """
     measured = tuple(measured)
+    spreads = schedule_spreads(measured)
     targets: list[TargetInfo] = []
     for target in matrix.targets:
         chosen = choose_schedule(measured, target.name, (MATRIX_VARIANT,))
-        schedule = chosen.schedule if chosen is not None else None
-        targets.append(dataclasses.replace(target, schedule=schedule or target.schedule))
+        if chosen is None or chosen.schedule is None:
+            targets.append(target)
+            continue
+        spread = next(
+            (
+                s
+                for s in spreads
+                if (s.target, s.variant, s.method, s.time_scale)
+                == (chosen.target, chosen.variant, chosen.method, chosen.time_scale)
+            ),
+            None,
+        )
+        targets.append(
+            dataclasses.replace(target, schedule=chosen.schedule, schedule_spread=spread)
+        )
     return dataclasses.replace(matrix, targets=tuple(targets))
 
 
@@ -128,6 +146,7 @@ def _measured_data(m: MeasuredSchedule) -> dict[str, Any]:
         "time_scale": m.time_scale,
         "error": m.error,
         "unseen_attempts": m.unseen_attempts,
+        "repeat": m.repeat,
         "schedule": _schedule_data(m.schedule) if m.schedule else None,
         "checks": [asdict(check) for check in m.checks],
     }
@@ -166,6 +185,7 @@ def _measured(data: Fields) -> MeasuredSchedule:
         error=data.optional_string("error"),
         method=method,
         unseen_attempts=data.integer("unseen_attempts", 0),
+        repeat=data.integer("repeat", 0),
     )
 
 
@@ -225,6 +245,7 @@ def _agreement(data: Fields) -> Agreement:
         time_scales=(scales[0], scales[1]),
         metrics=tuple(_metric(raw) for raw in data.objects("metrics")),
         methods=(methods[0], methods[1]),
+        repeat=data.integer("repeat", 0),
     )
 
 

@@ -23,6 +23,7 @@ from harness.cases import (
     sharing_sets,
 )
 from harness.conformance import CheckInput, run_checks
+from harness.errors import MailstormError
 from harness.ledger import CaseEvidence, refused_attempts
 from harness.results import (
     Agreement,
@@ -55,11 +56,35 @@ class ScheduleRun:
     #: clock-warp factor per target (stock configuration, fast clock); none: no warped run
     clock_warps: Mapping[str, float] = field(default_factory=dict)
     progress: Callable[[str], None] = lambda line: None
+    #: how many times to measure everything, one run after another in fresh containers:
+    #: where a value depends on a queue runner's phase, each run is another draw from the
+    #: window the configuration allows, and the reports show their min-max
+    repeats: int = 1
 
 
 def run_schedules(run: ScheduleRun) -> ScheduleResults:
-    """Measure every (target, variant, compression) and compare them."""
-    return schedule_results(observe_groups(schedule_groups(run), run.work_dir, run.progress))
+    """Measure every (target, variant, compression) `run.repeats` times, one run after
+    another, each run in its own containers and work directory, and compare them.
+
+    One after another, not side by side: runs side by side would share the two cores, and a
+    warped MTA's measured attempt cost (its ±) grows with the load beside it. The runs' phases
+    differ by themselves: each container's queue runner starts when it does.
+    """
+    if run.repeats < 1:
+        raise MailstormError(f"repeats {run.repeats}: measure at least once")
+    groups = schedule_groups(run)
+    measured: list[MeasuredSchedule] = []
+    found: list[Agreement] = []
+    for repeat in range(run.repeats):
+        work_dir = run.work_dir
+        if run.repeats > 1:
+            run.progress(f"run {repeat + 1} of {run.repeats}")
+            work_dir = run.work_dir / f"run-{repeat + 1}"
+            work_dir.mkdir(parents=True, exist_ok=True)
+        results = schedule_results(observe_groups(groups, work_dir, run.progress), repeat)
+        measured += results.measured
+        found += results.agreements
+    return ScheduleResults(tuple(measured), tuple(found))
 
 
 def schedule_groups(run: ScheduleRun) -> list[Group]:
@@ -84,11 +109,15 @@ def schedule_groups(run: ScheduleRun) -> list[Group]:
     return groups
 
 
-def schedule_results(observed: Sequence[ObservedCase]) -> ScheduleResults:
-    """Schedules, checks and agreements from the finished cases of `schedule_groups`."""
+def schedule_results(observed: Sequence[ObservedCase], repeat: int = 0) -> ScheduleResults:
+    """Schedules, checks and agreements from the finished cases of one run of
+    `schedule_groups` (`repeat`: which run, from 0)."""
     variants = {scenario_for(v).id: v for v in Variant}
     measured = tuple(
-        _shared_warp_uncertainty([_measured(case, variants[case.scenario.id]) for case in observed])
+        dataclasses.replace(m, repeat=repeat)
+        for m in _shared_warp_uncertainty(
+            [_measured(case, variants[case.scenario.id]) for case in observed]
+        )
     )
     return ScheduleResults(measured, agreements(measured))
 
@@ -203,20 +232,23 @@ def _shared_warp_uncertainty(measured: Sequence[MeasuredSchedule]) -> list[Measu
 
 
 def agreements(measured: Sequence[MeasuredSchedule]) -> tuple[Agreement, ...]:
-    """Each (target, variant): the largest scale against every smaller one, and the clock warp
-    (stock settings: the reference) against every scaled-config run."""
-    found = []
-    keys = dict.fromkeys((m.target, m.variant) for m in measured)
-    for target, variant in keys:
+    """Each (target, variant) in each run: the largest scale against every smaller one, and the
+    clock warp (stock settings: the reference) against every scaled-config run."""
+    found: list[Agreement] = []
+    keys = dict.fromkeys((m.target, m.variant, m.repeat) for m in measured)
+    for target, variant, repeat in keys:
         mine = [
             m.schedule
             for m in measured
-            if (m.target, m.variant) == (target, variant) and m.schedule is not None
+            if (m.target, m.variant, m.repeat) == (target, variant, repeat)
+            and m.schedule is not None
         ]
+        before = len(found)
         scaled = sorted(
             (s for s in mine if s.method is Method.SCALED_CONFIG), key=lambda s: s.time_scale
         )
         found += [compare(fine, scaled[-1]) for fine in scaled[:-1]]
         for warped in (s for s in mine if s.method is Method.CLOCK_WARP):
             found += [compare(warped, other) for other in scaled]
+        found[before:] = [dataclasses.replace(a, repeat=repeat) for a in found[before:]]
     return tuple(found)
