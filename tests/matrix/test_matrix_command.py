@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.main_job import DEFAULT_SCHEDULE_REPEATS
 from harness.targets import target_names
 from tests.stock_schedules import assert_stock_exim_schedule, assert_stock_postfix_schedule
 
@@ -29,7 +30,7 @@ def matrix(*arguments: str, timeout: float = 600) -> subprocess.CompletedProcess
 def test_quick_matrix_twice_gives_the_same_verdicts(tmp_path: Path) -> None:
     reports, baseline = tmp_path / "reports", tmp_path / "baseline.json"
     # The first run also measures each target's stock retry schedule under a clock warp,
-    # after the matrix (about 3 minutes: Exim's 4 days at x1800).
+    # after the matrix, twice (about 3 minutes each: Exim's 4 days at x1800).
     first = matrix(
         *QUICK, "--time-scale", "600", "--reports", str(reports), "--write-baseline", str(baseline)
     )
@@ -46,6 +47,21 @@ def test_quick_matrix_twice_gives_the_same_verdicts(tmp_path: Path) -> None:
         assert (latest / f"schedule-{target}.svg").read_text().lstrip().startswith("<svg")
     assert_stock_postfix_schedule(schedules["postfix"])
     assert_stock_exim_schedule(schedules["exim"])
+    # Each schedule was measured twice, in fresh containers: every run is a stock schedule,
+    # and the matrix carries their min to max beside the first.
+    runs = json.loads((latest / "schedule.json").read_text())["schedules"]
+    assert sorted((r["target"], r["repeat"]) for r in runs) == [
+        (t, r) for t in sorted(target_names()) for r in range(DEFAULT_SCHEDULE_REPEATS)
+    ]
+    for measured in runs:
+        check_stock = {"postfix": assert_stock_postfix_schedule, "exim": assert_stock_exim_schedule}
+        check_stock[measured["target"]](measured["schedule"])
+    for target in data["targets"]:
+        spread = target["schedule_spread"]
+        assert spread["runs"] == DEFAULT_SCHEDULE_REPEATS, target["name"]
+        first = spread["spans"]["first_retry"]
+        assert first["low"] <= target["schedule"]["first_retry"] <= first["high"]
+    assert f"min to max of {DEFAULT_SCHEDULE_REPEATS} runs" in (latest / "matrix.md").read_text()
     assert {t["name"] for t in data["targets"]} == set(target_names())
     assert all(t["version"] for t in data["targets"])
     cases = {(c["scenario"], c["target"]): c for c in data["cases"]}

@@ -180,3 +180,18 @@ def test_a_repeat_count_below_one_is_refused_before_anything_starts(
     assert "N must be at least 1" in error
     assert error.count("\n") == 1
     assert not reports.exists()
+
+
+def test_only_clock_warp_refuses_a_time_scale_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports = tmp_path / "reports"
+    status = main(
+        ["schedule", "--only-clock-warp", "--time-scale", "60", "--reports", str(reports)]
+    )
+    error = capsys.readouterr().err
+    assert status == 2
+    assert error == (
+        "mailstorm: error: --only-clock-warp measures no scaled configuration: drop --time-scale\n"
+    )
+    assert not reports.exists()
