@@ -89,9 +89,21 @@ class MainJobResult:
         return counts
 
     @property
+    def schedule_errors(self) -> list[str]:
+        """Each schedule measurement that ended in a harness error, as one line."""
+        if self.schedules is None:
+            return []
+        return [
+            f"{m.target} {m.method.label(m.time_scale)} run {m.repeat + 1}: {m.error}"
+            for m in self.schedules.measured
+            if m.error
+        ]
+
+    @property
     def failed(self) -> bool:
-        """A harness error in a case, or a difference from the baseline."""
-        return bool(self.verdicts.get("error") or self.differences)
+        """A harness error in a case or in a schedule measurement, or a difference from the
+        baseline."""
+        return bool(self.verdicts.get("error") or self.schedule_errors or self.differences)
 
 
 def run_main_job(job: MainJob) -> MainJobResult:

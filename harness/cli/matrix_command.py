@@ -124,6 +124,11 @@ def run(arguments: argparse.Namespace) -> int:
         f"done in {result.minutes:.1f} min: "
         + ", ".join(f"{n} {v}" for v, n in sorted(result.verdicts.items()))
     )
+    if result.schedule_errors:
+        print(
+            f"{len(result.schedule_errors)} retry schedule measurement(s) ended in a harness "
+            "error: " + "; ".join(result.schedule_errors)
+        )
     for kind, path in result.written.items():
         print(f"  {kind}: {path}")
     print(f"  (the same under {arguments.reports}/latest/)")

@@ -7,9 +7,11 @@ A clock warp can fail silently: in the first Exim trial the daemon's timers ran 
 clock while the delivery processes it re-exec'd ran on the real one, and the run produced a
 busy, plausible, wrong schedule (docs/clock-warp.md). So a warped schedule is trusted only when
 every attempt the MTA logged *with the receiver's reply or a session at it* lies within a
-wall-clock tolerance of an attempt the receiver saw. A process on the real clock stamps its lines
-(elapsed wall time) x (k - 1) late in fast time, which the conversion turns into that much wall
-time early: after a few seconds of a run, far outside the tolerance.
+wall-clock tolerance of a session the receiver saw, from its start to its end: the MTA logs a
+deferral on the reply, inside the session, so a session that load stretched to seconds still
+matches its line. A process on the real clock stamps its lines (elapsed wall time) x (k - 1)
+late in fast time, which the conversion turns into that much wall time early: after a few
+seconds of a run, far outside the tolerance.
 
 Under a warp the MTA's connect timeout is tens of milliseconds of wall time (Postfix's 30 s at
 x2880 is 10 ms), so on a loaded host an attempt can time out before the receiver accepts the
@@ -77,6 +79,22 @@ def _seen_walls(submission: Submission, attempts: Sequence[Attempt], k: float) -
     return [submission.wall + a.t / k for a in attempts]
 
 
+def _seen_sessions(
+    submission: Submission, attempts: Sequence[Attempt], k: float
+) -> list[tuple[float, float]]:
+    """Each session the receiver saw, as (start, end) in wall time."""
+    return [
+        (start, start + a.duration / k)
+        for a, start in zip(attempts, _seen_walls(submission, attempts, k), strict=True)
+    ]
+
+
+def _outside(wall: float, session: tuple[float, float]) -> float:
+    """Wall seconds from `wall` to the session: 0 inside it."""
+    start, end = session
+    return max(0.0, start - wall, wall - end)
+
+
 def clock_inconsistency(
     logs: Sequence[LogRecord],
     submission: Submission,
@@ -88,15 +106,25 @@ def clock_inconsistency(
     logged = [a for a in logged_attempts(logs, submission.sender) if a.reached_receiver]
     if not logged:
         return "the MTA logged no session with the receiver: its clock cannot be checked"
-    seen = _seen_walls(submission, attempts, time_scale)
-    if not seen:
+    sessions = _seen_sessions(submission, attempts, time_scale)
+    if not sessions:
         return "the receiver saw no attempt: the MTA's clock cannot be checked"
-    off = [d for a in logged if (d := min(abs(a.wall - w) for w in seen)) > tolerance]
+    # A line logged during a session (the MTA logs a deferral on the reply, before QUIT) is
+    # inside it: a session slowed down by load is not another clock.
+    off = [
+        (d, a, nearest)
+        for a in logged
+        if (d := _outside(a.wall, nearest := min(sessions, key=lambda s: _outside(a.wall, s))))
+        > tolerance
+    ]
     if not off:
         return None
+    worst, line, (start, end) = max(off, key=lambda o: o[0])
     return (
-        f"{len(off)} of {len(logged)} sessions the MTA logged are {max(off):.1f}s (wall) away "
-        f"from any the receiver saw: part of the MTA ran on another clock"
+        f"{len(off)} of {len(logged)} sessions the MTA logged are up to {worst:.1f}s (wall) away "
+        f"from any the receiver saw: part of the MTA ran on another clock (the worst, logged "
+        f"{line.wall - submission.wall:.2f}s after submission, nearest session "
+        f"{start - submission.wall:.2f}s to {end - submission.wall:.2f}s: {line.text})"
     )
 
 
@@ -109,7 +137,7 @@ def unseen_attempts(
 ) -> tuple[Attempt, ...]:
     """Connection attempts the MTA logged that never reached the receiver, as attempts in real
     seconds since the submission (stage `connect`, no reply, listener `mta-log`)."""
-    seen = _seen_walls(submission, attempts, time_scale)
+    sessions = _seen_sessions(submission, attempts, time_scale)
     return tuple(
         Attempt(
             t=max(0.0, (a.wall - submission.wall) * time_scale),
@@ -119,7 +147,7 @@ def unseen_attempts(
             listener="mta-log",
         )
         for a in logged_attempts(logs, submission.sender)
-        if not a.reached_receiver and all(abs(a.wall - w) > tolerance for w in seen)
+        if not a.reached_receiver and all(_outside(a.wall, s) > tolerance for s in sessions)
     )
 
 

@@ -3,6 +3,7 @@ check that an MTA's logged attempts really ran on the fast clock."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 import pytest
@@ -204,3 +205,24 @@ def test_the_wait_from_postfixs_activation_to_the_session_counts_too() -> None:
     u = warp_uncertainty(logged, submission, attempts, K, slack=2.0)
     assert u is not None
     assert 0.080 * K + 2.0 - 1.0 <= u <= 0.080 * K + 2.0 + 1.0
+
+
+def test_a_line_logged_inside_a_long_session_is_the_same_clock() -> None:
+    """Load stretched one session to 2 wall seconds; the MTA logged its deferral 1.5 s after
+    the session began, on the reply, before QUIT. That is the fast clock, not another one (a
+    process on the real clock is off by its whole elapsed wall time)."""
+    now = datetime.datetime.now(datetime.UTC).timestamp()
+    clock = WarpedClock(K, now - 30)
+    submission, attempts = _case(clock)
+    attempts[2] = dataclasses.replace(attempts[2], duration=2.0 * K)
+    walls = [submission.wall + a.t / K for a in attempts]
+    walls[2] += 1.5
+    logged = _records(clock, walls)
+    assert clock_inconsistency(logged, submission, attempts, K) is None
+    assert unseen_attempts(logged, submission, attempts, K) == ()
+    # 1.5 s after a session that lasted no time is still caught, and the message names it.
+    late = _records(clock, [*walls[:3], walls[3] + 1.5])
+    problem = clock_inconsistency(late, submission, attempts, K)
+    assert problem is not None
+    assert problem.startswith("1 of 4 sessions the MTA logged are up to 1.5s (wall) away")
+    assert "status=deferred" in problem
