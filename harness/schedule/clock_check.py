@@ -21,6 +21,7 @@ are attempts of the schedule all the same (`unseen_attempts`), and the report co
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -153,6 +154,9 @@ def unseen_attempts(
 
 #: Postfix's qmgr line when it moves a message into the active queue: its decision to try it.
 QUEUE_ACTIVE = "(queue active)"
+#: Exim's queue runner's first line (`log_selector` `queue_run`, on by default; queue.c
+#: `queue_run`): every retry is made by a queue run, so its start is the decision to try.
+QUEUE_RUN_START = "Start queue run"
 
 
 def warp_uncertainty(
@@ -166,11 +170,13 @@ def warp_uncertainty(
     longest wall-clock cost of one attempt, plus the MTA's own whole-second `slack`.
 
     An attempt's cost is measured on both sides of the session: from the MTA's decision to
-    try (Postfix's qmgr logs `(queue active)`; Exim logs nothing per message before it
-    connects) to the session's start at the receiver, and from that start to the log line
-    that records its outcome (the connection, the replies, the logging). Every real cost is
-    stretched by K: a 50 ms fork is 2.4 minutes at x2880. None when no logged attempt reached
-    the receiver.
+    try to the session's start at the receiver, and from that start to the log line that
+    records its outcome (the connection, the replies, the logging). The decision is Postfix's
+    qmgr `(queue active)` line for the message; for Exim, which logs nothing per message
+    before it connects, the start of the queue run that made the retry (the latest `Start
+    queue run` before the session; the first attempt is the immediate delivery, no queue
+    run's). Every real cost is stretched by K: a 50 ms fork is 2.4 minutes at x2880. None
+    when no logged attempt reached the receiver.
     """
     logged = [a for a in logged_attempts(logs, submission.sender) if a.reached_receiver]
     seen = _seen_walls(submission, attempts, time_scale)
@@ -193,4 +199,19 @@ def warp_uncertainty(
                 session = min(seen, key=lambda w: abs(w - attempt.wall))
                 cost = max(cost, session - decided)
             decided = None
-    return time_scale * cost + slack
+    return time_scale * max(cost, _queue_run_cost(logs, seen)) + slack
+
+
+def _queue_run_cost(logs: Sequence[LogRecord], seen: Sequence[float]) -> float:
+    """The longest wall time from the start of a queue run to the retry session it made."""
+    runs = sorted(
+        r.time.timestamp()
+        for r in logs
+        if r.time is not None and r.text.startswith(QUEUE_RUN_START)
+    )
+    cost = 0.0
+    for session in sorted(seen)[1:]:
+        started = bisect.bisect_right(runs, session)
+        if started:
+            cost = max(cost, session - runs[started - 1])
+    return cost

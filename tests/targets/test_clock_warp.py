@@ -22,6 +22,7 @@ from harness.targets.clock_warp import (
     launch_command,
     warped_parameters,
 )
+from harness.targets.exim.parsers import parse_log_line as parse_exim_log_line
 from harness.targets.postfix import PostfixTarget
 from harness.targets.time_scaling import TimeScaling, scale_whole_seconds
 
@@ -226,3 +227,51 @@ def test_a_line_logged_inside_a_long_session_is_the_same_clock() -> None:
     assert problem is not None
     assert problem.startswith("1 of 4 sessions the MTA logged are up to 1.5s (wall) away")
     assert "status=deferred" in problem
+
+
+def _exim_records(clock: WarpedClock, lines: list[tuple[float, str]]) -> list[LogRecord]:
+    """Exim mainlog lines written at real instants on the warped clock, converted back."""
+    records = []
+    for real, text in lines:
+        fake = datetime.datetime.fromtimestamp(clock.to_fake(real), datetime.UTC)
+        record = parse_exim_log_line(f"{fake:%Y-%m-%d %H:%M:%S.%f} {text}")
+        assert record is not None
+        assert record.time is not None
+        records.append(dataclasses.replace(record, time=clock.real_datetime(record.time)))
+    return records
+
+
+def test_the_wait_from_exims_queue_run_to_the_retry_session_counts_too() -> None:
+    """Exim logs nothing per message before it connects; each retry is made by a queue run,
+    whose start it logs. A 90 ms queue run before the session is 2.7 minutes at x1800 (it
+    once put a first retry at 47m44s, past the 45 minutes its configuration allows, with a
+    ± that counted only the session's side). The first attempt, the immediate delivery, is
+    no queue run's: the older run before it does not count."""
+    k = 1800.0
+    now = datetime.datetime.now(datetime.UTC).timestamp()
+    clock = WarpedClock(k, now - 30)
+    submission, attempts = _case(clock)
+    attempts = [dataclasses.replace(a, t=a.t / K * k) for a in attempts]
+    starts = [submission.wall + a.t / k for a in attempts]
+    qid = "1xVgRG-00002I-1v"
+    deferral = (
+        f"{qid} == u@r.test R=mailstorm_routes T=remote_smtp defer (-44) "
+        "H=hop.mailstorm.invalid [172.17.0.1]:40001: SMTP error from remote mail server after "
+        "RCPT TO:<u@r.test>: 451 4.3.0 x"
+    )
+    logged = _exim_records(
+        clock,
+        [
+            (starts[0] - 0.150, "Start queue run: pid=10"),  # before the immediate delivery
+            (starts[0] - 0.001, f"{qid} <= {SENDER} U=root P=local S=400"),
+            *((start + 0.010, deferral) for start in starts),
+            *((start - 0.090, "Start queue run: pid=11") for start in starts[1:]),
+        ],
+    )
+    u = warp_uncertainty(logged, submission, attempts, k, slack=1.0)
+    assert u is not None
+    assert 0.090 * k + 1.0 - 1.0 <= u <= 0.090 * k + 1.0 + 1.0
+    without_runs = [r for r in logged if not r.text.startswith("Start queue run")]
+    u = warp_uncertainty(without_runs, submission, attempts, k, slack=1.0)
+    assert u is not None
+    assert u <= 0.010 * k + 1.0 + 1.0
