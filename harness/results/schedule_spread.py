@@ -72,19 +72,17 @@ class ScheduleSpread:
 
 
 def schedule_spreads(measured: Iterable[MeasuredSchedule]) -> tuple[ScheduleSpread, ...]:
-    """The spread of every (target, variant, compression) measured in more than one run,
-    in the order the measurements first appear."""
+    """The spread of every (target, variant, compression) measured in at least two runs (runs
+    that ended in a harness error do not count), in the order the measurements first appear."""
     groups: dict[tuple[str, str, Method, float], list[MeasuredSchedule]] = {}
     for m in measured:
         groups.setdefault((m.target, m.variant, m.method, m.time_scale), []).append(m)
     spreads = []
     for (target, variant, method, time_scale), runs in groups.items():
-        if len({m.repeat for m in runs}) < 2:
-            continue
         runs.sort(key=lambda m: m.repeat)
         schedules = [m.schedule for m in runs if m.schedule is not None]
-        if not schedules:
-            continue
+        if len(schedules) < 2:
+            continue  # one draw has no spread; a failed run is an error in every report
         uncertainties = [s.time_uncertainty for s in schedules if s.time_uncertainty is not None]
         spreads.append(
             ScheduleSpread(

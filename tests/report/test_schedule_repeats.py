@@ -91,6 +91,7 @@ def test_the_spread_is_min_to_max_of_the_runs_with_the_largest_uncertainty() -> 
     }
     assert not spread.outcomes_agree
     assert schedule_spreads([run(0, 430.0)]) == ()
+    assert schedule_spreads([runs[0], runs[2]]) == ()  # one measured, one failed: no spread
 
 
 def test_compressions_are_compared_within_one_run() -> None:
