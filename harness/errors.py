@@ -80,3 +80,12 @@ class HerdError(MailstormError):
     """The herd model cannot run on its input: a sender-class file or `schedule.json` is
     malformed, a mix names an unknown class, or a rate, capacity or duration is out of range.
     The message names the file (or option) and the field."""
+
+
+class ZoneError(MailstormError):
+    """A test zone (a zone file or a scenario's `[zone]`) cannot be served: the message names
+    the file, the key and, for a record, its line."""
+
+
+class DnsServerError(MailstormError):
+    """The harness DNS server cannot run: its address is taken or not on this machine."""

@@ -1,10 +1,11 @@
 """Data flows one way: no module imports one from a room above its own.
 
-scenario -> receiver/targets -> ledger -> checks -> case engine -> matrix/schedule (and the herd,
-the benchmarks) -> reports -> main job -> the interfaces (CLI, pytest plugin, demo, the root
+scenario -> receiver/DNS/targets -> ledger -> checks -> case engine -> matrix/schedule (and the
+herd, the benchmarks) -> reports -> main job -> the interfaces (CLI, pytest plugin, demo, the root
 package's re-exports). Below everything: the result vocabulary and the small shared modules.
-The fault plan (`harness.receiver.plan`, `plan_loader`) is the scenario's language, so it sits
-with the scenarios although the receiver package hosts it. Imports inside one room are free
+The fault plan (`harness.receiver.plan`, `plan_loader`) and the test zone (`harness.dns.zone`)
+are the scenario's language, so they sit with the scenarios although the receiver and DNS
+packages host them. Imports inside one room are free
 (file-level cycles are caught by `../shared/tools/import_cycles.py` and by the test below).
 
 Every import statement counts, at module level or inside a function, so a lazy import cannot
@@ -36,8 +37,19 @@ ROOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "harness.results",
         ),
     ),
-    ("scenario", ("harness.scenarios", "harness.receiver.plan", "harness.receiver.plan_loader")),
-    ("receiver/targets", ("harness.receiver", "harness.containers", "harness.targets")),
+    (
+        "scenario",
+        (
+            "harness.scenarios",
+            "harness.receiver.plan",
+            "harness.receiver.plan_loader",
+            "harness.dns.zone",
+        ),
+    ),
+    (
+        "receiver/targets",
+        ("harness.receiver", "harness.dns", "harness.containers", "harness.targets"),
+    ),
     ("ledger", ("harness.ledger",)),
     ("checks", ("harness.conformance",)),
     ("case engine", ("harness.cases",)),

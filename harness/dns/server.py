@@ -1,0 +1,354 @@
+"""The harness DNS: an authoritative server for a test zone, over UDP and TCP on one port.
+
+An MTA in a container resolves the scenario's domain through it, so what the MTA does after each
+lookup (which MX it tries, whether it queues on SERVFAIL, whether it honours a null MX) can be
+measured beside its SMTP attempts. dnslib parses and builds the packets; this module decides
+the answer from the `Zone` at the case's time, and journals every question: who asked what,
+when, over which transport, and what was answered (or that nothing was).
+
+It runs on its own asyncio loop in a background thread, as a context manager that releases
+both sockets even when starting fails. Case time starts at `reset()` (or at start) and runs
+`time_scale` times faster than the wall clock, like the receiver's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, cast
+
+from dnslib import QTYPE, RCODE, RR, SOA, DNSError, DNSLabel, DNSRecord
+
+from harness.dns.zone import Failure, Zone
+from harness.errors import DnsServerError
+
+#: Attempts at finding a port free for both UDP and TCP when any port will do.
+BIND_ATTEMPTS = 20
+#: Wall seconds to wait for the loop thread to start or stop.
+THREAD_TIMEOUT = 5.0
+#: The largest UDP answer without EDNS (RFC 1035 4.2.1).
+UDP_LIMIT = 512
+#: Wall seconds a TCP client may stay silent before the server closes it.
+TCP_IDLE = 30.0
+
+
+@dataclass(frozen=True)
+class DnsQuery:
+    """One question the server received, and what it did with it."""
+
+    t: float  #: case time, real seconds since reset
+    wall: float  #: the wall clock (time.time()) when it arrived
+    client: str  #: the asker's address
+    transport: str  #: `udp` or `tcp`
+    name: str  #: the question's name, absolute, lowercase
+    rtype: str  #: the question's type (`MX`, `AAAA`)
+    rcode: str | None  #: `NOERROR`, `NXDOMAIN`, `SERVFAIL`, `REFUSED`; None: no answer sent
+    answers: tuple[str, ...]  #: the answer section, as zone lines
+    truncated: bool = False  #: the TC bit was set (UDP: ask again over TCP)
+    fault: str | None = None  #: the zone fault that decided the answer, if one did
+
+
+class DnsServer:
+    """Serve `zone` on `host` (UDP and TCP, one port; port 0 picks a free one)."""
+
+    def __init__(
+        self,
+        zone: Zone,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        time_scale: float = 1.0,
+        journal: str | Path | None = None,
+    ) -> None:
+        if time_scale <= 0:
+            raise DnsServerError(f"time scale {time_scale}: must be > 0")
+        self.zone = zone
+        self.host = host
+        self.port = port
+        self.time_scale = time_scale
+        self.journal_path = Path(journal) if journal is not None else None
+        self._queries: list[DnsQuery] = []
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._sockets: list[socket.socket] = []
+        self._stopping: asyncio.Event | None = None
+        self._clients: set[asyncio.Task[Any]] = set()  #: open TCP connections, cancelled at stop
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Bind both sockets and start answering; on any failure nothing stays open."""
+        try:
+            self._sockets = self._bind()
+            ready: Future[None] = Future()
+            self._thread = threading.Thread(
+                target=self._run, args=(ready,), name=f"mailstorm-dns-{self.port}", daemon=True
+            )
+            self._thread.start()
+            ready.result(timeout=THREAD_TIMEOUT)
+        except BaseException:
+            self.stop()
+            raise
+        self.reset()
+
+    def stop(self) -> None:
+        """Stop answering and release the sockets (idempotent)."""
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stopping.set)
+        if self._thread is not None:
+            self._thread.join(THREAD_TIMEOUT)
+            self._thread = None
+        for sock in self._sockets:
+            sock.close()
+        self._sockets = []
+
+    def reset(self, at: float = 0.0) -> None:
+        """Case time is `at` (real seconds) now and runs on from there; the journal is kept."""
+        self._started = time.monotonic() - at / self.time_scale
+
+    @property
+    def address(self) -> str:
+        """`host:port`, `[v6]:port` for IPv6."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def queries(self) -> list[DnsQuery]:
+        """Every question so far, in arrival order."""
+        with self._lock:
+            return list(self._queries)
+
+    def now(self) -> float:
+        """Case time: real seconds since `reset()`."""
+        return (time.monotonic() - self._started) * self.time_scale
+
+    # -- sockets and loop ------------------------------------------------------------------
+
+    def _bind(self) -> list[socket.socket]:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        attempts = BIND_ATTEMPTS if self.port == 0 else 1
+        for _ in range(attempts):
+            udp = socket.socket(family, socket.SOCK_DGRAM)
+            tcp = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                udp.bind((self.host, self.port))
+                port = udp.getsockname()[1]
+                tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                tcp.bind((self.host, port))
+                tcp.listen(64)
+            except OSError as error:
+                udp.close()
+                tcp.close()
+                if error.errno == errno.EADDRINUSE and self.port == 0:
+                    continue  # the UDP port was free but not the TCP one: another
+                raise DnsServerError(self._bind_problem(error)) from None
+            udp.setblocking(False)
+            tcp.setblocking(False)
+            self.port = port
+            return [udp, tcp]
+        raise DnsServerError(
+            f"DNS server on {self.host}: no port free for both UDP and TCP "
+            f"in {BIND_ATTEMPTS} attempts"
+        )
+
+    def _bind_problem(self, error: OSError) -> str:
+        where = f"DNS server on {self.address}"
+        if error.errno == errno.EADDRINUSE:
+            return f"{where}: the port is in use (give port 0 for any free one)"
+        if error.errno == errno.EADDRNOTAVAIL:
+            return f"{where}: {self.host} is not an address of this machine"
+        return f"{where}: {error.strerror or error}"
+
+    def _run(self, ready: Future[None]) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve(ready))
+        except BaseException as error:  # reported to start(), which is waiting for it
+            if not ready.done():
+                ready.set_exception(error)
+        finally:
+            loop.close()
+
+    async def _serve(self, ready: Future[None]) -> None:
+        loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        udp_sock, tcp_sock = self._sockets
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _UdpProtocol(self._answer), sock=udp_sock
+        )
+        server = await asyncio.start_server(self._tcp_client, sock=tcp_sock)
+        ready.set_result(None)
+        try:
+            await self._stopping.wait()
+        finally:
+            transport.close()
+            server.close()
+            for client in list(self._clients):
+                client.cancel()
+            await asyncio.gather(*self._clients, return_exceptions=True)
+            await server.wait_closed()
+
+    async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        client = _peer(writer.get_extra_info("peername"))
+        task = asyncio.current_task()
+        if task is not None:
+            self._clients.add(task)
+        try:
+            while True:
+                async with asyncio.timeout(TCP_IDLE):
+                    header = await reader.readexactly(2)
+                    (length,) = struct.unpack("!H", header)
+                    packet = await reader.readexactly(length)
+                reply = self._answer(packet, client, "tcp")
+                if reply is not None:
+                    writer.write(struct.pack("!H", len(reply)) + reply)
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+            pass
+        finally:
+            if task is not None:
+                self._clients.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    # -- answers ---------------------------------------------------------------------------
+
+    def _answer(self, packet: bytes, client: str, transport: str) -> bytes | None:
+        """The reply to one packet, or None to send nothing; every question is journalled."""
+        try:
+            request = DNSRecord.parse(packet)
+        except (DNSError, struct.error, IndexError, ValueError):
+            return None  # not DNS: nothing to answer, nothing to journal
+        t = self.now()
+        name = str(request.q.qname).lower()
+        rtype = QTYPE.get(request.q.qtype, str(request.q.qtype))
+        reply = request.reply()
+        fault = self.zone.fault(name, rtype, t) if self.zone.contains(name) else None
+        if fault is not None and fault.failure is Failure.TIMEOUT:
+            self._journal(
+                DnsQuery(
+                    t, time.time(), client, transport, name, rtype, None, (), fault=_describe(fault)
+                )
+            )
+            return None
+        if not self.zone.contains(name):
+            reply.header.rcode = RCODE.REFUSED
+        elif fault is not None and fault.failure is Failure.SERVFAIL:
+            reply.header.rcode = RCODE.SERVFAIL
+        elif fault is not None and fault.failure is Failure.NXDOMAIN:
+            reply.header.rcode = RCODE.NXDOMAIN
+            reply.add_auth(self._soa())
+        elif fault is not None and fault.failure is Failure.TRUNCATE and transport == "udp":
+            reply.header.tc = 1
+        else:
+            self._fill(reply, name, rtype, t)
+        data: bytes = reply.pack()
+        if transport == "udp" and len(data) > UDP_LIMIT:
+            reply = request.reply()
+            reply.header.tc = 1
+            data = reply.pack()
+        self._journal(
+            DnsQuery(
+                t,
+                time.time(),
+                client,
+                transport,
+                name,
+                rtype,
+                str(RCODE[reply.header.rcode]),
+                tuple(rr.toZone() for rr in reply.rr),
+                truncated=bool(reply.header.tc),
+                fault=_describe(fault) if fault is not None else None,
+            )
+        )
+        return data
+
+    def _fill(self, reply: DNSRecord, name: str, rtype: str, t: float) -> None:
+        """The zone's data: the records, additional addresses of MX targets, or NXDOMAIN/NODATA
+        with the SOA (RFC 2308) so that resolvers cache the negative answer for its TTL."""
+        records, exists = self.zone.lookup(name, rtype, t)
+        if not exists:
+            reply.header.rcode = RCODE.NXDOMAIN
+            reply.add_auth(self._soa())
+            return
+        for record in records:
+            reply.add_answer(record.rr)
+        if not records:
+            reply.add_auth(self._soa())
+        for record in records:
+            if record.rtype == "MX":
+                target = str(record.rr.rdata.label).lower()
+                for kind in ("A", "AAAA"):
+                    for extra in self.zone.lookup(target, kind, t)[0]:
+                        reply.add_ar(extra.rr)
+
+    def _soa(self) -> RR:
+        origin = DNSLabel(self.zone.origin)
+        return RR(
+            origin,
+            QTYPE.SOA,
+            ttl=60,
+            rdata=SOA(
+                f"ns.{self.zone.origin}", f"hostmaster.{self.zone.origin}", (1, 60, 60, 3600, 60)
+            ),
+        )
+
+    def _journal(self, query: DnsQuery) -> None:
+        with self._lock:
+            self._queries.append(query)
+            if self.journal_path is not None:
+                with self.journal_path.open("a", encoding="utf-8") as out:
+                    out.write(json.dumps(asdict(query)) + "\n")
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, answer: Callable[[bytes, str, str], bytes | None]) -> None:
+        self.answer = answer
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        reply = self.answer(data, _peer(addr), "udp")
+        if reply is not None and self.transport is not None:
+            self.transport.sendto(reply, addr)
+
+
+def _peer(address: Any) -> str:
+    if isinstance(address, tuple) and address:
+        return str(address[0])
+    return str(address)
+
+
+def _describe(fault: Any) -> str:
+    rtype = f" {fault.rtype}" if fault.rtype else ""
+    return f"{fault.failure.value} for {fault.name}{rtype} {fault.window.text()}"
