@@ -23,6 +23,8 @@ def greeter(address: str, text: str) -> Iterator[None]:
     """A TCP listener on `address` port 25 that greets each connection with `text`."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as server:
+        # The previous test's connections may linger in TIME_WAIT on the same address.
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         server.bind((address, 25))
         server.listen(8)
         server.settimeout(0.2)
