@@ -21,7 +21,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -60,12 +60,13 @@ class DnsQuery:
 
 
 class DnsServer:
-    """Serve `zone` on `host` (UDP and TCP, one port; port 0 picks a free one)."""
+    """Serve `zone` on `host` (an address or several; UDP and TCP on each, one port for all;
+    port 0 picks one free on every address)."""
 
     def __init__(
         self,
         zone: Zone,
-        host: str = "127.0.0.1",
+        host: str | Sequence[str] = "127.0.0.1",
         port: int = 0,
         *,
         time_scale: float = 1.0,
@@ -74,7 +75,10 @@ class DnsServer:
         if time_scale <= 0:
             raise DnsServerError(f"time scale {time_scale}: must be > 0")
         self.zone = zone
-        self.host = host
+        #: every address it answers on (IPv4 and IPv6 of one network, say), all on one port
+        self.hosts = (host,) if isinstance(host, str) else tuple(host)
+        if not self.hosts:
+            raise DnsServerError("a DNS server needs an address to answer on")
         self.port = port
         self.time_scale = time_scale
         self.journal_path = Path(journal) if journal is not None else None
@@ -134,10 +138,14 @@ class DnsServer:
         self._started = time.monotonic() - at / self.time_scale
 
     @property
+    def host(self) -> str:
+        """The first address it answers on."""
+        return self.hosts[0]
+
+    @property
     def address(self) -> str:
-        """`host:port`, `[v6]:port` for IPv6."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        """`host:port` of the first address, `[v6]:port` for IPv6."""
+        return _address(self.host, self.port)
 
     def queries(self) -> list[DnsQuery]:
         """Every question so far, in arrival order."""
@@ -151,38 +159,44 @@ class DnsServer:
     # -- sockets and loop ------------------------------------------------------------------
 
     def _bind(self) -> list[socket.socket]:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        """A UDP and a TCP socket on every address, all on one port."""
         attempts = BIND_ATTEMPTS if self.port == 0 else 1
         for _ in range(attempts):
-            udp = socket.socket(family, socket.SOCK_DGRAM)
-            tcp = socket.socket(family, socket.SOCK_STREAM)
+            bound: list[socket.socket] = []
+            port = self.port
             try:
-                udp.bind((self.host, self.port))
-                port = udp.getsockname()[1]
-                tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                tcp.bind((self.host, port))
-                tcp.listen(64)
+                for host in self.hosts:
+                    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                    udp = socket.socket(family, socket.SOCK_DGRAM)
+                    bound.append(udp)
+                    udp.bind((host, port))
+                    port = udp.getsockname()[1]
+                    tcp = socket.socket(family, socket.SOCK_STREAM)
+                    bound.append(tcp)
+                    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    tcp.bind((host, port))
+                    tcp.listen(64)
             except OSError as error:
-                udp.close()
-                tcp.close()
+                for sock in bound:
+                    sock.close()
                 if error.errno == errno.EADDRINUSE and self.port == 0:
-                    continue  # the UDP port was free but not the TCP one: another
-                raise DnsServerError(self._bind_problem(error)) from None
-            udp.setblocking(False)
-            tcp.setblocking(False)
+                    continue  # the first socket's port was taken for another: a new port
+                raise DnsServerError(self._bind_problem(error, host, port)) from None
+            for sock in bound:
+                sock.setblocking(False)
             self.port = port
-            return [udp, tcp]
+            return bound
         raise DnsServerError(
-            f"DNS server on {self.host}: no port free for both UDP and TCP "
-            f"in {BIND_ATTEMPTS} attempts"
+            f"DNS server on {', '.join(self.hosts)}: no port free for UDP and TCP on every "
+            f"address in {BIND_ATTEMPTS} attempts"
         )
 
-    def _bind_problem(self, error: OSError) -> str:
-        where = f"DNS server on {self.address}"
+    def _bind_problem(self, error: OSError, host: str, port: int) -> str:
+        where = f"DNS server on {_address(host, port)}"
         if error.errno == errno.EADDRINUSE:
             return f"{where}: the port is in use (give port 0 for any free one)"
         if error.errno == errno.EADDRNOTAVAIL:
-            return f"{where}: {self.host} is not an address of this machine"
+            return f"{where}: {host} is not an address of this machine"
         return f"{where}: {error.strerror or error}"
 
     def _run(self, ready: Future[None]) -> None:
@@ -199,21 +213,28 @@ class DnsServer:
     async def _serve(self, ready: Future[None]) -> None:
         loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        udp_sock, tcp_sock = self._sockets
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _UdpProtocol(self._answer), sock=udp_sock
-        )
-        server = await asyncio.start_server(self._tcp_client, sock=tcp_sock)
+        transports, servers = [], []
+        for sock in self._sockets:
+            if sock.type == socket.SOCK_DGRAM:
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _UdpProtocol(self._answer), sock=sock
+                )
+                transports.append(transport)
+            else:
+                servers.append(await asyncio.start_server(self._tcp_client, sock=sock))
         ready.set_result(None)
         try:
             await self._stopping.wait()
         finally:
-            transport.close()
-            server.close()
+            for transport in transports:
+                transport.close()
+            for server in servers:
+                server.close()
             for client in list(self._clients):
                 client.cancel()
             await asyncio.gather(*self._clients, return_exceptions=True)
-            await server.wait_closed()
+            for server in servers:
+                await server.wait_closed()
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         client = _peer(writer.get_extra_info("peername"))
@@ -341,6 +362,10 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         reply = self.answer(data, _peer(addr), "udp")
         if reply is not None and self.transport is not None:
             self.transport.sendto(reply, addr)
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _peer(address: Any) -> str:

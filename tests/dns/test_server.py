@@ -131,6 +131,22 @@ def test_ipv6_loopback() -> None:
         assert [str(rr.rdata) for rr in ask(server, "mx2.libero.test", "A").rr] == ["172.30.0.12"]
 
 
+def test_one_port_on_ipv4_and_ipv6_one_journal() -> None:
+    """resolv.conf has no port: on an MX network the server answers on port 53 of both
+    gateways; here, any port free on both loopbacks."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    with DnsServer(zone(), host=["127.0.0.1", "::1"]) as server:
+        for host in server.hosts:
+            question = DNSRecord.question("mx1.libero.test", "A")
+            raw = question.send(host, server.port, tcp=host == "::1", timeout=2, ipv6=":" in host)
+            assert [str(rr.rdata) for rr in DNSRecord.parse(raw).rr] == ["172.30.0.11"]
+        assert [(q.client, q.transport) for q in server.queries()] == [
+            ("127.0.0.1", "udp"),
+            ("::1", "tcp"),
+        ]
+
+
 def test_a_port_in_use_is_a_clear_error_and_nothing_stays_bound() -> None:
     with (
         DnsServer(zone()) as first,
