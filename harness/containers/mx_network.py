@@ -120,9 +120,12 @@ class MxNetwork:
 
     def _try_create(self, name: str, subnet4: str, subnet6: str | None) -> Network | None:
         assert self._client is not None
-        pools = [IPAMPool(subnet=subnet4, iprange=_upper_half(subnet4))]
+        # The gateway stated: left out, the engine takes it from the ip range, not .1.
+        pools = [IPAMPool(subnet=subnet4, iprange=_upper_half(subnet4), gateway=_first(subnet4))]
         if subnet6 is not None:
-            pools.append(IPAMPool(subnet=subnet6, iprange=_upper_half(subnet6)))
+            pools.append(
+                IPAMPool(subnet=subnet6, iprange=_upper_half(subnet6), gateway=_first(subnet6))
+            )
         try:
             network = self._client.networks.create(
                 name,
@@ -144,9 +147,15 @@ class MxNetwork:
         network_id = str(self._network.id)
         self.bridge = f"br-{network_id[:12]}"
         net4 = ipaddress.ip_network(subnet4)
-        self.gateway4 = str(net4.network_address + 1)
+        self.gateway4 = _first(subnet4)
         net6 = ipaddress.ip_network(subnet6) if subnet6 else None
-        self.gateway6 = str(net6.network_address + 1) if net6 else None
+        self.gateway6 = _first(subnet6) if subnet6 else None
+        if self.gateway6 is not None and net6 is not None:
+            # The engine adds the IPv6 gateway with duplicate address detection, which keeps it
+            # "tentative" (nothing can bind it) while the bridge has no port up: re-added
+            # without, so the harness DNS can answer there before the first container starts.
+            self._ip("address", "del", f"{self.gateway6}/{net6.prefixlen}", "dev", self.bridge)
+            self._add_address(self.gateway6, net6.prefixlen)
         for offset, name in enumerate(self.host_names, start=FIRST_HOST):
             ipv4 = str(net4.network_address + offset)
             ipv6 = str(net6.network_address + offset) if net6 else None
@@ -156,15 +165,22 @@ class MxNetwork:
             self.hosts[name] = MxHost(name, ipv4, ipv6)
 
     def _add_address(self, address: str, prefix: int) -> None:
-        # nodad: an IPv6 address is usable at once, not "tentative" for a second.
+        # nodad: an IPv6 address is usable at once, not "tentative" (see _allocate).
         extra = ["nodad"] if ":" in address else []
-        command = ["ip", "address", "add", f"{address}/{prefix}", "dev", self.bridge, *extra]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        self._ip("address", "add", f"{address}/{prefix}", "dev", self.bridge, *extra)
+
+    def _ip(self, *arguments: str) -> None:
+        done = subprocess.run(["ip", *arguments], capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise MxNetworkError(
-                f"cannot add {address} to {self.bridge} ({done.stderr.strip()}): MX hosts need "
+                f"`ip {' '.join(arguments)}` failed ({done.stderr.strip()}): MX hosts need "
                 "addresses on the bridge, which takes root (CAP_NET_ADMIN)"
             )
+
+
+def _first(subnet: str) -> str:
+    """The first host address of `subnet` (.1, ::1): the bridge's own, the gateway."""
+    return str(ipaddress.ip_network(subnet).network_address + 1)
 
 
 def _upper_half(subnet: str) -> str:

@@ -54,6 +54,8 @@ class ContainerService(ABC):
         self.hostname = hostname
         self._image = image
         self._container: DockerContainer | None = None
+        #: the Docker network to join instead of the default bridge (an MX network), if any
+        self.network: str | None = None
         #: seconds per start-up step: image, container, then what `bring_up` records
         self.timings: dict[str, float] = {}
 
@@ -89,7 +91,8 @@ class ContainerService(ABC):
             started = time.monotonic()
             disable_ryuk()
             container = DockerContainer(image).with_command(["sleep", "infinity"])
-            container.with_kwargs(labels=run_labels(), hostname=self.hostname, init=True)
+            network = {"network": self.network} if self.network else {}
+            container.with_kwargs(labels=run_labels(), hostname=self.hostname, init=True, **network)
             # (host, 0): an ephemeral host port on loopback, read back once the container runs
             ports = cast(dict[Any, Any], container.ports)
             for port in self.published_ports():

@@ -25,7 +25,7 @@ from harness.targets.registry import (
     target_metadata,
     target_names,
 )
-from harness.targets.routes import Hop, RouteError, RouteTable
+from harness.targets.routes import Hop, Resolver, RouteError, RouteTable
 from harness.targets.time_scaling import TimeScaling, scale_whole_seconds
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "LogRecord",
     "QueuedMessage",
     "QueuedRecipient",
+    "Resolver",
     "RouteError",
     "RouteTable",
     "ScaledParameter",

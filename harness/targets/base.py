@@ -39,7 +39,7 @@ from harness.targets.clock_warp import (
 )
 from harness.targets.readiness import CommandSucceeds, TargetStartError
 from harness.targets.records import LogRecord, QueuedMessage
-from harness.targets.routes import RouteTable
+from harness.targets.routes import Resolver, RouteTable
 from harness.targets.time_scaling import TimeScaling
 from harness.waiting import wait_until
 
@@ -96,6 +96,7 @@ class SenderTarget(ContainerService):
         image: str | None = None,
         startup_timeout: float = 60.0,
         clock_warp: bool = False,
+        resolver: Resolver | None = None,
     ) -> None:
         if time_scale <= 0:
             raise TargetError(f"time scale must be > 0, got {time_scale}")
@@ -104,6 +105,13 @@ class SenderTarget(ContainerService):
         routes.require(bounce_domain, "the DSNs this MTA sends would be lost")
         super().__init__(hostname=hostname, image=image)
         self.routes = routes
+        #: DNS for `resolver.domains` through the harness DNS; None: static routes only
+        self.resolver = resolver
+        if resolver is not None:
+            self.network = resolver.network
+            for domain in resolver.domains:
+                if domain.lower() in routes.domains():
+                    raise TargetError(f"{domain} has a static route and is to be looked up")
         self.time_scale = time_scale
         #: stock configuration on a clock k times faster, instead of settings divided by k
         self.clock_warp = clock_warp
@@ -230,6 +238,11 @@ class SenderTarget(ContainerService):
     def bring_up(self) -> None:
         """Read the versions, configure the MTA, start it (under a warp or not), wait for it."""
         started = time.monotonic()
+        if self.resolver is not None:
+            # Docker writes it at start (on a user-defined network: its own resolver, which
+            # would stand between the MTA and the harness DNS): replaced, not appended to.
+            lines = " ".join(f"'{line}'" for line in self.resolver.resolv_conf().splitlines())
+            self.exec(f"printf '%s\\n' {lines} > /etc/resolv.conf")
         self._read_versions()
         self.scaling = self.scale_time()
         self.configure()

@@ -1,8 +1,12 @@
-"""Where a sender MTA sends each test domain: an ordered list of receiver addresses, no DNS.
+"""Where a sender MTA sends each test domain: an ordered list of receiver addresses, or DNS.
 
-The harness never lets a target resolve a test domain: each route names the receiver listeners
-to try, in fallback order, so a scenario controls exactly which "MX" answers. The bounce domain
-has a route too, or the DSNs the MTA sends back would be lost instead of reaching the receiver.
+By default a target resolves nothing: each route names the receiver listeners to try, in
+fallback order, so a scenario controls exactly which "MX" answers. The bounce domain has a
+route too, or the DSNs the MTA sends back would be lost instead of reaching the receiver.
+
+A target given a `Resolver` also looks up the resolver's domains by DNS, through the harness
+DNS on its MX network (docs/dns.md): then the zone decides which MX hosts there are, and the
+MTA's own MX logic (preference order, fallback, what it does on SERVFAIL) is what is measured.
 """
 
 from __future__ import annotations
@@ -64,3 +68,28 @@ class RouteTable:
     def require(self, domain: str, why: str) -> None:
         if domain.lower() not in self.domains():
             raise RouteError(f"the route table has no route for {domain!r}: {why}")
+
+
+@dataclass(frozen=True)
+class Resolver:
+    """DNS for a target: the network it joins, the name servers there, the domains it looks up.
+
+    The name servers answer on port 53 (resolv.conf names no port): the harness DNS on the MX
+    network's gateways. Only `domains` are routed by DNS; every other domain keeps its static
+    route (the bounce domain always does).
+    """
+
+    network: str
+    nameservers: tuple[str, ...]
+    domains: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.nameservers:
+            raise RouteError("a resolver needs at least one name server")
+        if not self.domains:
+            raise RouteError("a resolver needs at least one domain to look up")
+
+    def resolv_conf(self) -> str:
+        """The container's /etc/resolv.conf: these name servers only, no search list."""
+        lines = [f"nameserver {server}" for server in self.nameservers]
+        return "\n".join([*lines, ""])

@@ -61,6 +61,14 @@ def test_each_mx_host_answers_on_its_own_addresses(
         ]
         assert len(addresses) == 4
         assert len({a for _, a in addresses}) == 4
+        on_bridge = subprocess.run(
+            ["ip", "-br", "address", "show", bridge], capture_output=True, text=True, check=True
+        ).stdout
+        # The gateways are the bridge's own addresses: the harness DNS answers there.
+        assert f"{network.gateway4}/24" in on_bridge
+        assert f"{network.gateway6}/112" in on_bridge
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind((str(network.gateway6), 0))  # usable now, not "tentative"
         with contextlib.ExitStack() as stack:
             for host, address in addresses:
                 stack.enter_context(greeter(address, f"{host} at {address}"))

@@ -66,6 +66,8 @@ from harness.targets.time_scaling import TimeScaling
 SPOOL = "/var/spool/exim4"
 PID_FILE = "/run/exim4/exim.pid"
 WARP_ENVIRONMENT = "LD_PRELOAD : FAKETIME : FAKETIME_SHARED : NO_FAKE_STAT"
+#: The DNS router's domain list when no domain is looked up: a name no test can use (RFC 2606).
+NO_DNS_DOMAIN = "no-dns-lookups.invalid"
 
 
 class EximTarget(SenderTarget):
@@ -191,6 +193,10 @@ class EximTarget(SenderTarget):
         macros = {
             "MAILSTORM_HOSTNAME": self.hostname,
             "MAILSTORM_ROUTE_LIST": route_list(self.routes.routes),
+            # An empty list would match nothing too, but Exim's macro needs a value.
+            "MAILSTORM_DNS_DOMAINS": " : ".join(self.resolver.domains)
+            if self.resolver is not None
+            else NO_DNS_DOMAIN,
             "MAILSTORM_RETRY_RULE": self.retry_rule(),
             "MAILSTORM_DELAY_WARNING": delay_warning,
             **{f"MAILSTORM_{name.upper()}": seconds[name] for name in MAIN_TIMES[1:]},

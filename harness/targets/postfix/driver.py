@@ -179,6 +179,14 @@ class PostfixTarget(SenderTarget):
             "smtp_dns_support_level": "disabled",
             **{p.name: f"{p.configured_seconds:g}s" for p in self.scaling.parameters},
         }
+        if self.resolver is not None:
+            # The resolver's domains are not in the transport map: the default transport looks
+            # up their MX (the harness DNS answers only its zones), over IPv4 and IPv6.
+            settings["smtp_dns_support_level"] = "enabled"
+            settings["inet_protocols"] = "all"
+            # Debian runs smtp chrooted, with a copy of resolv.conf made by its init script,
+            # which start-fg does not run: the chroot would have no resolver at all.
+            self.exec(["postconf", "-F", "smtp/unix/chroot=n"])
         if self.clock_warp:
             # master passes its children only these variables: without them every daemon
             # runs on the real clock (docs/clock-warp.md, "What breaks").
