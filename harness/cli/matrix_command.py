@@ -152,15 +152,11 @@ def _print_schedules(result: MainJobResult, source: str | None) -> None:
             shown = f"{found.variant}, {found.label}" if found else "none"
             print(f"retry schedule of {target.name} from {source}: {shown}")
     elif result.schedules is not None:
+        repeated = result.schedules.repeated
         for m in result.schedules.measured:
             shown = (m.error or "?") if m.schedule is None else _schedule_line(m.schedule)
-            run = f", run {m.repeat + 1}" if _repeated(result) else ""
+            run = f", run {m.repeat + 1}" if repeated else ""
             print(f"retry schedule of {m.target} ({m.method} x{m.time_scale:g}{run}): {shown}")
-
-
-def _repeated(result: MainJobResult) -> bool:
-    """Whether the job measured its schedules more than once."""
-    return result.schedules is not None and any(m.repeat for m in result.schedules.measured)
 
 
 def _scenarios(requested: list[str] | None) -> list[Scenario]:

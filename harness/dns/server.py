@@ -30,7 +30,7 @@ from typing import Any, Self, cast
 
 from dnslib import QTYPE, RCODE, RR, SOA, DNSError, DNSLabel, DNSRecord
 
-from harness.dns.zone import Failure, Zone
+from harness.dns.zone import Failure, Fault, Zone
 from harness.errors import DnsServerError
 
 #: Attempts at finding a port free for both UDP and TCP when any port will do.
@@ -374,6 +374,6 @@ def _peer(address: Any) -> str:
     return str(address)
 
 
-def _describe(fault: Any) -> str:
+def _describe(fault: Fault) -> str:
     rtype = f" {fault.rtype}" if fault.rtype else ""
     return f"{fault.failure.value} for {fault.name}{rtype} {fault.window.text()}"

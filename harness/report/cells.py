@@ -271,7 +271,7 @@ SCHEDULE_COLUMNS = (
 
 def span_text(span: Span | None, *, count: bool = False) -> str:
     """One quantity over the runs: `29m58s to 43m24s`, one value when they are equal, `—` when
-    no run had it; `(in 1 of 2 runs)` when only some did."""
+    no run had it."""
     if span is None:
         return "—"
     show = (lambda v: f"{v:g}") if count else format_duration

@@ -40,8 +40,7 @@ def write_schedule_reports(results: ScheduleResults, run_dir: Path) -> dict[str,
     targets = list(dict.fromkeys(m.target for m in measured))
     measured.sort(key=lambda m: (targets.index(m.target), m.variant, -m.time_scale, m.repeat))
     schedules = [m.schedule for m in measured if m.schedule is not None]
-    repeated = _repeated(results)
-    runs = [f" run {m.repeat + 1}" if repeated else "" for m in measured]
+    runs = [_run(m, results.repeated) for m in measured]
     title = "retry schedules"
     labels = [
         f"{s.target} {s.version} {s.variant} {s.label}{run}"
@@ -56,13 +55,13 @@ def write_schedule_reports(results: ScheduleResults, run_dir: Path) -> dict[str,
     return paths
 
 
-def _repeated(results: ScheduleResults) -> bool:
-    """Whether the run measured anything more than once (then rows and tables name the run)."""
-    return any(m.repeat > 0 for m in results.measured)
-
-
 def _d(seconds: float | None) -> str:
     return "—" if seconds is None else format_duration(seconds)
+
+
+def _window(window: tuple[float, float] | None) -> str:
+    """A first-retry window as a table cell: `14m59s to 45m`, `—` when none was stated."""
+    return "—" if window is None else f"{_d(window[0])} to {_d(window[1])}"
 
 
 def _run(m: MeasuredSchedule, repeated: bool) -> str:
@@ -89,11 +88,7 @@ def _schedule_rows(measured: tuple[MeasuredSchedule, ...], repeated: bool) -> li
                 "before the receiver saw it)"
             )
         u = f"± {_d(s.time_uncertainty)}" if s.time_uncertainty else "not established"
-        window = (
-            f"{_d(s.first_retry_window[0])} to {_d(s.first_retry_window[1])}"
-            if s.first_retry_window
-            else "—"
-        )
+        window = _window(s.first_retry_window)
         lines.append(
             f"| {s.target} {s.version} | {s.variant} | {compression} "
             f"| {len(s.attempts)} "
@@ -121,11 +116,7 @@ def _spread_rows(results: ScheduleResults) -> list[str]:
     ]
     for spread in spreads:
         v = cells.spread_values(spread)
-        window = (
-            f"{_d(spread.first_retry_window[0])} to {_d(spread.first_retry_window[1])}"
-            if spread.first_retry_window
-            else "—"
-        )
+        window = _window(spread.first_retry_window)
         runs = f"{spread.runs}" + (f" (+{spread.failed_runs} failed)" if spread.failed_runs else "")
         checks = "; ".join(
             f"{name}: {', '.join(o.value for o in outcomes)}" for name, outcomes in spread.outcomes
@@ -162,7 +153,7 @@ def _agreement_rows(agreement: Agreement, repeated: bool) -> list[str]:
 
 
 def to_markdown(results: ScheduleResults) -> str:
-    repeated = _repeated(results)
+    repeated = results.repeated
     lines = [
         "# Retry schedules",
         "",

@@ -199,3 +199,8 @@ class ScheduleResults:
 
     measured: tuple[MeasuredSchedule, ...]
     agreements: tuple[Agreement, ...] = field(default=())
+
+    @property
+    def repeated(self) -> bool:
+        """Whether anything was measured more than once (then reports name each run)."""
+        return any(m.repeat > 0 for m in self.measured)

@@ -116,22 +116,14 @@ def attach_schedules(matrix: Matrix, measured: Iterable[MeasuredSchedule]) -> Ma
     targets the matrix does not have are left out.
     """
     measured = tuple(measured)
-    spreads = schedule_spreads(measured)
+    spreads = {(s.target, s.variant, s.method, s.time_scale): s for s in schedule_spreads(measured)}
     targets: list[TargetInfo] = []
     for target in matrix.targets:
         chosen = choose_schedule(measured, target.name, (MATRIX_VARIANT,))
         if chosen is None or chosen.schedule is None:
             targets.append(target)
             continue
-        spread = next(
-            (
-                s
-                for s in spreads
-                if (s.target, s.variant, s.method, s.time_scale)
-                == (chosen.target, chosen.variant, chosen.method, chosen.time_scale)
-            ),
-            None,
-        )
+        spread = spreads.get((chosen.target, chosen.variant, chosen.method, chosen.time_scale))
         targets.append(
             dataclasses.replace(target, schedule=chosen.schedule, schedule_spread=spread)
         )

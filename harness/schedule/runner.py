@@ -243,12 +243,15 @@ def agreements(measured: Sequence[MeasuredSchedule]) -> tuple[Agreement, ...]:
             if (m.target, m.variant, m.repeat) == (target, variant, repeat)
             and m.schedule is not None
         ]
-        before = len(found)
         scaled = sorted(
             (s for s in mine if s.method is Method.SCALED_CONFIG), key=lambda s: s.time_scale
         )
-        found += [compare(fine, scaled[-1]) for fine in scaled[:-1]]
-        for warped in (s for s in mine if s.method is Method.CLOCK_WARP):
-            found += [compare(warped, other) for other in scaled]
-        found[before:] = [dataclasses.replace(a, repeat=repeat) for a in found[before:]]
+        pairs = [(fine, scaled[-1]) for fine in scaled[:-1]]
+        pairs += [
+            (warped, other)
+            for warped in mine
+            if warped.method is Method.CLOCK_WARP
+            for other in scaled
+        ]
+        found += [dataclasses.replace(compare(a, b), repeat=repeat) for a, b in pairs]
     return tuple(found)

@@ -241,8 +241,8 @@ class SenderTarget(ContainerService):
         if self.resolver is not None:
             # Docker writes it at start (on a user-defined network: its own resolver, which
             # would stand between the MTA and the harness DNS): replaced, not appended to.
-            lines = " ".join(f"'{line}'" for line in self.resolver.resolv_conf().splitlines())
-            self.exec(f"printf '%s\\n' {lines} > /etc/resolv.conf")
+            write = 'printf "%s\\n" "$@" > /etc/resolv.conf'
+            self.exec(["sh", "-c", write, "sh", *self.resolver.resolv_conf()])
         self._read_versions()
         self.scaling = self.scale_time()
         self.configure()

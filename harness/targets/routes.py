@@ -89,7 +89,7 @@ class Resolver:
         if not self.domains:
             raise RouteError("a resolver needs at least one domain to look up")
 
-    def resolv_conf(self) -> str:
-        """The container's /etc/resolv.conf: these name servers only, no search list."""
-        lines = [f"nameserver {server}" for server in self.nameservers]
-        return "\n".join([*lines, ""])
+    def resolv_conf(self) -> tuple[str, ...]:
+        """The lines of the container's /etc/resolv.conf: these name servers only, no search
+        list."""
+        return tuple(f"nameserver {server}" for server in self.nameservers)
