@@ -8,13 +8,22 @@ from typing import Any
 HOUR, DAY = 3600.0, 86400.0
 
 
+def _within(schedule: dict[str, Any], name: str, low: float, high: float) -> None:
+    """`low <= value <= high` within the run's own ± (`time_uncertainty`, measured: K times
+    the longest wall-clock cost of one attempt). Under a warp a host stall of 1.7 s during one
+    attempt is 1.4 h at x2880; the harness states it, and a bound is judged as the checks
+    judge it, on the measurement and its uncertainty."""
+    value, u = schedule[name], schedule["time_uncertainty"] or 0.0
+    assert low - u <= value <= high + u, (name, value, u, schedule["intervals"])
+
+
 def assert_stock_postfix_schedule(schedule: dict[str, Any]) -> None:
     """Debian's Postfix defaults: backoff = the message's age, clamped to [300 s, 4000 s],
     applied at the next 300 s deferred-queue scan; give-up after 5 days; no delay warning."""
-    assert 300 <= schedule["first_retry"] <= 25 * 60, schedule["intervals"][:5]
-    assert 4000 - 300 <= schedule["median_interval"] <= 4000 + 2 * 300, schedule["intervals"]
-    assert 4000 <= schedule["longest_interval"] <= 1.5 * HOUR, schedule["intervals"]
-    assert 5 * DAY <= schedule["give_up"] <= 5 * DAY + 3 * HOUR
+    _within(schedule, "first_retry", 300, 25 * 60)
+    _within(schedule, "median_interval", 4000 - 300, 4000 + 2 * 300)
+    _within(schedule, "longest_interval", 4000, 1.5 * HOUR)
+    _within(schedule, "give_up", 5 * DAY, 5 * DAY + 3 * HOUR)
     assert schedule["warning"] is None
     assert 80 <= len(schedule["attempts"]) <= 130
 
@@ -29,8 +38,8 @@ def assert_stock_exim_schedule(schedule: dict[str, Any]) -> None:
     failure just before 16 h (about 15.9 h) still takes the G rule, 5.06 h x1.5 = 7.6 h, and
     the next queue run adds up to 30 min: 8.1 h. Just after 16 h it is 6 h to 6.5 h.
     """
-    assert 15 * 60 <= schedule["first_retry"] <= HOUR, schedule["intervals"][:5]
-    assert 6 * HOUR <= schedule["longest_interval"] <= 8.25 * HOUR, schedule["intervals"]
-    assert DAY <= schedule["warning"] <= DAY + 2 * HOUR
-    assert 4 * DAY <= schedule["give_up"] <= 4 * DAY + 7 * HOUR
+    _within(schedule, "first_retry", 15 * 60, HOUR)
+    _within(schedule, "longest_interval", 6 * HOUR, 8.25 * HOUR)
+    _within(schedule, "warning", DAY, DAY + 2 * HOUR)
+    _within(schedule, "give_up", 4 * DAY, 4 * DAY + 7 * HOUR)
     assert 15 <= len(schedule["attempts"]) <= 35
