@@ -17,7 +17,7 @@ import signal
 import socket
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
@@ -63,8 +63,9 @@ class ReceiverCore:
         self.sessions: set[FaultySMTP] = set()
         self._servers: list[asyncio.Server] = []
         self._refusing: list[tuple[socket.socket, BoundListener]] = []  #: connections refused
-        self._refuse_until: float | None = None
-        self._opening: asyncio.TimerHandle | None = None
+        #: listener name -> real seconds until which it refuses (math.inf: for ever)
+        self._refuse_until: dict[str, float] = {}
+        self._opening: list[asyncio.TimerHandle] = []
         self.loop: asyncio.AbstractEventLoop  # set by start(), before any session exists
         self.idle: asyncio.Event  # set while no session is open
 
@@ -83,13 +84,18 @@ class ReceiverCore:
             self.idle.set()
 
     async def start(
-        self, specs: Sequence[ListenSpec], *, refuse_until: float | None = None
+        self,
+        specs: Sequence[ListenSpec],
+        *,
+        refuse_until: float | None = None,
+        refusals: Mapping[str, float] | None = None,
     ) -> list[BoundListener]:
         """Bind every listener, or none: a failure closes those already bound.
 
         With `refuse_until` (real seconds; `math.inf`: for ever) the ports are bound but not
         listening until then, so the kernel refuses connections (RST), as when the SMTP service
-        is down but the host is up; then they open.
+        is down but the host is up; then they open. `refusals` does the same per listener
+        (name -> until): one MX host refuses while its neighbour answers.
         """
         self.loop = asyncio.get_running_loop()
         self.loop.set_exception_handler(self._loop_exception)
@@ -98,10 +104,20 @@ class ReceiverCore:
         try:
             for position, spec in enumerate(specs):
                 self._bind(spec, spec.name or ("primary" if position == 0 else f"l{position}"))
-            self._refuse_until = refuse_until
+            names = {listener.name for listener in self.listeners}
+            unknown = sorted(set(refusals or {}) - names)
+            if unknown:
+                raise ListenError(
+                    f"refusal for no listener: {', '.join(unknown)} "
+                    f"(listeners: {', '.join(sorted(names))})"
+                )
+            self._refuse_until = {
+                name: until
+                for name in names
+                if (until := (refusals or {}).get(name, refuse_until or 0.0)) > 0
+            }
             self.restart_plan()
-            if not refuse_until:
-                await self._open()
+            await self._open(lambda name: name not in self._refuse_until)
         except BaseException:
             await self.stop()
             raise
@@ -130,16 +146,26 @@ class ReceiverCore:
     def restart_plan(self, plan: FaultPlan | None = None) -> None:
         """Start the plan over from now, including a refusal window that has not ended yet."""
         self.decider.reset(plan)
-        if self._opening is not None:
-            self._opening.cancel()
-            self._opening = None
-        if self._refuse_until and self._refusing and not math.isinf(self._refuse_until):
-            delay = self.decider.wall_seconds(self._refuse_until)
-            self._opening = self.loop.call_later(delay, lambda: self.loop.create_task(self._open()))
+        for handle in self._opening:
+            handle.cancel()
+        self._opening = []
+        waiting = {listener.name for _, listener in self._refusing}
+        for until in sorted({u for n, u in self._refuse_until.items() if n in waiting}):
+            if math.isinf(until):
+                continue
 
-    async def _open(self) -> None:
-        while self._refusing:
-            sock, listener = self._refusing.pop(0)
+            delay = self.decider.wall_seconds(until)
+            self._opening.append(self.loop.call_later(delay, self._open_at, until))
+
+    def _open_at(self, until: float) -> None:
+        """Open the listeners whose refusal ends at `until` or before."""
+        self.loop.create_task(self._open(lambda name: self._refuse_until.get(name, 0.0) <= until))
+
+    async def _open(self, due: Callable[[str], bool]) -> None:
+        """Start listening on the bound sockets whose listener is `due`."""
+        opening = [(sock, listener) for sock, listener in self._refusing if due(listener.name)]
+        for sock, listener in opening:
+            self._refusing.remove((sock, listener))
 
             def protocol(listener: BoundListener = listener) -> FaultySMTP:
                 return FaultySMTP(self, listener)
@@ -150,8 +176,8 @@ class ReceiverCore:
         """Stop listening, hang up open sessions, and wait for them to finish."""
         for server in self._servers:
             server.close()
-        if self._opening is not None:
-            self._opening.cancel()
+        for handle in self._opening:
+            handle.cancel()
         for sock, _ in self._refusing:
             sock.close()
         self._refusing.clear()
@@ -193,7 +219,7 @@ class Receiver:
     Use it as a context manager; `listeners` tells the bound ports. The journal is written to
     `journal` (a temporary file when not given, kept after stop so it can still be read).
     `refuse_until` (real seconds, `math.inf` for ever) keeps the ports closed (connections
-    refused) until then.
+    refused) until then; `refusals` (listener name -> real seconds) does so per listener.
     """
 
     def __init__(
@@ -207,9 +233,11 @@ class Receiver:
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         overwrite_journal: bool = False,
         refuse_until: float | None = None,
+        refusals: Mapping[str, float] | None = None,
     ) -> None:
         self.plan = plan
         self.refuse_until = refuse_until
+        self.refusals = dict(refusals or {})
         self.specs = [
             spec if isinstance(spec, ListenSpec) else ListenSpec.parse(spec) for spec in listen
         ]
@@ -251,7 +279,7 @@ class Receiver:
             )
             self._thread.start()
             self.listeners = self._call(
-                self._core.start(self.specs, refuse_until=self.refuse_until)
+                self._core.start(self.specs, refuse_until=self.refuse_until, refusals=self.refusals)
             )
         except BaseException:
             self._teardown()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness import Receiver
+from harness.errors import ListenError
 from harness.receiver import Stage
 from tests.smtp_probe import Probe
 
@@ -57,3 +58,38 @@ def test_reset_restarts_the_refusal_window(tmp_path: Path) -> None:
             assert time.monotonic() < restarted + 10, "the receiver never opened"
             time.sleep(0.02)
         assert time.monotonic() - restarted >= 0.5 - 0.002
+
+
+def reachable(receiver: Receiver, name: str) -> bool:
+    bound = receiver.listener(name)
+    try:
+        socket.create_connection((bound.host, bound.port), timeout=2).close()
+    except ConnectionRefusedError:
+        return False
+    return True
+
+
+def test_refusals_per_listener(tmp_path: Path) -> None:
+    """One MX host refuses for ever, one until its outage ends, one answers throughout."""
+    scale = 3600 / 0.4  # one real hour lasts 0.4 s
+    listen = ["down=127.0.0.1:0", "later=127.0.0.1:0", "up=127.0.0.1:0"]
+    refusals = {"down": math.inf, "later": 3600.0}
+    with Receiver(
+        journal=tmp_path / "j.sqlite", listen=listen, time_scale=scale, refusals=refusals
+    ) as rx:
+        started = time.monotonic()
+        assert reachable(rx, "up")
+        assert not reachable(rx, "later")
+        assert not reachable(rx, "down")
+        while not reachable(rx, "later"):
+            assert time.monotonic() < started + 10, "the listener never opened"
+            time.sleep(0.02)
+        assert time.monotonic() - started >= 0.4 - 0.002
+        assert not reachable(rx, "down")
+        with Probe(rx.listener("later").host, rx.listener("later").port) as probe:
+            assert probe.until(Stage.QUIT).code == 221
+
+
+def test_a_refusal_for_no_listener_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ListenError, match=r"refusal for no listener: mx9 \(listeners: primary\)"):
+        Receiver(journal=tmp_path / "j.sqlite", refusals={"mx9": math.inf}).start()
