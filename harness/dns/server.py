@@ -57,15 +57,21 @@ class DnsQuery:
     answers: tuple[str, ...]  #: the answer section, as zone lines
     truncated: bool = False  #: the TC bit was set (UDP: ask again over TCP)
     fault: str | None = None  #: the zone fault that decided the answer, if one did
+    zone: str | None = None  #: the origin of the zone that answered; None: none holds the name
 
 
 class DnsServer:
-    """Serve `zone` on `host` (an address or several; UDP and TCP on each, one port for all;
-    port 0 picks one free on every address)."""
+    """Serve `zone` (or several zones) on `host` (an address or several; UDP and TCP on each,
+    one port for all; port 0 picks one free on every address).
+
+    Each zone keeps its own clock: cases that share one server (one per MX network) start when
+    their first message is sent, and each zone's phases and faults count from its own case's
+    start (`reset(origin=...)`).
+    """
 
     def __init__(
         self,
-        zone: Zone,
+        zone: Zone | Sequence[Zone],
         host: str | Sequence[str] = "127.0.0.1",
         port: int = 0,
         *,
@@ -74,7 +80,18 @@ class DnsServer:
     ) -> None:
         if time_scale <= 0:
             raise DnsServerError(f"time scale {time_scale}: must be > 0")
-        self.zone = zone
+        #: the zones served, most specific origin first (a question goes to the deepest one)
+        self.zones = tuple(
+            sorted(
+                (zone,) if isinstance(zone, Zone) else zone,
+                key=lambda z: -len(z.origin),
+            )
+        )
+        if not self.zones:
+            raise DnsServerError("a DNS server needs a zone to serve")
+        origins = [z.origin for z in self.zones]
+        if len(set(origins)) != len(origins):
+            raise DnsServerError(f"zones repeat an origin: {', '.join(sorted(origins))}")
         #: every address it answers on (IPv4 and IPv6 of one network, say), all on one port
         self.hosts = (host,) if isinstance(host, str) else tuple(host)
         if not self.hosts:
@@ -84,7 +101,7 @@ class DnsServer:
         self.journal_path = Path(journal) if journal is not None else None
         self._queries: list[DnsQuery] = []
         self._lock = threading.Lock()
-        self._started = time.monotonic()
+        self._started = dict.fromkeys(origins, time.monotonic())
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._sockets: list[socket.socket] = []
@@ -133,9 +150,22 @@ class DnsServer:
             sock.close()
         self._sockets = []
 
-    def reset(self, at: float = 0.0) -> None:
-        """Case time is `at` (real seconds) now and runs on from there; the journal is kept."""
-        self._started = time.monotonic() - at / self.time_scale
+    @property
+    def zone(self) -> Zone:
+        """The zone served, when it is one (the deepest, when there are several)."""
+        return self.zones[0]
+
+    def reset(self, at: float = 0.0, origin: str | None = None) -> None:
+        """Case time is `at` (real seconds) now and runs on from there, for the zone of
+        `origin` (every zone when None); the journal is kept."""
+        started = time.monotonic() - at / self.time_scale
+        if origin is None:
+            self._started = dict.fromkeys(self._started, started)
+            return
+        key = origin.lower().rstrip(".") + "."
+        if key not in self._started:
+            raise DnsServerError(f"no zone {key} (serving {', '.join(self._started)})")
+        self._started[key] = started
 
     @property
     def host(self) -> str:
@@ -152,9 +182,15 @@ class DnsServer:
         with self._lock:
             return list(self._queries)
 
-    def now(self) -> float:
-        """Case time: real seconds since `reset()`."""
-        return (time.monotonic() - self._started) * self.time_scale
+    def now(self, origin: str | None = None) -> float:
+        """Case time of the zone of `origin` (the first zone when None): real seconds since
+        its `reset()`."""
+        key = self.zone.origin if origin is None else origin.lower().rstrip(".") + "."
+        return (time.monotonic() - self._started[key]) * self.time_scale
+
+    def zone_of(self, name: str) -> Zone | None:
+        """The deepest zone that holds `name` (absolute, lowercase), if any."""
+        return next((z for z in self.zones if z.contains(name)), None)
 
     # -- sockets and loop ------------------------------------------------------------------
 
@@ -268,29 +304,40 @@ class DnsServer:
             request = DNSRecord.parse(packet)
         except (DNSError, struct.error, IndexError, ValueError):
             return None  # not DNS: nothing to answer, nothing to journal
-        t = self.now()
         name = str(request.q.qname).lower()
         rtype = QTYPE.get(request.q.qtype, str(request.q.qtype))
+        zone = self.zone_of(name)
+        t = self.now(zone.origin if zone is not None else None)
+        origin = zone.origin if zone is not None else None
         reply = request.reply()
-        fault = self.zone.fault(name, rtype, t) if self.zone.contains(name) else None
+        fault = zone.fault(name, rtype, t) if zone is not None else None
         if fault is not None and fault.failure is Failure.TIMEOUT:
             self._journal(
                 DnsQuery(
-                    t, time.time(), client, transport, name, rtype, None, (), fault=_describe(fault)
+                    t,
+                    time.time(),
+                    client,
+                    transport,
+                    name,
+                    rtype,
+                    None,
+                    (),
+                    fault=_describe(fault),
+                    zone=origin,
                 )
             )
             return None
-        if not self.zone.contains(name):
+        if zone is None:
             reply.header.rcode = RCODE.REFUSED
         elif fault is not None and fault.failure is Failure.SERVFAIL:
             reply.header.rcode = RCODE.SERVFAIL
         elif fault is not None and fault.failure is Failure.NXDOMAIN:
             reply.header.rcode = RCODE.NXDOMAIN
-            reply.add_auth(self._soa())
+            reply.add_auth(_soa(zone))
         elif fault is not None and fault.failure is Failure.TRUNCATE and transport == "udp":
             reply.header.tc = 1
         else:
-            self._fill(reply, name, rtype, t)
+            _fill(zone, reply, name, rtype, t)
         data: bytes = reply.pack()
         if transport == "udp" and len(data) > UDP_LIMIT:
             reply = request.reply()
@@ -308,39 +355,10 @@ class DnsServer:
                 tuple(rr.toZone() for rr in reply.rr),
                 truncated=bool(reply.header.tc),
                 fault=_describe(fault) if fault is not None else None,
+                zone=origin,
             )
         )
         return data
-
-    def _fill(self, reply: DNSRecord, name: str, rtype: str, t: float) -> None:
-        """The zone's data: the records, additional addresses of MX targets, or NXDOMAIN/NODATA
-        with the SOA (RFC 2308) so that resolvers cache the negative answer for its TTL."""
-        records, exists = self.zone.lookup(name, rtype, t)
-        if not exists:
-            reply.header.rcode = RCODE.NXDOMAIN
-            reply.add_auth(self._soa())
-            return
-        for record in records:
-            reply.add_answer(record.rr)
-        if not records:
-            reply.add_auth(self._soa())
-        for record in records:
-            if record.rtype == "MX":
-                target = str(record.rr.rdata.label).lower()
-                for kind in ("A", "AAAA"):
-                    for extra in self.zone.lookup(target, kind, t)[0]:
-                        reply.add_ar(extra.rr)
-
-    def _soa(self) -> RR:
-        origin = DNSLabel(self.zone.origin)
-        return RR(
-            origin,
-            QTYPE.SOA,
-            ttl=60,
-            rdata=SOA(
-                f"ns.{self.zone.origin}", f"hostmaster.{self.zone.origin}", (1, 60, 60, 3600, 60)
-            ),
-        )
 
     def _journal(self, query: DnsQuery) -> None:
         with self._lock:
@@ -362,6 +380,35 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         reply = self.answer(data, _peer(addr), "udp")
         if reply is not None and self.transport is not None:
             self.transport.sendto(reply, addr)
+
+
+def _fill(zone: Zone, reply: DNSRecord, name: str, rtype: str, t: float) -> None:
+    """The zone's data: the records, additional addresses of MX targets, or NXDOMAIN/NODATA
+    with the SOA (RFC 2308) so that resolvers cache the negative answer for its TTL."""
+    records, exists = zone.lookup(name, rtype, t)
+    if not exists:
+        reply.header.rcode = RCODE.NXDOMAIN
+        reply.add_auth(_soa(zone))
+        return
+    for record in records:
+        reply.add_answer(record.rr)
+    if not records:
+        reply.add_auth(_soa(zone))
+    for record in records:
+        if record.rtype == "MX":
+            target = str(record.rr.rdata.label).lower()
+            for kind in ("A", "AAAA"):
+                for extra in zone.lookup(target, kind, t)[0]:
+                    reply.add_ar(extra.rr)
+
+
+def _soa(zone: Zone) -> RR:
+    return RR(
+        DNSLabel(zone.origin),
+        QTYPE.SOA,
+        ttl=60,
+        rdata=SOA(f"ns.{zone.origin}", f"hostmaster.{zone.origin}", (1, 60, 60, 3600, 60)),
+    )
 
 
 def _address(host: str, port: int) -> str:

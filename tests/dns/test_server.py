@@ -123,6 +123,36 @@ def test_the_zone_changes_with_case_time() -> None:
         assert [round(q.t / 3600) for q in server.queries()] == [0, 2, 4]
 
 
+def test_zones_of_one_server_keep_their_own_clocks() -> None:
+    """Two cases share the server of their MX network: each zone's phases count from its own
+    case's start, and a question goes to the deepest zone that holds the name."""
+    phases = [{"from": "1h", "withdraw": ["@ MX"], "records": "@ MX 20 mx2"}]
+    first = zone(phase=phases)
+    second = parse_zone(
+        {
+            "origin": "other.libero.test",
+            "records": "@ MX 10 mx1\nmx1 A 172.30.0.21",
+            "phase": phases,
+        },
+        source="test",
+    )
+    with DnsServer([first, second], time_scale=3600.0) as server:
+        server.reset(at=2 * 3600, origin="libero.test")
+        assert [str(rr.rdata) for rr in ask(server, "libero.test", "MX").rr] == [
+            "20 mx2.libero.test."
+        ]
+        assert [str(rr.rdata) for rr in ask(server, "other.libero.test", "MX").rr] == [
+            "10 mx1.other.libero.test."
+        ]
+        asked = server.queries()
+        assert [q.zone for q in asked] == ["libero.test.", "other.libero.test."]
+        assert asked[0].t >= 2 * 3600 > asked[1].t
+        assert ask(server, "example.test", "MX").header.rcode == RCODE.REFUSED
+        assert server.queries()[-1].zone is None
+        with pytest.raises(DnsServerError, match=r"no zone nowhere\.test\. "):
+            server.reset(origin="nowhere.test")
+
+
 def test_ipv6_loopback() -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6 here")
