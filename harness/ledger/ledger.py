@@ -26,7 +26,7 @@ from harness.receiver import (
     Journal,
     MessageRecord,
 )
-from harness.results import Attempt, Fate, RecipientFate
+from harness.results import Attempt, Connection, Fate, Lookup, RecipientFate
 from harness.targets import QueuedMessage, Submission
 from harness.waiting import WaitTimeout, wait_until
 
@@ -51,6 +51,10 @@ class CaseEvidence:
     rule_firings: Mapping[int, int] = field(default_factory=dict)
     #: the SMTP verbs the sender used (EHLO, MAIL, DATA, BDAT...): what it chose to speak
     commands: frozenset[str] = frozenset()
+    #: DNS/MX cases: connections to the MX hosts and the zone's lookups (the engine adds them:
+    #: they come from the wire and the harness DNS, not the journals)
+    connections: tuple[Connection, ...] = ()
+    lookups: tuple[Lookup, ...] = ()
 
     def failure_dsn(self) -> tuple[float, MessageRecord, DeliveryReport] | None:
         """The first DSN that reports a failure (delay warnings come before it, or alone)."""

@@ -28,6 +28,7 @@ from harness.results.matrix_json import (
     read_matrix_json,
     write_matrix_json,
 )
+from harness.results.mx_evidence import Connection, Lookup
 from harness.results.schedule import (
     Agreement,
     MeasuredSchedule,
@@ -67,10 +68,12 @@ __all__ = [
     "CaseResult",
     "Check",
     "CheckClause",
+    "Connection",
     "DsnEvidence",
     "Fate",
     "FaultExercise",
     "Level",
+    "Lookup",
     "Matrix",
     "MeasuredSchedule",
     "Method",

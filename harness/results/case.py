@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from harness.results.mx_evidence import Connection, Lookup
+
 
 class Fate(StrEnum):
     """What became of one recipient of one message, once observation ended."""
@@ -131,6 +133,10 @@ class CaseResult:
     #: intervals, settle and DSN times): how far the MTA's whole-second clock handling can move
     #: them at this time scale (`SenderTarget.retry_uncertainty`); None when not established
     time_uncertainty: float | None = None
+    #: DNS/MX cases: every connection to the case's MX hosts (refused ones too), in order
+    connections: tuple[Connection, ...] = ()
+    #: DNS/MX cases: every question the case's zone was asked
+    lookups: tuple[Lookup, ...] = ()
 
     @property
     def verdict(self) -> str:

@@ -3,14 +3,19 @@
 from harness.scenarios.catalogue import CATALOGUE_DIR, load_catalogue, select
 from harness.scenarios.loader import load_scenario, parse_scenario
 from harness.scenarios.model import Kind, Scenario, Tier
+from harness.scenarios.mx import FAMILIES, HostAddresses, MxHostSpec, scenario_zone
 
 __all__ = [
     "CATALOGUE_DIR",
+    "FAMILIES",
+    "HostAddresses",
     "Kind",
+    "MxHostSpec",
     "Scenario",
     "Tier",
     "load_catalogue",
     "load_scenario",
     "parse_scenario",
+    "scenario_zone",
     "select",
 ]

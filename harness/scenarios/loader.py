@@ -6,6 +6,7 @@ like the plan loader's, because the plan loader does that part.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import tomllib
@@ -18,6 +19,7 @@ from harness.errors import PlanError
 from harness.receiver.plan_loader import plan_from_mapping, read_text, rule_lines
 from harness.results.check_catalogue import CHECK_CLAUSES
 from harness.scenarios.model import Kind, Scenario, Tier
+from harness.scenarios.mx import parse_mx_hosts, placeholder_addresses, scenario_zone
 
 _KEYS = frozenset(
     {
@@ -51,14 +53,28 @@ def parse_scenario(text: str, *, source: str = "<inline>") -> Scenario:
     except tomllib.TOMLDecodeError as error:
         raise PlanError(f"{source}: invalid TOML: {error}") from None
     plan = plan_from_mapping(
-        {key: value for key, value in document.items() if key != "scenario"},
+        {key: value for key, value in document.items() if key not in ("scenario", "mx", "zone")},
         source=source,
         rule_lines=rule_lines(text),
     )
     table = document.get("scenario")
     if not isinstance(table, Mapping):
         raise PlanError(f"{source}: key 'scenario': a [scenario] table is required")
-    return _scenario(table, plan, source)
+    scenario = _scenario(table, plan, source)
+    mx = parse_mx_hosts(document.get("mx", []), source)
+    zone = document.get("zone")
+    if zone is not None and not isinstance(zone, Mapping):
+        raise PlanError(f"{source}: key 'zone': expected a table ([zone])")
+    if (mx or zone is not None) and scenario.refuse_until is not None:
+        raise PlanError(
+            f"{source}: key 'scenario.refuse_until': a scenario with MX hosts refuses per host "
+            "([[mx]] refuse_until)"
+        )
+    # The zone is checked now, on documentation addresses, so that a bad record is named
+    # when the scenario is loaded, not when a run has started its network.
+    if mx or zone is not None:
+        scenario_zone(scenario.domain, mx, zone, placeholder_addresses(mx), source=source)
+    return dataclasses.replace(scenario, mx=mx, zone=zone)
 
 
 def _scenario(table: Mapping[str, Any], plan: Any, source: str) -> Scenario:

@@ -6,10 +6,13 @@ their own without writing Python. Durations are real MTA time; the run's time sc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from harness.receiver.plan import FaultPlan
+from harness.scenarios.mx import MxHostSpec
 
 #: A stall this long (real seconds) or longer holds a sender's delivery process for minutes.
 HOLDING_STALL = 60.0
@@ -22,6 +25,7 @@ class Kind(StrEnum):
     TRANSPORT = "transport"
     STATEFUL = "stateful"
     OUTAGE = "outage"
+    DNS = "dns"  #: MX hosts and DNS answers: which host a sender tries, after which lookup
 
 
 class Tier(StrEnum):
@@ -52,6 +56,16 @@ class Scenario:
     refuse_until: float | None = None  #: nothing listens (connection refused) until then
     settle: bool = True  #: stop watching once every recipient is delivered or bounced
     source: str = "<inline>"
+    #: the MX hosts its domain names, each on its own addresses (harness/scenarios/mx.py);
+    #: none: the scenario is routed by the static table, to one listener on its own port
+    mx: tuple[MxHostSpec, ...] = ()
+    #: the `[zone]` table: extra records, phases and DNS faults, checked when loaded
+    zone: Mapping[str, Any] | None = field(default=None, compare=False)
+
+    @property
+    def uses_dns(self) -> bool:
+        """Whether the sender must look the domain up in the harness DNS (no static route)."""
+        return bool(self.mx) or self.zone is not None
 
     @property
     def holds_deliveries(self) -> bool:
