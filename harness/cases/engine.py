@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cases.exercise import (
+    mx_exercise,
     not_exercised,
     refusal_exercise,
     rule_exercise,
     unused_extension,
 )
+from harness.cases.mx_site import MxSite, start_mx_site
 from harness.conformance import CheckInput, GiveUpWindow, RetryWindow, run_checks
 from harness.containers import bridge_gateway, docker_client
 from harness.errors import MailstormError
@@ -64,6 +66,7 @@ class _Case:
     keep_logs: bool = False
     logs: tuple[LogRecord, ...] = ()  #: the target's log when the case ended, if kept
     sent: list[Submission] = field(default_factory=list)
+    site: MxSite | None = None  #: the group's MX site, for a scenario that names MX hosts
 
     @property
     def name(self) -> str:
@@ -170,24 +173,35 @@ def _start_group(
             time_scale=scale,
         )
     )
+    site = start_mx_site(stack, scenarios, scale, prefix)
     receivers = {
         scenario.id: stack.enter_context(
             Receiver(
                 scenario.plan,
-                listen=[f"{gateway}:0"],
+                listen=site.listeners(scenario) if site and scenario.uses_dns else [f"{gateway}:0"],
                 journal=f"{prefix}-{scenario.id}.sqlite",
                 time_scale=scale,
                 refuse_until=scenario.refuse_until,
+                refusals=site.refusals(scenario) if site and scenario.uses_dns else None,
             )
         )
         for scenario in scenarios
     }
-    routes = {s.domain: [Hop(receivers[s.id].host, receivers[s.id].port)] for s in scenarios}
+    routes = {
+        s.domain: [Hop(receivers[s.id].host, receivers[s.id].port)]
+        for s in scenarios
+        if not s.uses_dns
+    }
     routes[BOUNCE_DOMAIN] = [Hop(bounces.host, bounces.port)]
     how = f"clock warp x{scale:g}" if group.clock_warp else f"time scale {scale:g}"
     progress(f"starting {name} ({how}) for {len(scenarios)} scenarios")
     target = stack.enter_context(
-        target_class(name)(RouteTable.of(routes), time_scale=scale, clock_warp=group.clock_warp)
+        target_class(name)(
+            RouteTable.of(routes),
+            time_scale=scale,
+            clock_warp=group.clock_warp,
+            resolver=site.resolver(scenarios) if site else None,
+        )
     )
     progress(f"{name} {target.version} ready in {sum(target.timings.values()):.1f}s")
     cases = []
@@ -203,7 +217,16 @@ def _start_group(
         step = scenario.spread / max(1, scenario.messages - 1) / scale
         injections = [step * n for n in range(scenario.messages)]
         cases.append(
-            _Case(scenario, target, receiver, ledger, scale, injections, keep_logs=group.keep_logs)
+            _Case(
+                scenario,
+                target,
+                receiver,
+                ledger,
+                scale,
+                injections,
+                keep_logs=group.keep_logs,
+                site=site if scenario.uses_dns else None,
+            )
         )
     return cases, target
 
@@ -227,6 +250,11 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
                 if len(case.sent) < case.scenario.messages:
                     continue
                 evidence = case.ledger.read(time.monotonic())
+                if case.site is not None:
+                    connections, lookups = case.site.evidence(case.scenario, case.ledger)
+                    evidence = dataclasses.replace(
+                        evidence, connections=connections, lookups=lookups
+                    )
                 deadline = case.started + case.scenario.observe / case.time_scale
                 settled = case.scenario.settle and evidence.settled()
                 if settled and case.receiver.open_sessions and time.monotonic() < deadline:
@@ -259,6 +287,8 @@ def _finish(case: _Case, evidence: CaseEvidence) -> None:
 def _exercise(case: _Case, evidence: CaseEvidence) -> tuple[FaultExercise, ...]:
     """How often each fault of the case fired (the receiver's rules; refusals from the log)."""
     exercise = rule_exercise(case.scenario, evidence.rule_firings)
+    if case.scenario.uses_dns:
+        return (*exercise, *mx_exercise(case.scenario, evidence))
     if case.scenario.refuse_until is None:
         return exercise
     warped = case.target.clock_warp
@@ -309,6 +339,8 @@ def _inject_due(case: _Case) -> None:
         # Plan time (outage windows, refusals) starts with this case's first message, not
         # with the campaign: injecting dozens of cases takes seconds, which at k = 1440 is hours.
         case.receiver.reset()
+        if case.site is not None:
+            case.site.dns.reset(origin=case.scenario.domain)
         case.started = time.monotonic()
     elapsed_wall = time.monotonic() - case.started
     while len(case.sent) < len(case.injections) and case.injections[len(case.sent)] <= elapsed_wall:
@@ -342,6 +374,7 @@ def _result(case: _Case, evidence: CaseEvidence, exercise: tuple[FaultExercise, 
         time_uncertainty=uncertainty or 0.0,
         retry_window=retry_window(case.target),
         give_up_window=give_up_window(case.target),
+        mx_preferences={h.label: h.preference for h in scenario.mx if h.preference is not None},
     )
     checks = () if unexercised else run_checks(scenario.checks, judged)
     if unused is not None:
@@ -364,6 +397,8 @@ def _result(case: _Case, evidence: CaseEvidence, exercise: tuple[FaultExercise, 
         error=unexercised,
         exercise=exercise,
         time_uncertainty=uncertainty,
+        connections=evidence.connections,
+        lookups=evidence.lookups,
     )
 
 

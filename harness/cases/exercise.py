@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from harness.ledger import CaseEvidence, held_by_refusals, refused_attempts
 from harness.receiver import Stage
 from harness.results import FaultExercise
-from harness.scenarios import Scenario
+from harness.scenarios import Scenario, placeholder_addresses, scenario_zone
 from harness.targets import LogRecord, Submission
 
 #: The fault a refusal window stands for, in the evidence.
@@ -63,6 +63,46 @@ def refusal_exercise(
         or held_by_refusals(logs, sender=submission.sender)
     )
     return FaultExercise(fault=REFUSAL, needed=scenario.messages, fired=met)
+
+
+def mx_exercise(scenario: Scenario, evidence: CaseEvidence) -> tuple[FaultExercise, ...]:
+    """A DNS/MX case's own faults: each refusing MX host must have refused at least one
+    connection (read off the wire), and each zone fault must have decided at least one answer.
+
+    A secondary that the sender never reached, or a SERVFAIL window no lookup fell in, would
+    leave a cell about a fault the MTA never met.
+    """
+    refusing = [
+        FaultExercise(
+            fault=f"MX host {host.label} refuses connections",
+            needed=1,
+            fired=sum(
+                1 for c in evidence.connections if c.host == host.label and c.outcome == "refused"
+            ),
+        )
+        for host in scenario.mx
+        if host.refuse_until is not None
+    ]
+    answered = [lookup.fault for lookup in evidence.lookups if lookup.fault]
+    dns = (
+        [
+            FaultExercise(
+                fault=f"DNS {fault.describe()}",
+                needed=1,
+                fired=answered.count(fault.describe()),
+            )
+            for fault in scenario_zone(
+                scenario.domain,
+                scenario.mx,
+                scenario.zone,
+                placeholder_addresses(scenario.mx),
+                source=scenario.source,
+            ).faults
+        ]
+        if scenario.uses_dns
+        else []
+    )
+    return (*refusing, *dns)
 
 
 def not_exercised(exercise: Sequence[FaultExercise]) -> str | None:

@@ -30,7 +30,7 @@ from typing import Any, Self, cast
 
 from dnslib import QTYPE, RCODE, RR, SOA, DNSError, DNSLabel, DNSRecord
 
-from harness.dns.zone import Failure, Fault, Zone
+from harness.dns.zone import Failure, Zone
 from harness.errors import DnsServerError
 
 #: Attempts at finding a port free for both UDP and TCP when any port will do.
@@ -58,6 +58,7 @@ class DnsQuery:
     truncated: bool = False  #: the TC bit was set (UDP: ask again over TCP)
     fault: str | None = None  #: the zone fault that decided the answer, if one did
     zone: str | None = None  #: the origin of the zone that answered; None: none holds the name
+    mono: float = 0.0  #: time.monotonic() when it arrived: the receiver journal's clock
 
 
 class DnsServer:
@@ -322,8 +323,9 @@ class DnsServer:
                     rtype,
                     None,
                     (),
-                    fault=_describe(fault),
+                    fault=fault.describe(),
                     zone=origin,
+                    mono=time.monotonic(),
                 )
             )
             return None
@@ -354,8 +356,9 @@ class DnsServer:
                 str(RCODE[reply.header.rcode]),
                 tuple(rr.toZone() for rr in reply.rr),
                 truncated=bool(reply.header.tc),
-                fault=_describe(fault) if fault is not None else None,
+                fault=fault.describe() if fault is not None else None,
                 zone=origin,
+                mono=time.monotonic(),
             )
         )
         return data
@@ -419,8 +422,3 @@ def _peer(address: Any) -> str:
     if isinstance(address, tuple) and address:
         return str(address[0])
     return str(address)
-
-
-def _describe(fault: Fault) -> str:
-    rtype = f" {fault.rtype}" if fault.rtype else ""
-    return f"{fault.failure.value} for {fault.name}{rtype} {fault.window.text()}"

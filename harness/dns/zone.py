@@ -125,6 +125,11 @@ class Fault:
     failure: Failure
     window: Window = Window()
 
+    def describe(self) -> str:
+        """`servfail for x.test. MX from 0ms until 1h`: how the journal names the fault."""
+        rtype = f" {self.rtype}" if self.rtype else ""
+        return f"{self.failure.value} for {self.name}{rtype} {self.window.text()}"
+
     def matches(self, name: str, rtype: str, t: float) -> bool:
         """Whether this fault answers the question (`name` absolute, lowercase) at `t`."""
         return (

@@ -41,4 +41,11 @@ CHECK_CLAUSES: dict[str, CheckClause] = {
     "greeting-timeout-5m": CheckClause("RFC5321 4.5.3.2", Level.SHOULD),
     "eod-timeout-10m": CheckClause("RFC5321 4.5.3.2", Level.SHOULD),
     "code-class-reading": CheckClause("RFC3463", Level.INFO),
+    "mx-hosts-tried": CheckClause("RFC5321 5.1", Level.INFO),
+    "mx-preference-order": CheckClause("RFC5321 5.1", Level.MUST),
+    "mx-two-addresses": CheckClause("RFC5321 5.1", Level.SHOULD),
+    "mx-equal-preference-random": CheckClause("RFC5321 5.1", Level.SHOULD),
+    "null-mx": CheckClause("RFC7505", Level.MUST),
+    "implicit-mx": CheckClause("RFC5321 5.1", Level.MUST),
+    "dns-temporary-failure-queued": CheckClause("RFC5321 5.1", Level.MUST),
 }

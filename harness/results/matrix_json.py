@@ -30,6 +30,7 @@ from harness.results.case import (
 )
 from harness.results.fields import Fields, choice
 from harness.results.matrix import SCHEMA_VERSION, Matrix, TargetInfo
+from harness.results.mx_evidence import Connection, Lookup
 from harness.results.schedule import Method, ScaledParameter, Schedule
 from harness.results.schedule_spread import ScheduleSpread, Span
 
@@ -57,6 +58,9 @@ def matrix_to_json_data(matrix: Matrix) -> dict[str, Any]:
     data = asdict(matrix)
     for case, raw in zip(matrix.cases, data["cases"], strict=True):
         raw["verdict"] = case.verdict
+        for key in ("connections", "lookups"):
+            if not raw[key]:
+                del raw[key]  # only DNS/MX cells have them: the others' records stay as they were
     for target, raw in zip(matrix.targets, data["targets"], strict=True):
         if target.schedule is not None:
             raw["schedule"] = schedule_to_json_data(target.schedule)
@@ -296,6 +300,31 @@ def _case(data: Fields) -> CaseResult:
         error=data.optional_string("error"),
         exercise=tuple(_exercise(raw) for raw in data.objects("exercise", [])),
         time_uncertainty=data.optional_number("time_uncertainty"),
+        connections=tuple(_connection(raw) for raw in data.objects("connections", [])),
+        lookups=tuple(_lookup(raw) for raw in data.objects("lookups", [])),
+    )
+
+
+def _connection(data: Fields) -> Connection:
+    return Connection(
+        t=data.number("t"),
+        host=data.string("host"),
+        family=data.string("family"),
+        address=data.string("address"),
+        outcome=data.string("outcome", "session"),
+        preference=data.optional_integer("preference"),
+    )
+
+
+def _lookup(data: Fields) -> Lookup:
+    return Lookup(
+        t=data.number("t"),
+        name=data.string("name"),
+        rtype=data.string("rtype"),
+        rcode=data.optional_string("rcode"),
+        answers=data.strings("answers", []),
+        transport=data.string("transport", "udp"),
+        fault=data.optional_string("fault"),
     )
 
 

@@ -24,6 +24,7 @@ class Connection:
     #: what became of it at the receiver: `session` (accepted: a session follows), `refused`
     #: (nothing listened), or `unanswered` (accepted by nothing, refused by nothing: dropped)
     outcome: str = "session"
+    preference: int | None = None  #: the host's MX preference; None: no MX names it
 
     @property
     def listener(self) -> str:

@@ -3,7 +3,13 @@
 from harness.scenarios.catalogue import CATALOGUE_DIR, load_catalogue, select
 from harness.scenarios.loader import load_scenario, parse_scenario
 from harness.scenarios.model import Kind, Scenario, Tier
-from harness.scenarios.mx import FAMILIES, HostAddresses, MxHostSpec, scenario_zone
+from harness.scenarios.mx import (
+    FAMILIES,
+    HostAddresses,
+    MxHostSpec,
+    placeholder_addresses,
+    scenario_zone,
+)
 
 __all__ = [
     "CATALOGUE_DIR",
@@ -16,6 +22,7 @@ __all__ = [
     "load_catalogue",
     "load_scenario",
     "parse_scenario",
+    "placeholder_addresses",
     "scenario_zone",
     "select",
 ]

@@ -10,7 +10,9 @@ import pytest
 from harness.errors import MatrixFormatError, SchemaVersionError
 from harness.results import (
     Check,
+    Connection,
     Level,
+    Lookup,
     Matrix,
     Outcome,
     matrix_to_json,
@@ -28,6 +30,27 @@ def test_round_trip_is_exact(matrix: Matrix, tmp_path: Path) -> None:
     assert [case.verdict for case in again.cases] == [case.verdict for case in matrix.cases]
     # and writing it again gives the same bytes: nothing is lost or reordered
     assert matrix_to_json(again) == path.read_text(encoding="utf-8")
+
+
+def test_mx_evidence_round_trips(matrix: Matrix, tmp_path: Path) -> None:
+    """A DNS/MX cell's connections (refused ones too) and lookups are read back equal."""
+    case = matrix.cases[0]
+    connections = (
+        Connection(12.0, "mx1", "ipv6", "fd00:6d73::a", "refused"),
+        Connection(12.5, "mx2", "ipv4", "172.30.0.11", "session"),
+    )
+    lookups = (
+        Lookup(10.0, "x.test.", "MX", "NOERROR", ("x.test. 60 IN MX 10 mx1.x.test.",)),
+        Lookup(11.0, "mx1.x.test.", "AAAA", None, fault="timeout for mx1.x.test. AAAA from 0ms"),
+    )
+    changed = replace_case(
+        matrix, case.scenario, case.target, connections=connections, lookups=lookups
+    )
+    again = read_matrix_json(write_matrix_json(changed, tmp_path / "matrix.json"))
+    assert again == changed
+    assert again.cases[0].connections[0].listener == "mx1.ipv6"
+    assert lookups[0].text() == "MX x.test. -> NOERROR 10 mx1.x.test."
+    assert lookups[1].text() == "AAAA mx1.x.test. -> no answer"
 
 
 def test_the_file_is_to_json_data_plus_nothing(matrix: Matrix, tmp_path: Path) -> None:

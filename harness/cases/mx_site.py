@@ -1,0 +1,143 @@
+"""The MX site of one group: its network, its DNS, and what crossed the wire to its MX hosts.
+
+A group whose scenarios name MX hosts gets its own MX network (an address per host of each
+scenario: two scenarios never share a host, so no sender's per-host state couples them), one
+harness DNS on the network's gateways serving each scenario's zone on its own case clock, and a
+connection log on the bridge. The target joins the network and looks those domains up there.
+Each scenario's receiver listens on port 25 of its hosts' addresses, one listener per host and
+family (`mx1.ipv4`), refusing per host where the scenario says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.containers.mx_network import MxNetwork
+from harness.dns import DnsServer
+from harness.ledger import Ledger
+from harness.receiver import ListenSpec
+from harness.receiver.connection_log import ConnectionLog
+from harness.results import Connection, Lookup
+from harness.scenarios import HostAddresses, Scenario, scenario_zone
+from harness.targets import Resolver
+
+#: The SMTP port: MX records carry none.
+SMTP_PORT = 25
+#: The DNS port: resolv.conf names none.
+DNS_PORT = 53
+
+
+@dataclass(frozen=True)
+class MxSite:
+    """A group's MX network, DNS and connection log, and each scenario's host addresses."""
+
+    network: MxNetwork
+    dns: DnsServer
+    connections: ConnectionLog
+    #: scenario id -> host (as the scenario names it) -> its addresses
+    addresses: dict[str, dict[str, HostAddresses]]
+
+    def resolver(self, scenarios: Sequence[Scenario]) -> Resolver:
+        """DNS for the target: the network's gateways, the DNS scenarios' domains."""
+        servers = tuple(a for a in (self.network.gateway4, self.network.gateway6) if a)
+        domains = tuple(s.domain for s in scenarios if s.uses_dns)
+        return Resolver(self.network.name, servers, domains)
+
+    def listeners(self, scenario: Scenario) -> list[ListenSpec]:
+        """Port 25 of each of the scenario's hosts, per family it publishes; a scenario without
+        hosts (a null MX, a name that does not exist) gets one unused listener on the gateway,
+        so that its receiver still journals what (nothing) reached it."""
+        specs = [
+            ListenSpec(address, SMTP_PORT, host.listener(family))
+            for host in scenario.mx
+            for family in host.families
+            if (address := self.addresses[scenario.id][host.host].of(family)) is not None
+        ]
+        return specs or [ListenSpec(self.network.gateway4, 0, "no-mx-host")]
+
+    def refusals(self, scenario: Scenario) -> dict[str, float]:
+        """Each refusing host's listeners, and until when they refuse."""
+        return {
+            listener.name: host.refuse_until
+            for host in scenario.mx
+            if host.refuse_until is not None
+            for listener in self.listeners(scenario)
+            if listener.name and listener.name.startswith(f"{host.label}.")
+        }
+
+    def evidence(
+        self, scenario: Scenario, ledger: Ledger
+    ) -> tuple[tuple[Connection, ...], tuple[Lookup, ...]]:
+        """The scenario's connections and lookups so far, in real seconds since injection."""
+        by_address = {
+            address: (host.label, family, host.preference)
+            for host in scenario.mx
+            for family in host.families
+            if (address := self.addresses[scenario.id][host.host].of(family)) is not None
+        }
+        connections = tuple(
+            Connection(
+                ledger.real(c.mono),
+                by_address[c.address][0],
+                by_address[c.address][1],
+                c.address,
+                outcome={"accepted": "session"}.get(c.answer, c.answer),
+                preference=by_address[c.address][2],
+            )
+            for c in self.connections.attempts()
+            if c.address in by_address
+        )
+        origin = scenario.domain + "."
+        lookups = tuple(
+            Lookup(
+                ledger.real(q.mono),
+                q.name,
+                q.rtype,
+                q.rcode,
+                q.answers,
+                q.transport,
+                q.fault,
+            )
+            for q in self.dns.queries()
+            if q.zone == origin
+        )
+        return connections, lookups
+
+
+def start_mx_site(
+    stack: ExitStack, scenarios: Sequence[Scenario], time_scale: float, journal_prefix: Path
+) -> MxSite | None:
+    """The site for the group's DNS scenarios (None when it has none), torn down by `stack`."""
+    dns_scenarios = [s for s in scenarios if s.uses_dns]
+    if not dns_scenarios:
+        return None
+    names = {(s.id, h.host): f"{s.id}/{h.label}" for s in dns_scenarios for h in s.mx}
+    network = stack.enter_context(MxNetwork(list(names.values())))
+    addresses = {
+        s.id: {
+            h.host: HostAddresses(
+                network.hosts[names[s.id, h.host]].ipv4, network.hosts[names[s.id, h.host]].ipv6
+            )
+            for h in s.mx
+        }
+        for s in dns_scenarios
+    }
+    zones = [
+        scenario_zone(s.domain, s.mx, s.zone, addresses[s.id], source=s.source)
+        for s in dns_scenarios
+    ]
+    gateways = [a for a in (network.gateway4, network.gateway6) if a]
+    dns = stack.enter_context(
+        DnsServer(
+            zones,
+            host=gateways,
+            port=DNS_PORT,
+            time_scale=time_scale,
+            journal=f"{journal_prefix}-dns.jsonl",
+        )
+    )
+    connections = stack.enter_context(ConnectionLog(network.bridge, SMTP_PORT))
+    return MxSite(network, dns, connections, addresses)
