@@ -200,6 +200,25 @@ def _temporary_dns_failure(check: CheckInput) -> tuple[Outcome, str, dict[str, o
     )
 
 
+def _nxdomain_reported(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    """RFC 5321 5.1: "If a non-existent domain error is returned, this situation MUST be
+    reported as an error": the message fails (a DSN), it is not queued for later."""
+    e = check.evidence
+    nxdomain = [q for q in e.lookups if q.rcode == "NXDOMAIN"]
+    measured: dict[str, object] = {"nxdomain_answers": len(nxdomain), "fates": e.counts()}
+    if not nxdomain:
+        return Outcome.NOT_APPLICABLE, "no lookup was answered NXDOMAIN", measured
+    fates = {f.fate for f in e.fates}
+    if fates == {Fate.BOUNCED}:
+        when = max(f.settled_t or 0.0 for f in e.fates)
+        return (
+            Outcome.PASS,
+            f"reported as an error: bounced after {format_duration(when)}",
+            measured,
+        )
+    return Outcome.DEVIATION, f"not reported as an error: {e.counts()}", measured
+
+
 #: The DNS/MX check ids and their functions (clauses: harness.results.check_catalogue).
 MX_CHECKS: dict[str, CheckFunction] = {
     "mx-hosts-tried": _mx_hosts_tried,
@@ -209,4 +228,5 @@ MX_CHECKS: dict[str, CheckFunction] = {
     "null-mx": _null_mx,
     "implicit-mx": _implicit_mx,
     "dns-temporary-failure-queued": _temporary_dns_failure,
+    "dns-nxdomain-error": _nxdomain_reported,
 }

@@ -44,8 +44,9 @@ CHECK_CLAUSES: dict[str, CheckClause] = {
     "mx-hosts-tried": CheckClause("RFC5321 5.1", Level.INFO),
     "mx-preference-order": CheckClause("RFC5321 5.1", Level.MUST),
     "mx-two-addresses": CheckClause("RFC5321 5.1", Level.SHOULD),
-    "mx-equal-preference-random": CheckClause("RFC5321 5.1", Level.SHOULD),
+    "mx-equal-preference-random": CheckClause("RFC5321 5.1", Level.MUST),
     "null-mx": CheckClause("RFC7505", Level.MUST),
     "implicit-mx": CheckClause("RFC5321 5.1", Level.MUST),
     "dns-temporary-failure-queued": CheckClause("RFC5321 5.1", Level.MUST),
+    "dns-nxdomain-error": CheckClause("RFC5321 5.1", Level.MUST),
 }
