@@ -253,7 +253,10 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
                 if case.site is not None:
                     connections, lookups = case.site.evidence(case.scenario, case.ledger)
                     evidence = dataclasses.replace(
-                        evidence, connections=connections, lookups=lookups
+                        evidence,
+                        attempts=case.site.named(case.scenario, evidence.attempts),
+                        connections=connections,
+                        lookups=lookups,
                     )
                 deadline = case.started + case.scenario.observe / case.time_scale
                 settled = case.scenario.settle and evidence.settled()
@@ -399,6 +402,7 @@ def _result(case: _Case, evidence: CaseEvidence, exercise: tuple[FaultExercise, 
         time_uncertainty=uncertainty,
         connections=evidence.connections,
         lookups=evidence.lookups,
+        fates_vary=scenario.fates_vary,
     )
 
 

@@ -10,6 +10,7 @@ family (`mx1.ipv4`), refusing per host where the scenario says so.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from harness.dns import DnsServer
 from harness.ledger import Ledger
 from harness.receiver import ListenSpec
 from harness.receiver.connection_log import ConnectionLog
-from harness.results import Connection, Lookup
+from harness.results import Attempt, Connection, Lookup
 from harness.scenarios import HostAddresses, Scenario, scenario_zone
 from harness.targets import Resolver
 
@@ -67,6 +68,14 @@ class MxSite:
             for listener in self.listeners(scenario)
             if listener.name and listener.name.startswith(f"{host.label}.")
         }
+
+    def named(self, scenario: Scenario, attempts: Sequence[Attempt]) -> tuple[Attempt, ...]:
+        """The sessions with their listener named by MX host and family (`mx2.ipv4`) instead
+        of the address the receiver journals (`172.30.0.11:25`)."""
+        names = {str(spec).split("=", 1)[1]: spec.name for spec in self.listeners(scenario)}
+        return tuple(
+            dataclasses.replace(a, listener=names.get(a.listener) or a.listener) for a in attempts
+        )
 
     def evidence(
         self, scenario: Scenario, ledger: Ledger

@@ -40,6 +40,8 @@ class CellBaseline:
     fates: dict[str, int]  #: non-zero counts only
     checks: dict[str, tuple[str, ...]]  #: clause -> the outcomes of its checks, in check order
     error: bool = False
+    #: the counts are a draw of the sender's random choices: compare which fates occur
+    fates_vary: bool = False
 
     @classmethod
     def from_case(cls, case: CaseResult) -> CellBaseline:
@@ -52,6 +54,7 @@ class CellBaseline:
             fates=dict(cells.fate_counts(case)),
             checks={clause: tuple(outcomes) for clause, outcomes in checks.items()},
             error=bool(case.error),
+            fates_vary=case.fates_vary,
         )
 
 
@@ -175,7 +178,7 @@ def _cell_differences(
                 detail=detail,
             )
         ]
-    if _full(old.fates) != _full(new.fates):
+    if _fates_differ(old, new):
         found.append(
             Difference(
                 DifferenceKind.FATES, *key, before=_fates(old.fates), after=_fates(new.fates)
@@ -206,6 +209,14 @@ def _changed_detail(case: CaseResult | None, clause: str, gained: Counter[str]) 
         if check.clause == clause and gained[check.outcome.value] > 0:
             return check.detail
     return ""
+
+
+def _fates_differ(old: CellBaseline, new: CellBaseline) -> bool:
+    """Whether the fates changed: the counts, or for a cell whose counts are a draw of the
+    sender's random choices (`fates_vary`), which fates occur at all."""
+    if old.fates_vary or new.fates_vary:
+        return set(_full(old.fates)) != set(_full(new.fates))
+    return _full(old.fates) != _full(new.fates)
 
 
 def _full(fates: dict[str, int]) -> dict[str, int]:
@@ -304,6 +315,8 @@ def _cell_json(cell: CellBaseline) -> str:
     }
     if cell.error:
         data["error"] = True
+    if cell.fates_vary:
+        data["fates_vary"] = True
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -325,4 +338,5 @@ def _cell(data: Fields) -> CellBaseline:
             for clause in checks.data
         },
         error=data.boolean("error", False),
+        fates_vary=data.boolean("fates_vary", False),
     )

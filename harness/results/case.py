@@ -137,6 +137,8 @@ class CaseResult:
     connections: tuple[Connection, ...] = ()
     #: DNS/MX cases: every question the case's zone was asked
     lookups: tuple[Lookup, ...] = ()
+    #: the fate counts are a draw of the sender's own random choices (scenario `fates_vary`)
+    fates_vary: bool = False
 
     @property
     def verdict(self) -> str:

@@ -35,6 +35,7 @@ _KEYS = frozenset(
         "size",
         "refuse_until",
         "settle",
+        "fates_vary",
     }
 )
 _ID = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
@@ -111,8 +112,10 @@ def _scenario(table: Mapping[str, Any], plan: Any, source: str) -> Scenario:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise error(key, f"must be a whole number >= 1, got {value!r}")
     settle = table.get("settle", True)
-    if not isinstance(settle, bool):
-        raise error("settle", f"must be true or false, got {settle!r}")
+    fates_vary = table.get("fates_vary", False)
+    for key, flag in (("settle", settle), ("fates_vary", fates_vary)):
+        if not isinstance(flag, bool):
+            raise error(key, f"must be true or false, got {flag!r}")
     refuse = table.get("refuse_until")
     return Scenario(
         id=scenario_id,
@@ -130,6 +133,7 @@ def _scenario(table: Mapping[str, Any], plan: Any, source: str) -> Scenario:
         if refuse == "forever"
         else (None if refuse is None else _duration(refuse, "refuse_until", error)),
         settle=settle,
+        fates_vary=fates_vary,
         source=source,
     )
 

@@ -55,6 +55,9 @@ class Scenario:
     size: int = 1024
     refuse_until: float | None = None  #: nothing listens (connection refused) until then
     settle: bool = True  #: stop watching once every recipient is delivered or bounced
+    #: the sender's own random choice (which address family, which equal MX first) decides
+    #: each message's fate, so the counts are a draw: baselines compare which fates occur
+    fates_vary: bool = False
     source: str = "<inline>"
     #: the MX hosts its domain names, each on its own addresses (harness/scenarios/mx.py);
     #: none: the scenario is routed by the static table, to one listener on its own port

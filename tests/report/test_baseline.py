@@ -34,6 +34,26 @@ def test_a_changed_fate_is_one_readable_line(matrix: Matrix) -> None:
     assert str(difference) == f"rcpt-450 {TIMES} postfix: fates queued 1 → bounced 1"
 
 
+def test_fates_that_vary_are_compared_by_which_occur(matrix: Matrix, tmp_path: Path) -> None:
+    """A cell whose fates are a draw of the sender's random choices (an IPv6 address answering
+    550, the family picked at random): other counts are no difference, a fate that appears or
+    disappears is; and the flag survives the baseline file."""
+    drawn = replace_case(
+        matrix, "rcpt-450", "postfix", fates=fates(delivered=3, bounced=7), fates_vary=True
+    )
+    baseline = load_baseline(write_baseline(drawn, tmp_path / "baseline.json"))
+    redrawn = replace_case(
+        matrix, "rcpt-450", "postfix", fates=fates(delivered=6, bounced=4), fates_vary=True
+    )
+    assert compare(baseline, redrawn) == []
+    all_bounced = replace_case(
+        matrix, "rcpt-450", "postfix", fates=fates(bounced=10), fates_vary=True
+    )
+    [difference] = compare(baseline, all_bounced)
+    assert difference.kind == DifferenceKind.FATES
+    assert str(difference).endswith("fates delivered 3, bounced 7 → bounced 10")
+
+
 def test_a_changed_check_outcome_is_found_by_clause(matrix: Matrix) -> None:
     case = matrix.case("rcpt-550", "postfix")
     assert case is not None

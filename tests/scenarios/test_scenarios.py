@@ -50,6 +50,23 @@ CATALOGUE_IDS = [
     "outage-72h-refused",
     "outage-72h-blackhole",
     "outage-132h-451",
+    "mx-primary-refused",
+    "mx-primary-421",
+    "mx-primary-451",
+    "mx-primary-550",
+    "mx-primary-5xx-greeting",
+    "mx-primary-blackhole",
+    "mx-all-down",
+    "mx-equal-preference",
+    "null-mx",
+    "dns-servfail",
+    "dns-nxdomain",
+    "dns-timeout",
+    "no-mx-a-fallback",
+    "mx-aaaa-blackhole",
+    "mx-ipv6-only-550",
+    "outage-72h-refused-2mx",
+    "outage-72h-550-2mx",
 ]
 
 

@@ -281,7 +281,11 @@ class EximTarget(SenderTarget):
             records = [r for k in (base, f"{base}:{entry.queue_id}") if (r := retry.get(k))]
             hop_times.append(max((r.next_try for r in records), default=None))
             errors += [r.text for r in records]
-        usable_hosts_from = None if None in hop_times else min(t for t in hop_times if t)
+        # A domain routed by DNS has no static hops: its hosts' retry records are not known
+        # here (the MX lookup names them), so only the address's own record says when.
+        usable_hosts_from = (
+            None if not hop_times or None in hop_times else min(t for t in hop_times if t)
+        )
         times = [t for t in (own.next_try if own else None, usable_hosts_from) if t is not None]
         return max(times, default=None), "; ".join(errors)
 
