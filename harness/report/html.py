@@ -24,6 +24,7 @@ from harness.report import cells
 from harness.report._html_assets import CSS, JS
 from harness.report._text import printable
 from harness.report.cells import TIMES
+from harness.report.mx_timeline import mx_events
 from harness.report.schedule_svg import schedule_span, schedule_timeline_svg
 from harness.report.timeline import STRIP, reply_class, span_for, timeline_legend, timeline_svg
 from harness.results import (
@@ -228,6 +229,7 @@ def _evidence(case: CaseResult, anchor: str) -> str:
         parts.append(f'<p class="harness-error">harness error: {_e(case.error)}</p>')
     parts.extend(_recipients(case))
     parts.extend(_attempts(case))
+    parts.extend(_mx_evidence(case))
     parts.extend(_dsn(case.dsn))
     parts.extend(_checks(case.checks))
     parts.append("<h4>Journal excerpt</h4>")
@@ -294,6 +296,27 @@ def _attempts(case: CaseResult) -> list[str]:
             f"<td>{_e(gap)}</td><td>{_e(attempt.stage)}</td><td>{reply}</td>"
             + (f"<td>{_e(attempt.listener) or '—'}</td>" if listeners else "")
             + "</tr>"
+        )
+    parts.append("</tbody></table>")
+    return parts
+
+
+def _mx_evidence(case: CaseResult) -> list[str]:
+    """A DNS/MX cell's time line: lookups, connections (refused ones too) and sessions."""
+    events = mx_events(case) if case.connections or case.lookups else []
+    if not events:
+        return []
+    parts = [
+        f"<h4>MX hosts and DNS ({len(case.lookups)} lookups, {len(case.connections)} "
+        "connections)</h4>",
+        f'<table class="mx"><thead><tr><th>t (real{_e(cells.plus_minus(case))})</th>'
+        "<th>event</th><th>what</th><th>result</th></tr></thead><tbody>",
+    ]
+    for event in events:
+        parts.append(
+            f'<tr class="mx-{event.kind}"><td title="{event.t:g} s">'
+            f"{_e(cells.real_time(event.t))}</td><td>{_e(event.kind)}</td>"
+            f"<td>{_e(event.what)}</td><td>{_e(event.result)}</td></tr>"
         )
     parts.append("</tbody></table>")
     return parts

@@ -15,6 +15,7 @@ from harness.files import write_text_atomically
 from harness.report import cells
 from harness.report._text import printable
 from harness.report.cells import TIMES
+from harness.report.mx_timeline import connection_summary, mx_cases
 from harness.results import Matrix, Schedule, ScheduleSpread
 
 MATRIX_MD = "matrix.md"
@@ -36,6 +37,7 @@ def render_markdown(matrix: Matrix) -> str:
         *_deviations_section(matrix),
         *_inconclusive_section(matrix),
         *_errors_section(matrix),
+        *_mx_section(matrix),
         *_schedules_section(matrix),
     ]
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -148,6 +150,29 @@ def _errors_section(matrix: Matrix) -> list[str]:
     for case in failed:
         where = f"{_code(case.scenario)} {TIMES} **{escape(case.target)}**"
         lines.append(f"- {where}: {escape(case.error or '')}")
+    return [*lines, ""]
+
+
+def _mx_section(matrix: Matrix) -> list[str]:
+    """Per DNS/MX cell: the connections in order (refused ones too) and the lookups' count;
+    matrix.html has each cell's whole time line."""
+    found = mx_cases(matrix)
+    if not found:
+        return []
+    lines = [
+        "## MX hosts and DNS",
+        "",
+        "Each connection the sender opened to the scenario's MX hosts, in order, with what came "
+        "back (read off the wire: refused ones too); the lookups and sessions beside them are "
+        "in matrix.html.",
+        "",
+    ]
+    for case in found:
+        lookups = f"{len(case.lookups)} lookups"
+        lines.append(
+            f"- {_code(case.scenario)} {TIMES} **{escape(case.target)}**: "
+            f"{escape(connection_summary(case))} ({lookups})"
+        )
     return [*lines, ""]
 
 

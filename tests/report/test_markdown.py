@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness.report import render_html, render_markdown
 from harness.report.cells import TIMES
-from harness.results import Check, Level, Matrix, Outcome
+from harness.results import Check, Connection, Level, Lookup, Matrix, Outcome
 from tests.report.builders import SCENARIOS, replace_case
 
 
@@ -67,3 +67,23 @@ def test_uncertainties_and_inconclusive_checks_are_shown(matrix: Matrix) -> None
     html = render_html(changed)
     assert "± 48m: the MTA" in html
     assert "<th>t (real ± 48m)</th>" in html
+
+
+def test_mx_cells_show_their_connections_in_both_formats(matrix: Matrix) -> None:
+    """A DNS/MX cell lists its connections in order in matrix.md (refused ones too) and its
+    whole time line (lookups, connections, sessions) in matrix.html; other cells show none."""
+    assert "## MX hosts and DNS" not in render_markdown(matrix)
+    connections = (
+        Connection(5.0, "mx1", "ipv6", "fd00:6d73::a", "refused", 10),
+        Connection(5.1, "mx2", "ipv4", "172.30.0.11", "session", 20),
+    )
+    lookups = (Lookup(4.0, "x.test.", "MX", "NOERROR", ("x.test. 60 IN MX 10 mx1.x.test.",)),)
+    changed = replace_case(matrix, "rcpt-450", "postfix", connections=connections, lookups=lookups)
+    text = render_markdown(changed)
+    assert (
+        f"- `rcpt-450` {TIMES} **postfix**: mx1 ipv6 refused → mx2 ipv4 session (1 lookups)" in text
+    )
+    page = render_html(changed)
+    assert "MX hosts and DNS (1 lookups, 2 connections)" in page
+    order = [page.index(s) for s in ("MX x.test.", "mx1 ipv6 (fd00:6d73::a)", "mx2 ipv4 (172")]
+    assert order == sorted(order)
