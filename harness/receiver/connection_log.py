@@ -15,10 +15,8 @@ drops packets) is the same connection, journalled once.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import ipaddress
-import select
 import socket
 import struct
 import threading
@@ -68,6 +66,7 @@ class ConnectionLog:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._seen: dict[tuple[str, int, str, int], ConnectionAttempt] = {}
+        self._failure: OSError | None = None  #: why the reader stopped, if it did on its own
 
     def __enter__(self) -> Self:
         try:
@@ -117,19 +116,30 @@ class ConnectionLog:
             self._socket = None
 
     def attempts(self) -> list[ConnectionAttempt]:
-        """Every connection so far, in the order their first SYN arrived."""
+        """Every connection so far, in the order their first SYN arrived; an error when the
+        reader stopped on its own (the evidence would be incomplete)."""
+        if self._failure is not None:
+            raise ReceiverError(
+                f"recording connections on {self.interface} stopped: {self._failure}"
+            )
         with self._lock:
             return sorted(self._seen.values(), key=lambda a: a.mono)
 
     def _read(self) -> None:
         sock = self._socket
         assert sock is not None
-        while not self._stop.is_set():
-            ready, _, _ = select.select([sock], [], [], _POLL)
-            if not ready:
-                continue
-            with contextlib.suppress(OSError):
-                self._note(sock.recv(256))
+        # A timeout, not select(): a run holds a thousand sockets and more, past FD_SETSIZE.
+        sock.settimeout(_POLL)
+        try:
+            while not self._stop.is_set():
+                try:
+                    frame = sock.recv(256)
+                except TimeoutError:
+                    continue
+                self._note(frame)
+        except OSError as error:
+            if not self._stop.is_set():
+                self._failure = error
 
     def _note(self, frame: bytes) -> None:
         segment = segment_of(frame)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import socket
 
 import pytest
@@ -86,3 +87,28 @@ def test_only_syns_to_the_port_count() -> None:
 def test_an_unknown_interface_is_a_clear_error() -> None:
     with pytest.raises(ReceiverError, match="cannot record connections on nosuchif0"):
         ConnectionLog("nosuchif0").start()
+
+
+def test_works_past_a_thousand_open_descriptors() -> None:
+    """A full matrix run holds more than 1024 sockets: the log's own must still be read (select()
+    refused such a descriptor, and the reader thread died, leaving the evidence empty)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"at most {hard} open files here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [socket.socket() for _ in range(1030)]
+    try:
+        port = free_port("127.0.0.1")
+        with ConnectionLog("lo", port=port) as log:
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", port), timeout=2)
+            wait_until(
+                lambda: [a.answer for a in log.attempts()] == ["refused"],
+                timeout=5,
+                what="a refused connection recorded",
+                seen=lambda: repr(log.attempts()),
+            )
+    finally:
+        for sock in held:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
