@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "herd_command",
     "demo_command",
     "receiver_command",
+    "dns_command",
     "bench_command",
     "clean_command",
 )

@@ -6,7 +6,16 @@ an MTA's lookups and its attempts can be read side by side.
 """
 
 from harness.dns.server import DnsQuery, DnsServer
-from harness.dns.zone import Failure, Fault, Record, Window, Withdrawal, Zone, parse_zone
+from harness.dns.zone import (
+    Failure,
+    Fault,
+    Record,
+    Window,
+    Withdrawal,
+    Zone,
+    load_zone,
+    parse_zone,
+)
 
 __all__ = [
     "DnsQuery",
@@ -17,5 +26,6 @@ __all__ = [
     "Window",
     "Withdrawal",
     "Zone",
+    "load_zone",
     "parse_zone",
 ]

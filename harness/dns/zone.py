@@ -36,9 +36,11 @@ by dnslib, one line at a time so that an error names the line. In TOML:
 from __future__ import annotations
 
 import fnmatch
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from dnslib import QTYPE, RR, DNSError
@@ -200,6 +202,23 @@ def parse_zone(data: Any, *, source: str, default_origin: str | None = None) -> 
     if not records:
         raise ZoneError(f"{source}: [zone] has no records: a zone needs at least one")
     return Zone(origin, tuple(records), tuple(withdrawals), tuple(faults))
+
+
+def load_zone(path: str | Path) -> Zone:
+    """A zone from a TOML file with a `[zone]` table; errors name the file, the key and, for
+    a record, its line."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ZoneError(f"{source}: cannot read the zone file: {error.strerror or error}") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ZoneError(f"{source}: invalid TOML: {error}") from None
+    if "zone" not in document:
+        raise ZoneError(f"{source}: no [zone] table")
+    return parse_zone(document["zone"], source=source)
 
 
 def absolute(name: str, origin: str) -> str:
