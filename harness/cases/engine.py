@@ -2,13 +2,14 @@
 
 The matrix and the schedule runner both run cases through it; they differ only in how they
 group scenarios into containers and what they make of the evidence. Cases share containers,
-never next hops: each group (the matrix: a target and tier) gets one MTA container, each scenario
-in it gets its own receiver on its own port and its own domain, so no MTA's
+never next hops: each group (the matrix: a target and tier) gets one MTA container, each
+scenario in it gets its own receiver on its own port and its own domain, so no MTA's
 per-destination state (Postfix's dead-host marks, Exim's retry database, both keyed with the
 port) couples two scenarios. A scenario with MX hosts gets its own addresses instead, on port
-25, on the group's MX site (network, harness DNS, connection log: `mx_site`). DSNs of a container go to one accepting bounce receiver and are
-joined to their message by id. All cases run at once and each ends when its recipients are
-settled (delivered or bounced) or its observation time is up, so a run lasts about as long as
+25, on the group's MX site (network, harness DNS, connection log: `mx_site`). DSNs of a
+container go to one accepting bounce receiver and are joined to their message by id. All cases
+run at once and each ends when its recipients are settled (delivered or bounced) or its
+observation time is up, so a run lasts about as long as
 its longest scenario, not their sum.
 """
 
