@@ -32,6 +32,7 @@ ROOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "harness.files",
             "harness.ports",
             "harness.waiting",
+            "harness.lifecycle",
             "harness.message_ids",
             "harness.dsn",
             "harness.results",

@@ -20,8 +20,6 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
 import docker
 import docker.errors
@@ -31,6 +29,7 @@ from docker.types import IPAMConfig, IPAMPool
 from harness.containers.engine import docker_client
 from harness.containers.labels import run_labels
 from harness.errors import DockerUnavailableError, MailstormError
+from harness.lifecycle import Lifecycle
 
 #: IPv4 subnets tried in turn: 172.30.N.0/24; IPv6: fd00:6d73:N::/112 ("ms"; small enough for
 #: the engine to allocate a range of it: a /64 range fails in Docker 20.10).
@@ -53,7 +52,7 @@ class MxHost:
     ipv6: str | None  #: None on an IPv4-only network
 
 
-class MxNetwork:
+class MxNetwork(Lifecycle):
     """A labelled dual-stack bridge with an address for each of `hosts` (a context manager)."""
 
     def __init__(self, hosts: Sequence[str], *, ipv6: bool = True) -> None:
@@ -71,23 +70,7 @@ class MxNetwork:
         self._client: docker.DockerClient | None = None
         self._network: Network | None = None
 
-    def __enter__(self) -> Self:
-        try:
-            self._create()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
+    def stop(self) -> None:
         """Remove the network (its bridge and every address on it); idempotent."""
         if self._network is not None:
             try:
@@ -105,7 +88,8 @@ class MxNetwork:
             self._client.close()
             self._client = None
 
-    def _create(self) -> None:
+    def start(self) -> None:
+        """Create the network and add the MX hosts' addresses to its bridge."""
         if shutil.which("ip") is None:
             raise MxNetworkError("the `ip` command (iproute2) is needed to give MX hosts addresses")
         self._client = docker_client()

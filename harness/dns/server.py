@@ -25,13 +25,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 
 from dnslib import QTYPE, RCODE, RR, SOA, DNSError, DNSLabel, DNSRecord
 
 from harness.dns.zone import Failure, Zone
 from harness.errors import DnsServerError
+from harness.lifecycle import Lifecycle
 
 #: Attempts at finding a port free for both UDP and TCP when any port will do.
 BIND_ATTEMPTS = 20
@@ -61,7 +61,7 @@ class DnsQuery:
     mono: float = 0.0  #: time.monotonic() when it arrived: the receiver journal's clock
 
 
-class DnsServer:
+class DnsServer(Lifecycle):
     """Serve `zone` (or several zones) on `host` (an address or several; UDP and TCP on each,
     one port for all; port 0 picks one free on every address).
 
@@ -110,18 +110,6 @@ class DnsServer:
         self._clients: set[asyncio.Task[Any]] = set()  #: open TCP connections, cancelled at stop
 
     # -- lifecycle -------------------------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         """Bind both sockets and start answering; on any failure nothing stays open."""

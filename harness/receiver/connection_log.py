@@ -22,10 +22,9 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
 from harness.errors import ReceiverError
+from harness.lifecycle import Lifecycle
 
 #: Every protocol (ETH_P_ALL), in network byte order, for the packet socket.
 _ETH_P_ALL = 0x0003
@@ -55,7 +54,7 @@ class ConnectionAttempt:
         return "ipv6" if ":" in self.address else "ipv4"
 
 
-class ConnectionLog:
+class ConnectionLog(Lifecycle):
     """Record the SYNs to `port` on the network interface `interface` (a context manager)."""
 
     def __init__(self, interface: str, port: int = 25) -> None:
@@ -67,22 +66,6 @@ class ConnectionLog:
         self._lock = threading.Lock()
         self._seen: dict[tuple[str, int, str, int], ConnectionAttempt] = {}
         self._failure: OSError | None = None  #: why the reader stopped, if it did on its own
-
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         """Open the packet socket on the interface and start reading."""

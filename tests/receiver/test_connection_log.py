@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from harness.errors import ReceiverError
-from harness.receiver.connection_log import ConnectionLog, syn_of
+from harness.receiver.connection_log import ConnectionAttempt, ConnectionLog, syn_of
 from harness.waiting import wait_until
 
 
@@ -18,6 +18,21 @@ def free_port(host: str) -> int:
         probe.bind((host, 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+def refused_once(host: str, port: int) -> list[ConnectionAttempt]:
+    """Connect once to `host:port`, where nothing listens, and return what the log recorded
+    once it has the RST."""
+    with ConnectionLog("lo", port=port) as log:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((host, port), timeout=2)
+        wait_until(
+            lambda: [a.answer for a in log.attempts()] == ["refused"],
+            timeout=5,
+            what="a refused connection recorded",
+            seen=lambda: repr(log.attempts()),
+        )
+        return log.attempts()
 
 
 def test_records_accepted_and_refused_connections_once_each() -> None:
@@ -52,16 +67,7 @@ def test_ipv6_connections_name_their_family() -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6 here")
     port = free_port("::1")
-    with ConnectionLog("lo", port=port) as log:
-        with pytest.raises(ConnectionRefusedError):
-            socket.create_connection(("::1", port), timeout=2)
-        wait_until(
-            lambda: [a.answer for a in log.attempts()] == ["refused"],
-            timeout=5,
-            what="a refused connection recorded",
-            seen=lambda: repr(log.attempts()),
-        )
-        (attempt,) = log.attempts()
+    (attempt,) = refused_once("::1", port)
     assert (attempt.address, attempt.family, attempt.answer) == ("::1", "ipv6", "refused")
 
 
@@ -99,15 +105,8 @@ def test_works_past_a_thousand_open_descriptors() -> None:
     held = [socket.socket() for _ in range(1030)]
     try:
         port = free_port("127.0.0.1")
-        with ConnectionLog("lo", port=port) as log:
-            with pytest.raises(ConnectionRefusedError):
-                socket.create_connection(("127.0.0.1", port), timeout=2)
-            wait_until(
-                lambda: [a.answer for a in log.attempts()] == ["refused"],
-                timeout=5,
-                what="a refused connection recorded",
-                seen=lambda: repr(log.attempts()),
-            )
+        (attempt,) = refused_once("127.0.0.1", port)
+        assert attempt.address == "127.0.0.1"
     finally:
         for sock in held:
             sock.close()
