@@ -60,6 +60,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="sender MTAs the conformance suites run (comma-separated; default: all bundled)",
     )
     group.addoption(
+        "--target-dir",
+        dest="mailstorm_target_dirs",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="the user's own sender, a folder like a bundled target (docs/user-targets.md); "
+        "repeatable; without --targets, only these run",
+    )
+    group.addoption(
         "--scenarios",
         dest="mailstorm_scenarios",
         default=None,

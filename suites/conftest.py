@@ -15,12 +15,13 @@ import pytest
 from harness.main_job import MainJob, run_main_job
 from harness.results import Matrix
 from harness.scenarios import Scenario, load_catalogue, select
-from harness.targets import parse_target_list, target_names
+from harness.targets import chosen_targets
 
 
 def selected_targets(config: pytest.Config) -> list[str]:
-    value = config.getoption("mailstorm_targets")
-    return parse_target_list(value) if value else target_names()
+    return chosen_targets(
+        config.getoption("mailstorm_targets"), config.getoption("mailstorm_target_dirs") or []
+    )
 
 
 def selected_scenarios(config: pytest.Config) -> list[Scenario]:

@@ -19,7 +19,7 @@ from harness.matrix import DEFAULT_TIME_SCALES
 from harness.report import format_differences, load_baseline
 from harness.results import Schedule
 from harness.scenarios import Scenario, Tier, load_catalogue, load_scenario, select
-from harness.targets import parse_target_list, target_names
+from harness.targets import chosen_targets, target_names
 
 
 def register(commands: Any) -> None:
@@ -34,9 +34,16 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--targets",
-        default=",".join(target_names()),
         metavar="LIST",
-        help=f"comma-separated sender MTAs (default: all bundled: {','.join(target_names())})",
+        help="comma-separated sender MTAs (default: all bundled, "
+        f"{','.join(target_names())}; with --target-dir, only the user's targets)",
+    )
+    parser.add_argument(
+        "--target-dir",
+        action="append",
+        metavar="DIR",
+        help="the user's own sender: a folder with a target.toml naming the bundled target it "
+        "extends and the user's configuration (docs/user-targets.md); repeatable",
     )
     parser.add_argument(
         "--scenario",
@@ -94,7 +101,7 @@ def register(commands: Any) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
-    targets = parse_target_list(arguments.targets)
+    targets = chosen_targets(arguments.targets, arguments.target_dir or [])
     scenarios = _scenarios(arguments.scenario)
     scales = _time_scales(arguments.time_scale)
     job = MainJob(

@@ -24,9 +24,16 @@ from harness.targets.registry import (
     target_class,
     target_metadata,
     target_names,
+    user_target_names,
 )
 from harness.targets.routes import Hop, Resolver, RouteError, RouteTable
 from harness.targets.time_scaling import TimeScaling, scale_whole_seconds
+from harness.targets.user_target import (
+    UserTarget,
+    chosen_targets,
+    load_user_target,
+    read_user_target,
+)
 
 __all__ = [
     "BOUNCE_DOMAIN",
@@ -46,12 +53,17 @@ __all__ = [
     "TargetError",
     "TargetStartError",
     "TimeScaling",
+    "UserTarget",
     "build_message",
     "bundled_targets",
+    "chosen_targets",
+    "load_user_target",
     "parse_target_list",
     "queue_ids_of",
+    "read_user_target",
     "scale_whole_seconds",
     "target_class",
     "target_metadata",
     "target_names",
+    "user_target_names",
 ]

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from harness.containers import ContainerService, TargetMetadata, load_target_metadata
-from harness.errors import MailstormError
+from harness.errors import MailstormError, TargetMetadataError
 from harness.message_ids import HEADER, new_message_id, sender_address
 from harness.results import ScaledParameter
 from harness.targets.clock_warp import (
@@ -85,6 +85,13 @@ class SenderTarget(ContainerService):
     #: scaled schedule puts it: whole-second times and comparison slack. Each MTA states its
     #: source; k times this is the ± on a measured retry time (`retry_uncertainty`).
     retry_clock_slack: ClassVar[float] = 1.0
+    #: The configuration fragment a user target of this driver brings (`main.cf`); None: this
+    #: driver takes no user configuration (harness/targets/user_target.py)
+    user_config_file: ClassVar[str | None] = None
+    #: A user target's settings, applied over the stock configuration; empty for a bundled one
+    user_settings: ClassVar[Mapping[str, str]] = {}
+    #: A user target's folder; None for a bundled one
+    user_folder: ClassVar[Path | None] = None
 
     def __init__(
         self,
@@ -215,6 +222,12 @@ class SenderTarget(ContainerService):
     def submit_command(self, sender: str, recipients: Sequence[str]) -> list[str]:
         """The local submission command; the message comes on its standard input."""
         return ["/usr/sbin/sendmail", "-oi", "-f", sender, "--", *recipients]
+
+    @classmethod
+    def parse_user_config(cls, text: str, *, source: str) -> dict[str, str]:
+        """A user target's configuration fragment as settings; errors name `source` and the
+        line. Drivers that take user configuration override this."""
+        raise TargetMetadataError(f"{source}: target {cls.name} takes no user configuration")
 
     @classmethod
     def folder(cls) -> Path:

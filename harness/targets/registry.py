@@ -41,6 +41,22 @@ def bundled_targets() -> dict[str, type[SenderTarget]]:
     return found
 
 
+#: User targets registered in this process (harness/targets/user_target.py), by name.
+_USER_TARGETS: dict[str, type[SenderTarget]] = {}
+
+
+def register_user_target(driver: type[SenderTarget]) -> None:
+    """Make a user target's driver known by its name, beside the bundled ones."""
+    if driver.name in bundled_targets():
+        raise TargetMetadataError(f"{driver.name!r} is a bundled target's name")
+    _USER_TARGETS[driver.name] = driver
+
+
+def user_target_names() -> list[str]:
+    """The user targets registered in this process, in registration order."""
+    return list(_USER_TARGETS)
+
+
 def target_names() -> list[str]:
     """The bundled targets' names, sorted."""
     return sorted(bundled_targets())
@@ -48,10 +64,13 @@ def target_names() -> list[str]:
 
 def target_class(name: str) -> type[SenderTarget]:
     """The driver for `name`, or a clear error listing the known targets."""
+    key = name.lower()
+    if key in _USER_TARGETS:
+        return _USER_TARGETS[key]
     try:
-        return bundled_targets()[name.lower()]
+        return bundled_targets()[key]
     except KeyError:
-        known = ", ".join(target_names())
+        known = ", ".join([*target_names(), *user_target_names()])
         raise UnknownTargetError(f"unknown target {name!r} (known: {known})") from None
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from harness.durations import format_duration
+from harness.errors import TargetMetadataError
 from harness.message_ids import id_from_address
 from harness.results import ScaledParameter
 from harness.targets.base import SenderTarget
@@ -85,14 +86,55 @@ class PostfixTarget(SenderTarget):
     #: (qmgr_active.c, qmgr_active_defer and qmgr_active_feed, 3.7.9 lines 160 and 203): a
     #: retry can come up to two wall seconds before its backoff is over.
     retry_clock_slack: ClassVar[float] = 2.0
+    user_config_file: ClassVar[str | None] = "main.cf"
+
+    @classmethod
+    def parse_user_config(cls, text: str, *, source: str) -> dict[str, str]:
+        """A `main.cf` fragment: `name = value` lines, `#` comments, and continuation lines
+        that start with white space (postconf(5)); a time parameter must be a Postfix time
+        value. Errors name the line."""
+        settings: dict[str, str] = {}
+        last: str | None = None
+        for number, raw in enumerate(text.splitlines(), start=1):
+            if not raw.strip() or raw.lstrip().startswith("#"):
+                continue
+            if raw[0].isspace():
+                if last is None:
+                    raise TargetMetadataError(
+                        f"{source}: line {number}: a continuation line before any setting"
+                    )
+                settings[last] = f"{settings[last]} {raw.strip()}".strip()
+                continue
+            name, equals, value = raw.partition("=")
+            name = name.strip()
+            if not equals or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise TargetMetadataError(
+                    f"{source}: line {number} {raw.strip()!r}: not `name = value`"
+                )
+            settings[name] = value.strip()
+            last = name
+        for name in TIME_PARAMETERS:
+            if name in settings and _TIME_VALUE.match(settings[name]) is None:
+                raise TargetMetadataError(
+                    f"{source}: {name} = {settings[name]!r}: not a Postfix time value "
+                    "(a number with an optional unit s, m, h, d, w)"
+                )
+        return settings
 
     def scale_time(self) -> TimeScaling:
+        """Scale Postfix's defaults, or a user target's own values where it sets them: the
+        compression starts from the configuration the user runs."""
         output = self.exec(["postconf", "-d", *TIME_PARAMETERS])
         defaults = dict(line.split(" = ", 1) for line in output.splitlines() if " = " in line)
+        values = {**defaults, **{k: v for k, v in self.user_settings.items() if k in defaults}}
         return TimeScaling(
             self.config_scale,
-            tuple(self._scaled(name, defaults[name]) for name in TIME_PARAMETERS),
+            tuple(self._scaled(name, values[name]) for name in TIME_PARAMETERS),
         )
+
+    def _basis(self, name: str) -> str:
+        """Where a time value comes from, for the checks' text."""
+        return "this target's configuration" if name in self.user_settings else "Postfix's default"
 
     def _scaled(self, name: str, value: str) -> ScaledParameter:
         found = _TIME_VALUE.match(value.strip())
@@ -145,14 +187,16 @@ class PostfixTarget(SenderTarget):
         failed its first attempt may be tried again `minimal_backoff_time` later, scan phase
         permitting."""
         backoff = self.scaling.get("minimal_backoff_time").default_seconds
-        return backoff, f"minimal_backoff_time = {format_duration(backoff)}, Postfix's default"
+        basis = self._basis("minimal_backoff_time")
+        return backoff, f"minimal_backoff_time = {format_duration(backoff)}, {basis}"
 
     def stock_give_up(self) -> tuple[float, str]:
         """After a delivery attempt that left recipients deferred, qmgr returns the message
         once `event_time() >= create_time + maximal_queue_lifetime` (qmgr_active.c,
         qmgr_active_done_25_generic): the first failed attempt past the lifetime bounces."""
         lifetime = self.scaling.get("maximal_queue_lifetime").default_seconds
-        return lifetime, f"maximal_queue_lifetime = {format_duration(lifetime)}, Postfix's default"
+        basis = self._basis("maximal_queue_lifetime")
+        return lifetime, f"maximal_queue_lifetime = {format_duration(lifetime)}, {basis}"
 
     def give_up_window(self) -> tuple[float, float]:
         """The attempt after the lifetime: at most one backoff (`maximal_backoff_time`) and one
@@ -170,6 +214,9 @@ class PostfixTarget(SenderTarget):
         )
         self.put_file(TRANSPORT_MAP, transport)
         settings = {
+            # A user target's own settings first: the harness's (routes, logging, the scaled
+            # times, computed from the user's values) win where both set one.
+            **self.user_settings,
             "myhostname": self.hostname,
             "inet_interfaces": "loopback-only",
             "inet_protocols": "ipv4",

@@ -1,0 +1,84 @@
+"""User target folders: read, checked with errors that name the file and line, registered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import TargetMetadataError, UnknownTargetError
+from harness.targets import (
+    chosen_targets,
+    load_user_target,
+    read_user_target,
+    target_class,
+    target_names,
+)
+from harness.targets.postfix import DRIVER as POSTFIX
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "postfix-1d"
+
+
+def folder(tmp_path: Path, toml: str, main_cf: str = "") -> Path:
+    (tmp_path / "target.toml").write_text(toml)
+    (tmp_path / "main.cf").write_text(main_cf)
+    return tmp_path
+
+
+def test_the_example_extends_postfix_with_a_one_day_lifetime() -> None:
+    spec = read_user_target(EXAMPLE)
+    assert (spec.name, spec.extends) == ("postfix-1d", "postfix")
+    assert dict(spec.settings) == {
+        "maximal_queue_lifetime": "1d",
+        "bounce_queue_lifetime": "1d",
+    }
+    driver = load_user_target(EXAMPLE)
+    assert target_class("postfix-1d") is driver
+    assert issubclass(driver, POSTFIX)
+    assert driver.folder() == POSTFIX.folder()  # the same image
+    assert driver.user_settings == spec.settings
+
+
+def test_chosen_targets_are_the_users_alone_unless_bundled_ones_are_named() -> None:
+    assert chosen_targets(None, [EXAMPLE]) == ["postfix-1d"]
+    assert chosen_targets("postfix", [EXAMPLE]) == ["postfix", "postfix-1d"]
+    assert chosen_targets(None, []) == target_names()
+
+
+def test_main_cf_continuation_lines_and_comments() -> None:
+    text = "# comment\nsmtp_tls_security_level =\n  may\n\nmaximal_queue_lifetime = 36h\n"
+    settings = POSTFIX.parse_user_config(text, source="main.cf")
+    assert settings == {"smtp_tls_security_level": "may", "maximal_queue_lifetime": "36h"}
+
+
+@pytest.mark.parametrize(
+    ("toml", "main_cf", "message"),
+    [
+        ('name = "postfix"\nextends = "postfix"', "", "is a bundled target's: choose another"),
+        ('name = "Mine"\nextends = "postfix"', "", "name must be lower-case"),
+        ('name = "mine"\nextends = "sendmail"', "", "extends must name a bundled target"),
+        ('name = "mine"\nextends = "postfix"\nimage = "x"', "", "unknown key image"),
+        ('name = "mine"\nextends = "postfix"', "no equals here\n", "line 1 'no equals here'"),
+        (
+            'name = "mine"\nextends = "postfix"',
+            "maximal_queue_lifetime = one day\n",
+            "maximal_queue_lifetime = 'one day': not a Postfix time value",
+        ),
+        ('name = "mine"\nextends = "postfix"\nconfig = "nope.cf"', "", "nope.cf: cannot read"),
+        ('name = "mine"\nextends = [', "", "invalid TOML"),
+    ],
+)
+def test_bad_folders_are_one_clear_error(
+    tmp_path: Path, toml: str, main_cf: str, message: str
+) -> None:
+    with pytest.raises(TargetMetadataError) as raised:
+        read_user_target(folder(tmp_path, toml, main_cf))
+    assert message in str(raised.value)
+    assert str(tmp_path) in str(raised.value)
+
+
+def test_a_missing_folder_and_an_unknown_target(tmp_path: Path) -> None:
+    with pytest.raises(TargetMetadataError, match="not a folder"):
+        read_user_target(tmp_path / "absent")
+    with pytest.raises(UnknownTargetError, match="unknown target 'nobody'"):
+        target_class("nobody")
