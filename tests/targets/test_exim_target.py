@@ -138,7 +138,7 @@ def test_the_scaled_retry_rule_keeps_debians_shape() -> None:
     routes = RouteTable.to_one([DOMAIN, BOUNCE_DOMAIN], "10.0.0.1", 25)
     target = EximTarget(routes, time_scale=TIME_SCALE)  # not started: no container needed
     defaults = debian_defaults()
-    target.debian_retry_rule = defaults.retry_rule
+    target.retry_algorithms = defaults.retry_rule
     target.scaling = defaults.scaled(TIME_SCALE)
     assert target.retry_rule() == "F,40s,5s; G,320s,20s,1.5; F,1920s,120s"
     assert target.queue_interval == 10

@@ -14,6 +14,8 @@ from harness.targets import (
     target_class,
     target_names,
 )
+from harness.targets.exim import DRIVER as EXIM
+from harness.targets.exim.config import DebianDefaults
 from harness.targets.postfix import DRIVER as POSTFIX
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "postfix-1d"
@@ -82,3 +84,46 @@ def test_a_missing_folder_and_an_unknown_target(tmp_path: Path) -> None:
         read_user_target(tmp_path / "absent")
     with pytest.raises(UnknownTargetError, match="unknown target 'nobody'"):
         target_class("nobody")
+
+
+EXIM_EXAMPLE = EXAMPLE.parent / "exim-1d"
+
+
+def test_an_exim_target_brings_its_retry_rule_and_times() -> None:
+    spec = read_user_target(EXIM_EXAMPLE)
+    assert spec.extends == "exim"
+    assert dict(spec.settings) == {"retry_rule": "F,2h,15m; F,1d,1h", "delay_warning": "6h"}
+    assert issubclass(load_user_target(EXIM_EXAMPLE), EXIM)
+    # The user's rule and warning replace Debian's; the rest stays Debian's.
+    debian_config = "begin retry\n* * F,2h,15m; G,16h,1h,1.5; F,4d,6h\n"
+    defaults = DebianDefaults.parse(
+        main="delay_warning = 1d\nretry_interval_max = 1d\nretry_data_expire = 1w\n"
+        "ignore_bounce_errors_after = 2d\ntimeout_frozen_after = 0s\n",
+        transport="connect_timeout = 5m\ncommand_timeout = 5m\ndata_timeout = 5m\n"
+        "final_timeout = 10m\n",
+        default_file="QUEUEINTERVAL='30m'\n",
+        config=debian_config,
+        overrides=spec.settings,
+    )
+    seconds = dict(defaults.seconds)
+    assert seconds["delay_warning"] == 6 * 3600
+    assert seconds["retry[2].cutoff"] == 86400
+    assert "retry[3].cutoff" not in seconds
+    assert seconds["queue_interval"] == 1800
+
+
+@pytest.mark.parametrize(
+    ("exim_conf", "message"),
+    [
+        ("retry_rule = G,1d,1h\n", "expected F,<cutoff>,<interval>"),
+        ("retry_rule = F,one day,1h\n", "is not an Exim time value"),
+        ("system_filter = /etc/x\n", "line 1 'system_filter = /etc/x': expected `name = value`"),
+        ("delay_warning = soon\n", "line 1: 'soon' is not an Exim time value"),
+    ],
+)
+def test_bad_exim_fragments_name_the_line(tmp_path: Path, exim_conf: str, message: str) -> None:
+    (tmp_path / "target.toml").write_text('name = "mine"\nextends = "exim"\n')
+    (tmp_path / "exim.conf").write_text(exim_conf)
+    with pytest.raises(TargetMetadataError) as raised:
+        read_user_target(tmp_path)
+    assert message in str(raised.value)

@@ -53,6 +53,11 @@ TRANSPORT_TIMES = ("connect_timeout", "command_timeout", "data_timeout", "final_
 
 QUEUE_INTERVAL = "queue_interval"
 
+#: A user target's catch-all retry rule, in Exim's syntax (`F,2h,15m; G,16h,1h,1.5; F,4d,6h`).
+RETRY_RULE = "retry_rule"
+#: What a user target's Exim fragment may set: the times the harness scales and the rule.
+USER_SETTINGS = (*MAIN_TIMES, *TRANSPORT_TIMES, QUEUE_INTERVAL, RETRY_RULE)
+
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -81,14 +86,32 @@ class DebianDefaults:
     retry_rule: tuple[RetryAlgorithm, ...]
 
     @classmethod
-    def parse(cls, *, main: str, transport: str, default_file: str, config: str) -> Self:
+    def parse(
+        cls,
+        *,
+        main: str,
+        transport: str,
+        default_file: str,
+        config: str,
+        overrides: Mapping[str, str] | None = None,
+    ) -> Self:
         """From `exim -bP <MAIN_TIMES>`, `exim -bP transport remote_smtp`, /etc/default/exim4
-        and `exim -bP config`, all run against Debian's generated configuration."""
-        main_values, transport_values = _bp_values(main), _bp_values(transport)
-        interval = _shell_variable(default_file, "QUEUEINTERVAL")
+        and `exim -bP config`, all run against Debian's generated configuration; a user
+        target's `overrides` (USER_SETTINGS: its times and `retry_rule`) replace Debian's."""
+        given = dict(overrides or {})
+        main_values = {**_bp_values(main), **{k: v for k, v in given.items() if k in MAIN_TIMES}}
+        transport_values = {
+            **_bp_values(transport),
+            **{k: v for k, v in given.items() if k in TRANSPORT_TIMES},
+        }
+        interval = given.get(QUEUE_INTERVAL) or _shell_variable(default_file, "QUEUEINTERVAL")
         if interval is None:
             raise EximConfigError(f"{DEBIAN_DEFAULTS} sets no QUEUEINTERVAL")
-        rule = parse_retry_rule(config)
+        rule = (
+            parse_retry_algorithms(given[RETRY_RULE])
+            if RETRY_RULE in given
+            else parse_retry_rule(config)
+        )
         seconds: list[tuple[str, int]] = []
         for name in MAIN_TIMES:
             # delay_warning is a list of times; Debian's (Exim's default) has a single one.
@@ -151,15 +174,31 @@ def parse_retry_rule(config: str) -> tuple[RetryAlgorithm, ...]:
         if words[:1] == ["begin"]:
             section = words[1:2] == ["retry"]
         elif section and words[:2] == ["*", "*"] and len(words) > 2:
-            rule = []
-            for part in " ".join(words[2:]).split(";"):
-                letter, *parameters = (p.strip() for p in part.split(","))
-                if letter:
-                    times = tuple(parse_exim_time(p) for p in parameters[:2])
-                    rule.append(RetryAlgorithm(letter, times, tuple(parameters[2:])))
+            rule = parse_retry_algorithms(" ".join(words[2:]))
             if rule:
-                return tuple(rule)
+                return rule
     raise EximConfigError("the configuration has no catch-all ('* *') retry rule")
+
+
+def parse_retry_algorithms(text: str) -> tuple[RetryAlgorithm, ...]:
+    """A retry rule's algorithms, `F,2h,15m; G,16h,1h,1.5; F,4d,6h` (Exim's spec, "Retry
+    configuration"): F takes a cutoff and an interval, G and H also a factor."""
+    rule = []
+    for part in text.split(";"):
+        letter, *parameters = (p.strip() for p in part.split(","))
+        if not letter:
+            continue
+        expected = 2 if letter == "F" else 3 if letter in ("G", "H") else None
+        if expected is None or len(parameters) != expected:
+            raise EximConfigError(
+                f"retry rule part {part.strip()!r}: expected F,<cutoff>,<interval> or "
+                "G|H,<cutoff>,<interval>,<factor>"
+            )
+        times = tuple(parse_exim_time(p) for p in parameters[:2])
+        rule.append(RetryAlgorithm(letter, times, tuple(parameters[2:])))
+    if not rule:
+        raise EximConfigError(f"retry rule {text!r}: no algorithm in it")
+    return tuple(rule)
 
 
 def hop_name(hop: Hop) -> str:

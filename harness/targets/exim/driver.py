@@ -32,6 +32,7 @@ from importlib.resources import files
 from typing import ClassVar
 
 from harness.durations import format_duration
+from harness.errors import TargetMetadataError
 from harness.message_ids import id_from_address
 from harness.targets.base import SenderTarget
 from harness.targets.exim.config import (
@@ -41,14 +42,18 @@ from harness.targets.exim.config import (
     HOSTS_FILE,
     MAIN_TIMES,
     QUEUE_INTERVAL,
+    RETRY_RULE,
     SETTINGS_FILE,
     TEMPLATE_NAME,
     TRANSPORT_TIMES,
+    USER_SETTINGS,
     DebianDefaults,
     EximConfigError,
     RetryAlgorithm,
     host_retry_key,
     hosts_file,
+    parse_exim_time,
+    parse_retry_algorithms,
     route_list,
 )
 from harness.targets.exim.parsers import (
@@ -90,25 +95,63 @@ class EximTarget(SenderTarget):
 
     # -- time -----------------------------------------------------------------------------------
 
-    #: Debian's catch-all retry rule, unscaled; read by `scale_time`.
-    debian_retry_rule: tuple[RetryAlgorithm, ...] = ()
+    #: The catch-all retry rule (Debian's, or a user target's), unscaled; read by `scale_time`.
+    retry_algorithms: tuple[RetryAlgorithm, ...] = ()
+
+    user_config_file: ClassVar[str | None] = "exim.conf"
+
+    @classmethod
+    def parse_user_config(cls, text: str, *, source: str) -> dict[str, str]:
+        """A user target's Exim settings: `name = value` lines (`#` comments) naming the times
+        the harness scales (`delay_warning`, `retry_interval_max`, the smtp transport's
+        timeouts, `queue_interval`) and `retry_rule`, the catch-all rule in Exim's syntax.
+        The rest of Exim's configuration is the harness's template, so other names are refused.
+        Errors name the line."""
+        settings: dict[str, str] = {}
+        for number, raw in enumerate(text.splitlines(), start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, equals, value = line.partition("=")
+            name, value = name.strip(), value.strip()
+            if not equals or name not in USER_SETTINGS:
+                raise TargetMetadataError(
+                    f"{source}: line {number} {line!r}: expected `name = value` with a name "
+                    f"among {', '.join(USER_SETTINGS)}"
+                )
+            try:
+                if name == RETRY_RULE:
+                    parse_retry_algorithms(value)
+                else:
+                    for part in value.split(":"):
+                        parse_exim_time(part)
+            except EximConfigError as error:
+                raise TargetMetadataError(f"{source}: line {number}: {error}") from None
+            settings[name] = value
+        return settings
+
+    def _basis(self, what: str = RETRY_RULE) -> str:
+        """Whose value it is, for the checks' text."""
+        return "this target's" if what in self.user_settings else "Debian's"
 
     def scale_time(self) -> TimeScaling:
-        """Debian's times in the image, divided by k: main section, transport, queue, retry."""
+        """Debian's times in the image (a user target's own where it sets them), divided by
+        k: main section, transport, queue, retry."""
         debian = ["exim", "-C", DEBIAN_CONFIG, "-bP"]
         defaults = DebianDefaults.parse(
             main=self.exec([*debian, *MAIN_TIMES]),
             transport=self.exec([*debian, "transport", "remote_smtp"]),
             default_file=self.exec(["cat", DEBIAN_DEFAULTS]),
             config=self.exec([*debian, "config"]),
+            overrides=self.user_settings,
         )
-        self.debian_retry_rule = defaults.retry_rule
+        self.retry_algorithms = defaults.retry_rule
         return defaults.scaled(self.config_scale)
 
     def retry_rule(self) -> str:
         """The scaled retry rule, in Exim's syntax (`F,40s,5s; G,320s,20s,1.5; ...`)."""
         parts = []
-        for index, algorithm in enumerate(self.debian_retry_rule, start=1):
+        for index, algorithm in enumerate(self.retry_algorithms, start=1):
             times = [
                 f"{self.scaling.get(f'retry[{index}].{role}').configured_seconds:g}s"
                 for role, _ in algorithm.named_times()
@@ -138,29 +181,30 @@ class EximTarget(SenderTarget):
         interval = self.scaling.get("retry[1].interval").default_seconds
         runs = self.scaling.get(QUEUE_INTERVAL).default_seconds
         return interval, (
-            f"Debian's retry rule: due {format_duration(interval)} after a failure, tried by the "
+            f"{self._basis()} retry rule: due {format_duration(interval)} after a failure, "
+            "tried by the "
             f"next queue run (every {format_duration(runs)}), so {format_duration(interval)} to "
             f"{format_duration(interval + runs)} depending on the queue runner's phase"
         )
 
     def _final_cutoff(self) -> str:
-        return f"retry[{len(self.debian_retry_rule)}].cutoff"
+        return f"retry[{len(self.retry_algorithms)}].cutoff"
 
     def stock_give_up(self) -> tuple[float, str] | None:
         """An address that fails after it has been failing (or queued) for longer than the
         retry rule's final cutoff times out and is bounced (retry.c, retry_update: the rule
         search finds no un-timed-out rule); Debian's rule ends `F,4d,6h`."""
-        if not self.debian_retry_rule:
+        if not self.retry_algorithms:
             return None
         cutoff = self.scaling.get(self._final_cutoff()).default_seconds
-        return cutoff, f"Debian's retry rule's final cutoff, {format_duration(cutoff)}"
+        return cutoff, f"{self._basis()} retry rule's final cutoff, {format_duration(cutoff)}"
 
     def give_up_window(self) -> tuple[float, float] | None:
         """The first queue run after the final cutoff: once a message has been queued longer
         than it, a queue run tries the address whatever its next-try time (retry.c,
         retry_ultimate_address_timeout), and the failure bounces it; so no 6-hour interval
         intervenes. Up to `retry_clock_slack` early."""
-        if not self.debian_retry_rule:
+        if not self.retry_algorithms:
             return None
         cutoff = self.scaling.get(self._final_cutoff())
         runs = self.scaling.get(QUEUE_INTERVAL).effective_real_seconds
