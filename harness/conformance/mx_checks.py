@@ -131,8 +131,9 @@ def _equal_preference(check: CheckInput) -> tuple[Outcome, str, dict[str, object
 
 
 def _null_mx(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
-    """RFC 7505: a domain whose MX is `0 .` accepts no mail; a sender MUST NOT try to
-    deliver to it and fails the message at once (SHOULD use 556 and 5.1.10, 4.2)."""
+    """RFC 7505: a domain whose MX is `0 .` accepts no mail; a sender must not try to
+    deliver to it and fails the message at once (RFC 7505 registers the status 5.1.10 for it:
+    the detail shows which status the DSN used)."""
     e = check.evidence
     u = check.time_uncertainty
     bounced = sorted(f.settled_t or 0.0 for f in e.fates if f.fate is Fate.BOUNCED)

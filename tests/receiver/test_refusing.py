@@ -15,9 +15,11 @@ from harness.receiver import Stage
 from tests.smtp_probe import Probe
 
 
-def connect(receiver: Receiver) -> bool:
+def reachable(receiver: Receiver, name: str = "primary") -> bool:
+    """Whether the listener `name` accepts a connection (the only one's name is "primary")."""
+    bound = receiver.listener(name)
     try:
-        socket.create_connection((receiver.host, receiver.port), timeout=2).close()
+        socket.create_connection((bound.host, bound.port), timeout=2).close()
     except ConnectionRefusedError:
         return False
     return True
@@ -28,9 +30,9 @@ def test_refuses_until_the_outage_ends_then_serves(tmp_path: Path) -> None:
     scale = 72 * 3600 / 0.4
     with Receiver(journal=tmp_path / "j.sqlite", time_scale=scale, refuse_until=72 * 3600) as rx:
         started = time.monotonic()
-        assert not connect(rx)
+        assert not reachable(rx)
         deadline = started + 10
-        while not connect(rx):
+        while not reachable(rx):
             assert time.monotonic() < deadline, "the receiver never opened"
             time.sleep(0.02)
         assert time.monotonic() - started >= 0.4 - 0.002
@@ -40,7 +42,7 @@ def test_refuses_until_the_outage_ends_then_serves(tmp_path: Path) -> None:
 
 def test_refuses_for_ever(tmp_path: Path) -> None:
     with Receiver(journal=tmp_path / "j.sqlite", refuse_until=math.inf) as rx:
-        assert not connect(rx)
+        assert not reachable(rx)
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection((rx.host, rx.port), timeout=2)
         assert rx.port > 0
@@ -53,20 +55,11 @@ def test_reset_restarts_the_refusal_window(tmp_path: Path) -> None:
             time.sleep(0.3)
             rx.reset()
         restarted = time.monotonic()
-        assert not connect(rx)  # 0.9 s after start: still closed, the window restarted
-        while not connect(rx):
+        assert not reachable(rx)  # 0.9 s after start: still closed, the window restarted
+        while not reachable(rx):
             assert time.monotonic() < restarted + 10, "the receiver never opened"
             time.sleep(0.02)
         assert time.monotonic() - restarted >= 0.5 - 0.002
-
-
-def reachable(receiver: Receiver, name: str) -> bool:
-    bound = receiver.listener(name)
-    try:
-        socket.create_connection((bound.host, bound.port), timeout=2).close()
-    except ConnectionRefusedError:
-        return False
-    return True
 
 
 def test_refusals_per_listener(tmp_path: Path) -> None:
