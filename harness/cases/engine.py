@@ -279,15 +279,7 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
                 _inject_due(case)
                 if len(case.sent) < case.scenario.messages:
                     continue
-                evidence = case.ledger.read(time.monotonic())
-                if case.site is not None:
-                    connections, lookups = case.site.evidence(case.scenario, case.ledger)
-                    evidence = dataclasses.replace(
-                        evidence,
-                        attempts=case.site.named(case.scenario, evidence.attempts),
-                        connections=connections,
-                        lookups=lookups,
-                    )
+                evidence = _read(case)
                 deadline = case.started + case.scenario.observe / case.time_scale
                 settled = case.scenario.settle and evidence.settled()
                 if settled and case.receiver.open_sessions and time.monotonic() < deadline:
@@ -295,7 +287,10 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
                     # the session has closed, or the attempt shows the reply before (354).
                     continue
                 if settled or time.monotonic() >= deadline:
-                    _finish(case, evidence)
+                    # Read again: a session that closed after the read above (and before the
+                    # check) has its reply and its end in the journal only now. CI once caught
+                    # the stale read: a delivered attempt with no reply, cut before its end.
+                    _finish(case, _read(case))
             except MailstormError as error:
                 case.result = _error_result(case, error)
             if case.result is not None:
@@ -305,6 +300,22 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
                     f"{_fate_summary(case.result.fates)} ({time.monotonic() - campaign_start:.0f}s)"
                 )
         time.sleep(POLL_INTERVAL)
+
+
+def _read(case: _Case) -> CaseEvidence:
+    """The case's evidence now: everything the receiver did so far (its journal flushed), and
+    for a DNS/MX case the connections and lookups beside the sessions."""
+    case.receiver.flush()
+    evidence = case.ledger.read(time.monotonic())
+    if case.site is None:
+        return evidence
+    connections, lookups = case.site.evidence(case.scenario, case.ledger)
+    return dataclasses.replace(
+        evidence,
+        attempts=case.site.named(case.scenario, evidence.attempts),
+        connections=connections,
+        lookups=lookups,
+    )
 
 
 def _finish(case: _Case, evidence: CaseEvidence) -> None:
