@@ -279,7 +279,7 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
                 _inject_due(case)
                 if len(case.sent) < case.scenario.messages:
                     continue
-                evidence = _read(case)
+                evidence = case.ledger.read(time.monotonic())
                 deadline = case.started + case.scenario.observe / case.time_scale
                 settled = case.scenario.settle and evidence.settled()
                 if settled and case.receiver.open_sessions and time.monotonic() < deadline:
@@ -287,10 +287,10 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
                     # the session has closed, or the attempt shows the reply before (354).
                     continue
                 if settled or time.monotonic() >= deadline:
-                    # Read again: a session that closed after the read above (and before the
-                    # check) has its reply and its end in the journal only now. CI once caught
-                    # the stale read: a delivered attempt with no reply, cut before its end.
-                    _finish(case, _read(case))
+                    # Read again, flushed: a session that closed after the read above (and
+                    # before the check) has its reply and its end in the journal only now. CI
+                    # once caught the stale read: a delivered attempt with no reply, cut short.
+                    _finish(case, _final_evidence(case))
             except MailstormError as error:
                 case.result = _error_result(case, error)
             if case.result is not None:
@@ -302,9 +302,10 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
         time.sleep(POLL_INTERVAL)
 
 
-def _read(case: _Case) -> CaseEvidence:
-    """The case's evidence now: everything the receiver did so far (its journal flushed), and
-    for a DNS/MX case the connections and lookups beside the sessions."""
+def _final_evidence(case: _Case) -> CaseEvidence:
+    """The evidence the case is judged on: everything the receiver did so far (its journal
+    flushed), and for a DNS/MX case the connections and lookups beside the sessions. The polls
+    before it read the journal alone: settling needs no more."""
     case.receiver.flush()
     evidence = case.ledger.read(time.monotonic())
     if case.site is None:

@@ -19,10 +19,10 @@ from pathlib import Path
 from harness.containers.mx_network import MxNetwork
 from harness.dns import DnsServer
 from harness.ledger import Ledger
-from harness.receiver import ListenSpec
+from harness.receiver import BoundListener, ListenSpec
 from harness.receiver.connection_log import ConnectionLog
 from harness.results import Attempt, Connection, Lookup
-from harness.scenarios import HostAddresses, Scenario, scenario_zone
+from harness.scenarios import HostAddresses, MxHostSpec, Scenario, scenario_zone
 from harness.targets import Resolver
 
 #: The SMTP port: MX records carry none.
@@ -47,32 +47,40 @@ class MxSite:
         domains = tuple(s.domain for s in scenarios if s.uses_dns)
         return Resolver(self.network.name, servers, domains)
 
+    def _addresses(self, scenario: Scenario) -> list[tuple[MxHostSpec, str, str]]:
+        """(host, family, address) for each address the scenario's hosts publish."""
+        return [
+            (host, family, address)
+            for host in scenario.mx
+            for family in host.families
+            if (address := self.addresses[scenario.id][host.host].of(family)) is not None
+        ]
+
     def listeners(self, scenario: Scenario) -> list[ListenSpec]:
         """Port 25 of each of the scenario's hosts, per family it publishes; a scenario without
         hosts (a null MX, a name that does not exist) gets one unused listener on the gateway,
         so that its receiver still journals what (nothing) reached it."""
         specs = [
             ListenSpec(address, SMTP_PORT, host.listener(family))
-            for host in scenario.mx
-            for family in host.families
-            if (address := self.addresses[scenario.id][host.host].of(family)) is not None
+            for host, family, address in self._addresses(scenario)
         ]
         return specs or [ListenSpec(self.network.gateway4, 0, "no-mx-host")]
 
     def refusals(self, scenario: Scenario) -> dict[str, float]:
         """Each refusing host's listeners, and until when they refuse."""
         return {
-            listener.name: host.refuse_until
-            for host in scenario.mx
+            host.listener(family): host.refuse_until
+            for host, family, _ in self._addresses(scenario)
             if host.refuse_until is not None
-            for listener in self.listeners(scenario)
-            if listener.name and listener.name.startswith(f"{host.label}.")
         }
 
     def named(self, scenario: Scenario, attempts: Sequence[Attempt]) -> tuple[Attempt, ...]:
         """The sessions with their listener named by MX host and family (`mx2.ipv4`) instead
         of the address the receiver journals (`172.30.0.11:25`)."""
-        names = {str(spec).split("=", 1)[1]: spec.name for spec in self.listeners(scenario)}
+        names = {
+            BoundListener(host.listener(family), address, SMTP_PORT).address: host.listener(family)
+            for host, family, address in self._addresses(scenario)
+        }
         return tuple(
             dataclasses.replace(a, listener=names.get(a.listener) or a.listener) for a in attempts
         )
@@ -82,19 +90,16 @@ class MxSite:
     ) -> tuple[tuple[Connection, ...], tuple[Lookup, ...]]:
         """The scenario's connections and lookups so far, in real seconds since injection."""
         by_address = {
-            address: (host.label, family, host.preference)
-            for host in scenario.mx
-            for family in host.families
-            if (address := self.addresses[scenario.id][host.host].of(family)) is not None
+            address: (host, family) for host, family, address in self._addresses(scenario)
         }
         connections = tuple(
             Connection(
                 ledger.real(c.mono),
-                by_address[c.address][0],
+                by_address[c.address][0].label,
                 by_address[c.address][1],
                 c.address,
                 outcome={"accepted": "session"}.get(c.answer, c.answer),
-                preference=by_address[c.address][2],
+                preference=by_address[c.address][0].preference,
             )
             for c in self.connections.attempts()
             if c.address in by_address
