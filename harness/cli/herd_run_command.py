@@ -132,6 +132,11 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--no-pipelining", action="store_true", help="never pipeline MAIL/RCPT/DATA"
     )
+    parser.add_argument(
+        "--attempt-log",
+        action="store_true",
+        help="write every attempt of every message (herd-*.attempts.csv in the run directory)",
+    )
     parser.add_argument("--reports", default="reports", metavar="DIR", help="reports root")
     parser.set_defaults(run=run)
 
@@ -153,6 +158,7 @@ def run(arguments: argparse.Namespace) -> int:
         message_size=arguments.size,
         timeout=arguments.timeout,
         pipelining=not arguments.no_pipelining,
+        attempt_log=arguments.attempt_log,
     )
     # Refuse a bad curve or target before a run directory is made for it.
     curve_from_option(config.curve)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from harness.herd.run.curve import curve_class
 from harness.herd.run.locust_run import LoadRunConfig, run_load
 from harness.message_ids import id_from_address
 from harness.pytest_plugin import ReceiverFactory
@@ -37,12 +38,22 @@ PLAN = plan_from_mapping(
         ]
     }
 )
-BACKOFF = 1.0  # the curve's first retry offset, real seconds (time factor 1)
+#: The curve's class (curve_document's defaults): attempts at ages 0, 1 and 2 s (time factor 1).
+POLICY = curve_class("fast", (0.0, 1.0, 2.0), give_up=6.0)
 
 
 def csv_rows(path: Path) -> list[dict[str, str]]:
     with path.open() as stream:
         return list(csv.DictReader(stream))
+
+
+def attempt_rows(run_dir: Path) -> dict[str, list[dict[str, str]]]:
+    """The attempt log of a one-process run, by message id, in attempt order."""
+    (path,) = run_dir.glob("herd-*.attempts.csv")
+    by_message: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in csv_rows(path):
+        by_message[row["message_id"]].append(row)
+    return by_message
 
 
 def test_phases_failures_by_code_and_retry_policy(
@@ -59,6 +70,7 @@ def test_phases_failures_by_code_and_retry_policy(
             time_factor=1.0,
             run_time=40,
             drain=20,
+            attempt_log=True,
         ),
         run_dir=run_dir,
     )
@@ -86,10 +98,23 @@ def test_phases_failures_by_code_and_retry_policy(
     stage1 = {m: r for m, r in rcpt_replies.items() if r[0][1] == "550"}
     assert len(stage0) == 10
     assert len(stage1) == 10
-    # 4xx: the same message is attempted again, after the class's backoff, and accepted.
+    # 4xx: the same message is attempted again and accepted, not before the class's next
+    # attempt age after the 451 (ages count from the message's first release, which only the
+    # Locust side knows: its attempt log, on the same monotonic clock as the journal).
+    (record,) = records(run_dir).values()
+    start_mono = record["source"]["start_mono"]
+    logged = attempt_rows(run_dir)
     for message_id, attempts in stage0.items():
         assert [code for _, code in attempts] == ["451", "250"], message_id
-        assert attempts[1][0] - attempts[0][0] >= BACKOFF * 0.95, message_id
+        rows = logged[message_id]
+        assert [row["outcome"] for row in rows][-2:] == ["deferred", "delivered"], rows
+        first = start_mono + float(rows[0]["first_wall"])
+        age_at_451 = attempts[0][0] - first
+        upcoming = POLICY.next_attempt(age_at_451)
+        assert upcoming is not None, (message_id, age_at_451)
+        assert attempts[1][0] >= first + upcoming, (message_id, age_at_451, attempts)
+        # and the log says the same: the retry was released at its due age, not before
+        assert float(rows[-1]["released"]) >= float(rows[0]["first_wall"]) + upcoming - 1e-9
     # 5xx: bounced at once, never attempted again.
     assert all(len(attempts) == 1 for attempts in stage1.values())
     assert {id_from_address(m.mail_from) for m in accepted} == set(stage0)

@@ -68,6 +68,8 @@ class LoadRunConfig:
     message_size: int = 1024
     timeout: float = 30.0
     pipelining: bool = True
+    #: write every attempt beside each process's record (herd-*.attempts.csv)
+    attempt_log: bool = False
     #: recipients are user@stage-N.<domain>
     domain: str = "herd.mailstorm.test"
     reports: Path = Path("reports")
@@ -222,6 +224,8 @@ def locust_arguments(config: LoadRunConfig, host: str, port: int, out: Path) -> 
         arguments.append("--herd-no-pipelining")
     if config.allow_remote:
         arguments.append("--herd-allow-remote")
+    if config.attempt_log:
+        arguments.append("--herd-attempt-log")
     return [*arguments, *config.extra_locust_args]
 
 

@@ -14,11 +14,12 @@ the run when every worker has.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from harness.errors import MailstormError
 from harness.herd.run.curve import ArrivalCurve, Pacer, WorkerShare
 from harness.herd.run.load.arrival_curve import CURVE_OPTION_HELP, DEFAULT, curve_from_option
-from harness.herd.run.load.message_source import MessageSource
+from harness.herd.run.load.message_source import ATTEMPT_FIELDS, Attempt, MessageSource
 from harness.herd.run.target import check_target
 
 logger = logging.getLogger("mailstorm.herd")
@@ -96,6 +97,13 @@ def add_arguments(parser: Any) -> None:
         help="recipients are user@stage-N.DOMAIN (the target must accept those subdomains)",
     )
     group.add_argument(
+        "--herd-attempt-log",
+        action="store_true",
+        default=False,
+        help="write every attempt (message, number, release, take, outcome) beside the record",
+        include_in_web_ui=False,
+    )
+    group.add_argument(
         "--herd-out",
         default="",
         help="directory for each process's record (herd-<role>-<index>.json)",
@@ -117,6 +125,7 @@ class HerdSettings:
     allow_remote: bool
     out: str
     domain: str = "herd.mailstorm.test"
+    attempt_log: bool = False
 
     @classmethod
     def from_options(cls, options: Any) -> HerdSettings:
@@ -133,6 +142,7 @@ class HerdSettings:
             allow_remote=bool(getattr(options, "herd_allow_remote", False)),
             out=str(getattr(options, "herd_out", "") or ""),
             domain=str(getattr(options, "herd_domain", "") or "herd.mailstorm.test"),
+            attempt_log=bool(getattr(options, "herd_attempt_log", False)),
         )
         for name in ("time_factor", "volume", "timeout"):
             if getattr(settings, name) <= 0:
@@ -234,6 +244,7 @@ class HerdRuntime:
             time_factor=self.settings.time_factor,
             message_size=self.settings.message_size,
             domain=self.settings.domain,
+            attempt_log=self.settings.attempt_log,
         )
         self.source.start()
         if isinstance(runner, WorkerRunner):
@@ -301,9 +312,23 @@ class HerdRuntime:
         }
         index = self.share.index if isinstance(runner, WorkerRunner) else 0
         path = directory / f"herd-{self.role}-{index}.json"
+        if self.source is not None and self.source.attempts is not None:
+            write_attempts(path.with_suffix(".attempts.csv"), self.source.attempts)
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(record))
         temporary.replace(path)
+
+
+def write_attempts(path: Path, attempts: list[Attempt]) -> None:
+    """The attempt log as CSV, one row per session (wall times: seconds since the source's
+    start; the record's `start_mono` turns them into the system's monotonic clock)."""
+    temporary = path.with_suffix(".tmp")
+    with temporary.open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(ATTEMPT_FIELDS)
+        for attempt in attempts:
+            writer.writerow(astuple(attempt))
+    temporary.replace(path)
 
 
 def runtime_of(environment: Environment) -> HerdRuntime:

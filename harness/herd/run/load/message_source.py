@@ -9,6 +9,13 @@ connection trouble), which re-queues it at now + the class's next retry interval
 the time factor, or lets it expire past the class's give-up.
 
 Arrivals are released in `TICK` batches (10 ms), not spread within them.
+
+A class's retry offsets are ages since the message's first release, as a measured schedule
+states them, so a retry is due at `first_wall + offset`, not a fixed backoff after the
+deferral: a first attempt that waited for a free slot gets a shorter gap before its retry,
+as a queued message in the MTA whose schedule the class replays would. With `attempt_log`,
+every attempt is kept (`Attempt`) so that a run's retries can be checked against the
+receiver's own journal (both sides read the system-wide monotonic clock).
 """
 
 from __future__ import annotations
@@ -38,6 +45,25 @@ class Message:
     recipient: str
     first_wall: float  #: wall time of its first attempt in the run
     attempts: int = 0
+    released: float = 0.0  #: wall time this attempt was put on the ready queue
+    taken: float = 0.0  #: wall time a slot took this attempt
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One session of one message, as the attempt log keeps it (wall: seconds since start)."""
+
+    message_id: str
+    class_name: str
+    stage: int
+    number: int  #: 1 for the first attempt
+    first_wall: float  #: when the message was first released
+    released: float  #: when this attempt was put on the ready queue (due time, to a TICK)
+    taken: float  #: when a slot took it and began the session
+    outcome: str  #: delivered, bounced, deferred or abandoned
+
+
+ATTEMPT_FIELDS = tuple(Attempt.__dataclass_fields__)
 
 
 @dataclass
@@ -68,6 +94,7 @@ class MessageSource:
         time_factor: float,
         message_size: int,
         domain: str = "herd.mailstorm.test",
+        attempt_log: bool = False,
     ) -> None:
         self.curve = curve
         self.pacer = pacer
@@ -87,6 +114,8 @@ class MessageSource:
         self._start_mono = 0.0
         self._scheduler: gevent.Greenlet[Any, Any] | None = None
         self._class_names = [policy.name for policy in curve.classes]
+        #: Every attempt when asked for (memory grows with attempts: off for herd-scale runs).
+        self.attempts: list[Attempt] | None = [] if attempt_log else None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -106,6 +135,11 @@ class MessageSource:
         return time.monotonic() - self._start_mono
 
     @property
+    def start_mono(self) -> float:
+        """time.monotonic() at start: wall times plus this are the system's monotonic clock."""
+        return self._start_mono
+
+    @property
     def backlog(self) -> int:
         """Messages offered and not yet settled for good (queued, due, or in a session)."""
         counts = self.counts
@@ -121,6 +155,7 @@ class MessageSource:
 
     def take(self) -> Message:
         message: Message = self._ready.get()
+        message.taken = self.wall()
         message.attempts += 1
         self.counts.attempts += 1
         self.in_flight += 1
@@ -129,18 +164,18 @@ class MessageSource:
         return message
 
     def delivered(self, message: Message) -> None:
-        self._settled()
+        self._settled(message, "delivered")
         self.counts.delivered += 1
         self.counts.add(self._class_names[message.class_index], "delivered")
 
     def bounced(self, message: Message) -> None:
-        self._settled()
+        self._settled(message, "bounced")
         self.counts.bounced += 1
         self.counts.add(self._class_names[message.class_index], "bounced")
 
     def deferred(self, message: Message) -> None:
-        """Re-queue after the class's next retry interval (compressed), or let it expire."""
-        self._settled()
+        """Re-queue at the class's next attempt age (compressed), or let it expire."""
+        self._settled(message, "deferred")
         self.counts.deferred += 1
         name = self._class_names[message.class_index]
         self.counts.add(name, "deferred")
@@ -159,11 +194,30 @@ class MessageSource:
         """Its user was stopped mid-session: the message goes back to the queue, unsettled."""
         self.in_flight -= 1
         self.counts.abandoned += 1
+        self._log(message, "abandoned")
+        message.attempts -= 1
         self._ready.put(message)
 
-    def _settled(self) -> None:
+    def _settled(self, message: Message, outcome: str) -> None:
         self.in_flight -= 1
         self.last_settled = time.time()
+        self._log(message, outcome)
+
+    def _log(self, message: Message, outcome: str) -> None:
+        if self.attempts is None:
+            return
+        self.attempts.append(
+            Attempt(
+                message_id=message.id,
+                class_name=self._class_names[message.class_index],
+                stage=message.stage,
+                number=message.attempts,
+                first_wall=message.first_wall,
+                released=message.released,
+                taken=message.taken,
+                outcome=outcome,
+            )
+        )
 
     # -- the scheduler --------------------------------------------------------------------
 
@@ -195,6 +249,7 @@ class MessageSource:
                         sender=sender_address(message_id, sender_domain),
                         recipient=recipient,
                         first_wall=now,
+                        released=now,
                     )
                 )
             self.counts.offered += count
@@ -202,7 +257,9 @@ class MessageSource:
             row["offered"] = row.get("offered", 0) + count
         retries = self._retries
         while retries and retries[0][0] <= now:
-            self._ready.put(heapq.heappop(retries)[2])
+            message = heapq.heappop(retries)[2]
+            message.released = now
+            self._ready.put(message)
             self.counts.retries += 1
 
     def _sample(self, now: float) -> None:
@@ -227,6 +284,7 @@ class MessageSource:
         counts = self.counts
         return {
             "started": self.started,
+            "start_mono": self._start_mono,
             "first_session": self.first_session,
             "last_settled": self.last_settled,
             "offered": counts.offered,
