@@ -57,7 +57,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="mailstorm_targets",
         default=None,
         metavar="LIST",
-        help="sender MTAs the conformance suites run (comma-separated; default: all bundled)",
+        help="sender MTAs the conformance suites run (comma-separated, NAME@SUITE for another "
+        "Debian suite, 'all' for every version column; default: the bundled ones)",
     )
     group.addoption(
         "--target-dir",

@@ -35,8 +35,10 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--targets",
         metavar="LIST",
-        help="comma-separated sender MTAs (default: all bundled, "
-        f"{','.join(target_names())}; with --target-dir, only the user's targets)",
+        help="comma-separated sender MTAs, NAME@SUITE for another Debian suite "
+        "(postfix@bookworm), or 'all' for every bundled target and its versions side by side "
+        f"(default: the bundled ones on Debian stable, {','.join(target_names())}; with "
+        "--target-dir, only the user's targets)",
     )
     parser.add_argument(
         "--target-dir",

@@ -8,7 +8,7 @@ this package changes nothing), and our label-based cleanup does its job instead.
 
 from __future__ import annotations
 
-from harness.containers.base_image import ensure_base_image
+from harness.containers.base_image import DEFAULT_SUITE, SUITES, check_suite, ensure_base_image
 from harness.containers.cleanup import CleanupResult, remove_all, remove_own, remove_stale
 from harness.containers.engine import bridge_gateway, docker_client
 from harness.containers.images import ensure_image
@@ -22,12 +22,15 @@ from harness.containers.target_metadata import (
 )
 
 __all__ = [
+    "DEFAULT_SUITE",
     "PUBLISH_HOST",
+    "SUITES",
     "CleanupResult",
     "ContainerService",
     "ServiceError",
     "TargetMetadata",
     "bridge_gateway",
+    "check_suite",
     "disable_ryuk",
     "docker_client",
     "ensure_base_image",

@@ -1,8 +1,11 @@
-"""The Debian base image every target builds FROM, with or without a registry.
+"""The Debian base image every target builds FROM, with or without a registry, per suite.
 
-`ensure_base_image()` prefers the official `debian:bookworm-slim` (already present, or pulled
-with a short timeout). Where no registry answers, it bootstraps an equivalent base from the
-Debian mirror this machine's apt uses (`debootstrap --variant=minbase`) and `docker import`s it,
+A target builds on one Debian suite: today's stable (`trixie`) unless it asks for another
+(`postfix@bookworm`, `exim@forky`: `SUITES`). `ensure_base_image(suite=...)` prefers the
+official `debian:<suite>-slim` (already present, or pulled with a short timeout). Where no
+registry answers, it bootstraps an equivalent base from the Debian mirror this machine's apt
+uses (`debootstrap --variant=minbase`, with the `sid` script for a suite the host's debootstrap
+does not know yet, as Debian's own debootstrap does for testing) and `docker import`s it,
 tagged by a hash of everything that went into it, so it is built once per recipe and engine:
 the next call finds the tag and builds nothing. A file lock makes concurrent callers (xdist
 workers, parallel runs) wait for one build instead of starting their own.
@@ -37,10 +40,20 @@ from harness.errors import ImageBuildError, ToolMissingError
 
 logger = logging.getLogger(__name__)
 
-UPSTREAM_IMAGE = "debian:bookworm-slim"
 BASE_REPOSITORY = "mailstorm/base"
-SUITE = "bookworm"
+#: The suites a target can build on: oldstable, stable, testing (December 2026).
+SUITES = ("bookworm", "trixie", "forky")
+#: Today's Debian stable: what a target builds on unless it names another suite.
+DEFAULT_SUITE = "trixie"
+#: Suites with an -updates pocket and security support on the mirror; testing has neither in
+#: the sense a stable release does (forky-security exists but is empty until the release).
+STABLE_SUITES = frozenset({"bookworm", "trixie"})
 VARIANT = "minbase"
+#: Testing's Release file carries a Valid-Until a week ahead (stable's does not), and a mirror
+#: that is a snapshot serves it past that date: apt then refuses the whole suite ("Release file
+#: ... is expired"). A base of a testing suite accepts its mirror's snapshot as it is, which is
+#: what the image is for: the packages of that snapshot, named by version in every result.
+SNAPSHOT_APT_CONF = 'Acquire::Check-Valid-Until "false";\n'
 #: Seconds of silence after which a pull is given up (no registry usually fails much faster).
 PULL_TIMEOUT = 20
 #: Upper bound for debootstrap; a minbase bootstrap from a near mirror takes one to three minutes.
@@ -58,11 +71,16 @@ class BaseRecipe:
     architecture: str
     mirror: str
     sources_list: str
+    #: /etc/apt/apt.conf.d/99mailstorm, or empty for none
+    apt_conf: str = ""
     recipe_version: int = RECIPE_VERSION
 
     @property
     def digest(self) -> str:
-        canonical = json.dumps(asdict(self), sort_keys=True).encode()
+        fields = asdict(self)
+        if not self.apt_conf:  # added later: without one, the tags built before stay valid
+            del fields["apt_conf"]
+        canonical = json.dumps(fields, sort_keys=True).encode()
         return hashlib.sha256(canonical).hexdigest()[:12]
 
     @property
@@ -70,42 +88,62 @@ class BaseRecipe:
         return f"{BASE_REPOSITORY}:{self.suite}-{self.digest}"
 
 
-def host_recipe() -> BaseRecipe:
-    """The recipe for this machine: its Debian mirrors and architecture."""
+def upstream_image(suite: str) -> str:
+    """The official image a bootstrapped base of `suite` stands in for."""
+    return f"debian:{suite}-slim"
+
+
+def check_suite(suite: str) -> str:
+    """`suite` if the harness builds on it, else an ImageBuildError naming the ones it does."""
+    if suite not in SUITES:
+        raise ImageBuildError(f"unknown Debian suite {suite!r} (known: {', '.join(SUITES)})")
+    return suite
+
+
+def host_recipe(suite: str = DEFAULT_SUITE) -> BaseRecipe:
+    """The recipe of a `suite` base for this machine: its Debian mirrors and architecture."""
+    check_suite(suite)
     mirrors = debian_mirrors()
-    lines = [f"deb {mirrors.archive} {SUITE} main", f"deb {mirrors.archive} {SUITE}-updates main"]
-    if mirrors.security:
-        lines.append(f"deb {mirrors.security} {SUITE}-security main")
+    lines = [f"deb {mirrors.archive} {suite} main"]
+    if suite in STABLE_SUITES:
+        lines.append(f"deb {mirrors.archive} {suite}-updates main")
+        if mirrors.security:
+            lines.append(f"deb {mirrors.security} {suite}-security main")
     return BaseRecipe(
-        suite=SUITE,
+        suite=suite,
         variant=VARIANT,
         architecture=_dpkg_architecture(),
         mirror=mirrors.archive,
         sources_list="\n".join(lines) + "\n",
+        apt_conf="" if suite in STABLE_SUITES else SNAPSHOT_APT_CONF,
     )
 
 
-def ensure_base_image(client: docker.DockerClient | None = None) -> str:
-    """The tag of a Debian bookworm base image present in the engine, building it if need be.
+def ensure_base_image(
+    client: docker.DockerClient | None = None, *, suite: str = DEFAULT_SUITE
+) -> str:
+    """The tag of a Debian `suite` base image present in the engine, building it if need be.
 
-    Order: a local `debian:bookworm-slim`; a local bootstrapped base of this machine's recipe;
-    a pull of `debian:bookworm-slim` (skipped when MAILSTORM_BASE_PULL=0); a bootstrap.
+    Order: a local `debian:<suite>-slim`; a local bootstrapped base of this machine's recipe;
+    a pull of `debian:<suite>-slim` (skipped when MAILSTORM_BASE_PULL=0); a bootstrap.
     """
     client = client or docker_client()
-    if _has_image(client, UPSTREAM_IMAGE):
-        return UPSTREAM_IMAGE
-    recipe = host_recipe() if Path("/etc/apt").is_dir() else None
+    upstream = upstream_image(check_suite(suite))
+    if _has_image(client, upstream):
+        return upstream
+    recipe = host_recipe(suite) if Path("/etc/apt").is_dir() else None
     if recipe is not None and _has_image(client, recipe.tag):
         return recipe.tag
-    pull_error = _try_pull(client) if os.environ.get("MAILSTORM_BASE_PULL") != "0" else "disabled"
+    pull = os.environ.get("MAILSTORM_BASE_PULL") != "0"
+    pull_error = _try_pull(client, upstream) if pull else "disabled"
     if pull_error is None:
-        return UPSTREAM_IMAGE
+        return upstream
     if recipe is None:
         raise ImageBuildError(
-            f"cannot get {UPSTREAM_IMAGE} (pull: {pull_error}) and this machine has no apt "
+            f"cannot get {upstream} (pull: {pull_error}) and this machine has no apt "
             f"to bootstrap one: load it into the engine (docker load) or make a registry reachable"
         )
-    logger.info("pull of %s failed (%s); bootstrapping %s", UPSTREAM_IMAGE, pull_error, recipe.tag)
+    logger.info("pull of %s failed (%s); bootstrapping %s", upstream, pull_error, recipe.tag)
     bootstrap_base_image(client, recipe)
     return recipe.tag
 
@@ -115,11 +153,12 @@ def bootstrap_base_image(client: docker.DockerClient, recipe: BaseRecipe) -> Non
     with exclusive_lock(f"base-{recipe.digest}"):
         if _has_image(client, recipe.tag):
             return
-        debootstrap = _ensure_debootstrap()
+        upstream = upstream_image(recipe.suite)
+        debootstrap = _ensure_debootstrap(upstream)
         if os.geteuid() != 0:
             raise ImageBuildError(
-                f"no {UPSTREAM_IMAGE} (no registry) and debootstrap needs root to build an "
-                f"equivalent: run once as root, or load {UPSTREAM_IMAGE} into the engine"
+                f"no {upstream} (no registry) and debootstrap needs root to build an "
+                f"equivalent: run once as root, or load {upstream} into the engine"
             )
         # Leftovers of a build killed half-way are ours to remove: we hold the lock.
         workdir = cache_dir() / f"base-build-{recipe.digest}"
@@ -132,7 +171,8 @@ def bootstrap_base_image(client: docker.DockerClient, recipe: BaseRecipe) -> Non
             with log_path.open("w") as log:
                 _run(
                     [debootstrap, f"--variant={recipe.variant}", f"--arch={recipe.architecture}",
-                     recipe.suite, str(rootfs), recipe.mirror],
+                     recipe.suite, str(rootfs), recipe.mirror,
+                     *_debootstrap_script(debootstrap, recipe.suite)],
                     log, log_path, DEBOOTSTRAP_TIMEOUT,
                 )  # fmt: skip
                 _finish_rootfs(rootfs, recipe)
@@ -150,6 +190,8 @@ def bootstrap_base_image(client: docker.DockerClient, recipe: BaseRecipe) -> Non
 def _finish_rootfs(rootfs: Path, recipe: BaseRecipe) -> None:
     """Make the tree look like the official image: apt configured, caches and host traces gone."""
     (rootfs / "etc/apt/sources.list").write_text(recipe.sources_list)
+    if recipe.apt_conf:
+        (rootfs / "etc/apt/apt.conf.d/99mailstorm").write_text(recipe.apt_conf)
     for pattern in ("var/lib/apt/lists/*", "var/cache/apt/*.bin", "var/cache/apt/archives/*.deb"):
         for path in rootfs.glob(pattern):
             if path.is_file() or path.is_symlink():
@@ -175,9 +217,21 @@ def _import(client: docker.DockerClient, tarball: Path, recipe: BaseRecipe, log:
         raise ImageBuildError(f"docker import of {recipe.tag} did not produce it: {answer}")
 
 
-def _try_pull(client: docker.DockerClient) -> str | None:
-    """Pull the upstream image; None on success, else why it failed (one line)."""
-    repository, tag = UPSTREAM_IMAGE.split(":", 1)
+def _debootstrap_script(debootstrap: str, suite: str) -> list[str]:
+    """No argument when debootstrap knows `suite`; else its `sid` script (a host's debootstrap
+    predates the next testing suite: bookworm's knows trixie, not forky)."""
+    scripts = Path(debootstrap).resolve().parent.parent / "share/debootstrap/scripts"
+    for folder in (scripts, Path("/usr/share/debootstrap/scripts")):
+        if (folder / suite).exists():
+            return []
+        if (folder / "sid").exists():
+            return [str(folder / "sid")]
+    return []
+
+
+def _try_pull(client: docker.DockerClient, image: str) -> str | None:
+    """Pull `image`; None on success, else why it failed (one line)."""
+    repository, tag = image.split(":", 1)
     saved = client.api.timeout
     client.api.timeout = PULL_TIMEOUT  # per read: a slow but live pull goes on
     try:
@@ -197,14 +251,14 @@ def _has_image(client: docker.DockerClient, name: str) -> bool:
     return True
 
 
-def _ensure_debootstrap() -> str:
+def _ensure_debootstrap(upstream: str) -> str:
     found = shutil.which("debootstrap")
     if found:
         return found
     is_debian_root = os.geteuid() == 0 and Path("/etc/debian_version").exists()
     if not (is_debian_root and shutil.which("apt-get")):
         raise ToolMissingError(
-            f"no {UPSTREAM_IMAGE} (no registry) and no debootstrap to build an equivalent: "
+            f"no {upstream} (no registry) and no debootstrap to build an equivalent: "
             "install debootstrap (Debian package 'debootstrap'), or load the image into the engine"
         )
     environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}

@@ -3,8 +3,9 @@
 The build context is the folder's `image/` plus the shared build files (`build_files/`: the
 clock-warp library and the package list, in one place for every image), assembled in a
 temporary directory. The tag is `mailstorm/<name>:<hash>`, the hash covering exactly those files
-and the base image (tag and id): a changed Dockerfile, shared file or rebuilt base gives a new
-tag, and a change to a driver or a config template (which are not in the image) does not. Builds
+and the base image (tag and id, so each Debian suite has its own): a changed Dockerfile, shared
+file or rebuilt base gives a new tag, and a change to a driver or a config template (which are
+not in the image) does not. Builds
 of one tag are serialized by a file lock. A failed build raises ImageBuildError with the tail of
 its log (also kept in the cache dir).
 """
@@ -24,7 +25,7 @@ import docker
 import docker.errors
 import requests
 
-from harness.containers.base_image import ensure_base_image
+from harness.containers.base_image import DEFAULT_SUITE, ensure_base_image
 from harness.containers.cache import cache_dir, exclusive_lock
 from harness.containers.engine import docker_client
 from harness.containers.labels import ImageKind, image_labels
@@ -64,10 +65,16 @@ def inputs_digest(image_directory: Path, base_tag: str, base_id: str) -> str:
     return digest.hexdigest()[:12]
 
 
-def ensure_image(metadata: TargetMetadata, client: docker.DockerClient | None = None) -> str:
-    """The tag of the image of `metadata`'s folder, built (with the base) unless present."""
+def ensure_image(
+    metadata: TargetMetadata,
+    client: docker.DockerClient | None = None,
+    *,
+    suite: str = DEFAULT_SUITE,
+) -> str:
+    """The tag of the image of `metadata`'s folder on Debian `suite`, built (with the base)
+    unless present. The suite is in the base's tag, so each suite's image has its own hash."""
     client = client or docker_client()
-    base_tag = ensure_base_image(client)
+    base_tag = ensure_base_image(client, suite=suite)
     base_id = str(client.images.get(base_tag).id)
     digest = inputs_digest(metadata.image_directory, base_tag, base_id)
     tag = f"mailstorm/{metadata.name}:{digest}"

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Self, cast
 
 from testcontainers.core.container import DockerContainer
 
+from harness.containers.base_image import DEFAULT_SUITE
 from harness.containers.images import ensure_image
 from harness.containers.labels import run_labels
 from harness.containers.ryuk import disable_ryuk
@@ -49,6 +50,9 @@ class ContainerService(ABC):
     #: wrapped in.
     error_type: ClassVar[type[MailstormError]] = ServiceError
     start_error_type: ClassVar[type[MailstormError]] = ServiceError
+
+    #: The Debian suite the image builds on (harness.containers.base_image.SUITES).
+    suite: ClassVar[str] = DEFAULT_SUITE
 
     def __init__(self, *, hostname: str, image: str | None = None) -> None:
         self.hostname = hostname
@@ -86,7 +90,7 @@ class ContainerService(ABC):
             raise self.error_type(f"{self.service_name} already started")
         try:
             started = time.monotonic()
-            image = self._image or ensure_image(self.image_metadata())
+            image = self._image or ensure_image(self.image_metadata(), suite=self.suite)
             self.timings["image"] = time.monotonic() - started
             started = time.monotonic()
             disable_ryuk()

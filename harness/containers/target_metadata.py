@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.containers.base_image import DEFAULT_SUITE, SUITES
 from harness.errors import TargetMetadataError
 
 #: What a target name may look like (it becomes an image repository name).
@@ -33,6 +34,9 @@ class TargetMetadata:
     version_command: tuple[str, ...]
     version_pattern: str
     directory: Path
+    #: Debian suites besides the default that `--targets all` runs it on, as `name@suite`
+    #: columns (the versions side by side); any suite in SUITES can be asked for by name.
+    other_suites: tuple[str, ...] = ()
 
     @property
     def image_directory(self) -> Path:
@@ -81,6 +85,16 @@ def load_target_metadata(directory: Path) -> TargetMetadata:
         re.compile(pattern)
     except re.error as error:
         raise TargetMetadataError(f"{path}: 'version_pattern' is no regex: {error}") from error
+    other = data.get("other_suites", [])
+    if not (isinstance(other, list) and all(isinstance(suite, str) for suite in other)):
+        raise TargetMetadataError(f"{path}: 'other_suites' must be a list of suite names")
+    for suite in other:
+        if suite not in SUITES or suite == DEFAULT_SUITE:
+            known = ", ".join(s for s in SUITES if s != DEFAULT_SUITE)
+            raise TargetMetadataError(
+                f"{path}: 'other_suites' names {suite!r}; a target can build on {known} "
+                f"besides {DEFAULT_SUITE}"
+            )
     return TargetMetadata(
         name=name,
         description=str(data.get("description", "")),
@@ -88,4 +102,5 @@ def load_target_metadata(directory: Path) -> TargetMetadata:
         version_command=tuple(command),
         version_pattern=pattern,
         directory=directory,
+        other_suites=tuple(other),
     )

@@ -33,6 +33,7 @@ th { background: #f8f9fa; font-weight: 600; }
 .scroll-x { overflow-x: auto; }
 .grid td.cell { padding: 0; white-space: nowrap; }
 .nowrap { white-space: nowrap; }
+.grid .differs { font-weight: bold; color: #b3261e; }
 .grid td.cell a { display: block; padding: 5px 10px; color: inherit; text-decoration: none; }
 .grid td.cell a:hover, .grid td.cell a:focus { outline: 2px solid #1a73e8; outline-offset: -2px; }
 .grid td.selected { box-shadow: inset 0 0 0 3px #1a73e8; }

@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.durations import format_duration
 from harness.files import write_text_atomically
-from harness.report import cells
+from harness.report import cells, releases
 from harness.report._html_assets import CSS, JS
 from harness.report._text import printable
 from harness.report.cells import TIMES
@@ -85,6 +85,7 @@ def render_html(matrix: Matrix) -> str:
             '<div class="main">',
             *_grid(matrix, anchors),
             *_deviations(matrix, anchors),
+            *_releases(matrix, anchors),
             *_timelines(matrix, anchors),
             *_schedules(matrix),
             "</div>",
@@ -165,6 +166,7 @@ def _distortions(target: TargetInfo) -> str:
 
 def _grid(matrix: Matrix, anchors: dict[tuple[str, str], str]) -> list[str]:
     names = cells.targets(matrix)
+    marked = releases.differing_cells(matrix)
     rows = [
         '<section id="matrix"><h2>Matrix</h2>',
         '<div class="scroll-x"><table class="grid" id="grid"><thead><tr><th>scenario</th>'
@@ -179,10 +181,17 @@ def _grid(matrix: Matrix, anchors: dict[tuple[str, str], str]) -> list[str]:
                 row.append('<td class="cell v-missing" title="not run">—</td>')
                 continue
             anchor = anchors[(scenario, name)]
+            differs = (scenario, name) in marked
+            mark = (
+                f' <span class="differs" title="the releases of {_e(releases.release_family(name))}'
+                f' disagree here">{releases.DIFFERS_MARK}</span>'
+                if differs
+                else ""
+            )
             row.append(
                 f'<td class="cell v-{case.verdict}" data-cell="{_e(anchor)}">'
                 f'<a href="#{_e(anchor)}" title="{_e(scenario)} {TIMES} {_e(name)}: '
-                f'{_e(case.verdict)}">{_e(cells.cell_text(case, SYMBOLS))}</a></td>'
+                f'{_e(case.verdict)}">{_e(cells.cell_text(case, SYMBOLS))}{mark}</a></td>'
             )
         rows.append("".join(row) + "</tr>")
     rows.append("</tbody></table></div>")
@@ -403,6 +412,33 @@ def _deviations(matrix: Matrix, anchors: dict[tuple[str, str], str]) -> list[str
             )
         parts.append("</ul>")
     parts.append("</section>")
+    return parts
+
+
+def _releases(matrix: Matrix, anchors: dict[tuple[str, str], str]) -> list[str]:
+    if not releases.release_columns(matrix):
+        return []
+    found = releases.release_differences(matrix)
+    parts = ['<section id="releases">', f"<h2>Between releases ({len(found)})</h2>"]
+    if not found:
+        parts.append('<p class="none">every release of each MTA gave the same cells</p>')
+        return [*parts, "</section>"]
+    versions = {target.name: target.version for target in matrix.targets}
+    parts.append(
+        "<table><thead><tr><th>scenario</th><th>MTA</th><th>cells</th><th>checks that differ</th>"
+        "</tr></thead><tbody>"
+    )
+    for difference in found:
+        columns = "<br>".join(
+            f'<a href="#{_e(anchors[(case.scenario, case.target)])}">{_e(case.target)}</a> '
+            f"{_e(versions.get(case.target, ''))}: {_e(cells.cell_text(case, SYMBOLS))}"
+            for case in difference.cases
+        )
+        parts.append(
+            f"<tr><td><code>{_e(difference.scenario)}</code></td><td>{_e(difference.family)}</td>"
+            f"<td>{columns}</td><td>{_e(', '.join(difference.differing_checks))}</td></tr>"
+        )
+    parts.append("</tbody></table></section>")
     return parts
 
 

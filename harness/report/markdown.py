@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from harness.files import write_text_atomically
-from harness.report import cells
+from harness.report import cells, releases
 from harness.report._text import printable
 from harness.report.cells import TIMES
 from harness.report.mx_timeline import connection_summary, mx_cases
@@ -35,6 +35,7 @@ def render_markdown(matrix: Matrix) -> str:
         *_grid(matrix),
         "",
         *_deviations_section(matrix),
+        *_releases_section(matrix),
         *_inconclusive_section(matrix),
         *_errors_section(matrix),
         *_mx_section(matrix),
@@ -103,14 +104,47 @@ def _targets_section(matrix: Matrix) -> list[str]:
 
 def _grid(matrix: Matrix) -> list[str]:
     names = cells.targets(matrix)
+    marked = releases.differing_cells(matrix)
     lines = [
         "| scenario | " + " | ".join(escape(name) for name in names) + " |",
         "|---|" + "---|" * len(names),
     ]
     for scenario in cells.scenarios(matrix):
-        row = [escape(cells.cell_text(matrix.case(scenario, name))) for name in names]
+        row = [
+            escape(cells.cell_text(matrix.case(scenario, name)))
+            + (f" {releases.DIFFERS_MARK}" if (scenario, name) in marked else "")
+            for name in names
+        ]
         lines.append(f"| {_code(scenario)} | " + " | ".join(row) + " |")
+    if marked:
+        lines += [
+            "",
+            f"{releases.DIFFERS_MARK}: the releases of this MTA disagree on this scenario "
+            "(see Between releases).",
+        ]
     return lines
+
+
+def _releases_section(matrix: Matrix) -> list[str]:
+    found = releases.release_differences(matrix)
+    families = releases.release_columns(matrix)
+    if not families:
+        return []
+    if not found:
+        return ["## Between releases", "", "Every release of each MTA gave the same cells.", ""]
+    versions = {target.name: target.version for target in matrix.targets}
+    lines = [f"## Between releases ({len(found)})", ""]
+    for difference in found:
+        columns = "; ".join(
+            f"**{escape(case.target)}** {escape(versions.get(case.target, ''))}: "
+            f"{escape(cells.cell_text(case))}"
+            for case in difference.cases
+        )
+        checks = difference.differing_checks
+        clauses = f" Checks that differ: {escape(', '.join(checks))}." if checks else ""
+        scenario = _code(difference.scenario)
+        lines.append(f"- {scenario} ({escape(difference.family)}): {columns}.{clauses}")
+    return [*lines, ""]
 
 
 def _deviations_section(matrix: Matrix) -> list[str]:

@@ -19,6 +19,8 @@ from harness.targets.base import (
 from harness.targets.readiness import CommandSucceeds, TargetStartError
 from harness.targets.records import LogRecord, QueuedMessage, QueuedRecipient, queue_ids_of
 from harness.targets.registry import (
+    ALL_TARGETS,
+    all_target_names,
     bundled_targets,
     parse_target_list,
     target_class,
@@ -36,6 +38,7 @@ from harness.targets.user_target import (
 )
 
 __all__ = [
+    "ALL_TARGETS",
     "BOUNCE_DOMAIN",
     "SENDER_HOSTNAME",
     "CommandSucceeds",
@@ -54,6 +57,7 @@ __all__ = [
     "TargetStartError",
     "TimeScaling",
     "UserTarget",
+    "all_target_names",
     "build_message",
     "bundled_targets",
     "chosen_targets",

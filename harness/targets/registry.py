@@ -4,6 +4,11 @@ A target is a subpackage of `harness.targets` holding `target.toml` and `image/`
 folder, `harness.containers.target_metadata`) whose `__init__` exports its driver as `DRIVER`.
 Nothing lists them by hand; they are discovered once, on first use, so importing this package
 imports no driver.
+
+A bundled target builds on today's Debian stable; `name@suite` is the same driver and image
+folder built on another suite (`postfix@bookworm`, `exim@forky`), so the matrix can set MTA
+releases side by side. `all` names every bundled target plus the suites each one's
+`target.toml` lists in `other_suites`.
 """
 
 from __future__ import annotations
@@ -13,7 +18,13 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
-from harness.containers import TargetMetadata, is_image_folder, load_target_metadata
+from harness.containers import (
+    DEFAULT_SUITE,
+    SUITES,
+    TargetMetadata,
+    is_image_folder,
+    load_target_metadata,
+)
 from harness.errors import TargetMetadataError, UnknownTargetError
 from harness.targets.base import SenderTarget
 
@@ -57,21 +68,64 @@ def user_target_names() -> list[str]:
     return list(_USER_TARGETS)
 
 
+#: What `--targets` takes for every bundled target and the versions side by side.
+ALL_TARGETS = "all"
+#: Between a target's name and the Debian suite it builds on: `postfix@bookworm`.
+SUITE_SEPARATOR = "@"
+
+
 def target_names() -> list[str]:
-    """The bundled targets' names, sorted."""
+    """The bundled targets' names (each on the default suite), sorted."""
     return sorted(bundled_targets())
 
 
+def all_target_names() -> list[str]:
+    """Every bundled target, each followed by its `other_suites` columns."""
+    names: list[str] = []
+    for name, driver in bundled_targets().items():
+        names.append(name)
+        names.extend(f"{name}{SUITE_SEPARATOR}{suite}" for suite in driver.metadata().other_suites)
+    return names
+
+
+@cache
+def suite_variant(name: str, suite: str) -> type[SenderTarget]:
+    """Bundled target `name` built on Debian `suite`, named `name@suite` (one class per pair,
+    so every use of the name gets the same driver)."""
+    base = bundled_targets()[name]
+    if suite == DEFAULT_SUITE:
+        return base
+    return type(
+        f"{base.__name__}On{suite.capitalize()}",
+        (base,),
+        {
+            "name": f"{name}{SUITE_SEPARATOR}{suite}",
+            "suite": suite,
+            "__doc__": f"{base.__name__} built on Debian {suite}.",
+            "__module__": base.__module__,  # its folder (image, target.toml) is the base's
+        },
+    )
+
+
 def target_class(name: str) -> type[SenderTarget]:
-    """The driver for `name`, or a clear error listing the known targets."""
+    """The driver for `name` (`postfix`, `postfix@bookworm`, a user target), or a clear error
+    listing the known targets."""
     key = name.lower()
     if key in _USER_TARGETS:
         return _USER_TARGETS[key]
-    try:
-        return bundled_targets()[key]
-    except KeyError:
+    base, separator, suite = key.partition(SUITE_SEPARATOR)
+    driver = bundled_targets().get(base)
+    if driver is None:
         known = ", ".join([*target_names(), *user_target_names()])
         raise UnknownTargetError(f"unknown target {name!r} (known: {known})") from None
+    if not separator:
+        return driver
+    if suite not in SUITES:
+        raise UnknownTargetError(
+            f"unknown Debian suite in {name!r}: a target builds on {', '.join(SUITES)} "
+            f"({base}@bookworm, ...)"
+        )
+    return suite_variant(base, suite)
 
 
 def target_metadata(name: str) -> TargetMetadata:
@@ -80,12 +134,16 @@ def target_metadata(name: str) -> TargetMetadata:
 
 
 def parse_target_list(text: str) -> list[str]:
-    """`--targets postfix,exim`: names checked, order kept, duplicates dropped."""
-    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    """`--targets postfix,exim@forky` (or `all`): names checked and made canonical
+    (`postfix@trixie` is `postfix`), order kept, duplicates dropped."""
+    names: list[str] = []
+    for part in (part.strip().lower() for part in text.split(",")):
+        if part == ALL_TARGETS:
+            names.extend(all_target_names())
+        elif part:
+            names.append(target_class(part).name)
     if not names:
         raise UnknownTargetError(
-            f"no target named in {text!r} (known: {', '.join(target_names())})"
+            f"no target named in {text!r} (known: {', '.join(target_names())}, or all)"
         )
-    for name in names:
-        target_class(name)
     return list(dict.fromkeys(names))

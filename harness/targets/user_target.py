@@ -6,7 +6,8 @@ bundled driver it extends and its configuration fragment:
 
     # target.toml
     name = "postfix-1d"            # how the matrix names the column
-    extends = "postfix"            # the bundled driver (and image) it builds on
+    extends = "postfix"            # the bundled driver (and image) it builds on; postfix@bookworm
+                                   # for the same on another Debian suite
     description = "our outbound relay: one-day queue lifetime"
     config = "main.cf"             # the fragment, next to target.toml (the driver's default)
 
@@ -29,12 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import TargetMetadataError
+from harness.errors import TargetMetadataError, UnknownTargetError
 from harness.targets.base import SenderTarget
 from harness.targets.registry import (
     bundled_targets,
     parse_target_list,
     register_user_target,
+    target_class,
     target_names,
 )
 
@@ -59,7 +61,7 @@ def load_user_target(folder: str | Path) -> type[SenderTarget]:
     """The driver class for the user target in `folder`, registered under its name so that
     `target_class` and `--targets` find it. Every problem is one error naming the file."""
     spec = read_user_target(folder)
-    base = bundled_targets()[spec.extends]
+    base = target_class(spec.extends)
     driver = type(
         f"User{base.__name__}",
         (base,),
@@ -82,6 +84,17 @@ def chosen_targets(listed: str | None, folders: Sequence[str | Path]) -> list[st
     if listed is not None:
         return list(dict.fromkeys([*parse_target_list(listed), *users]))
     return users or target_names()
+
+
+def _extensible(extends: object) -> type[SenderTarget] | None:
+    """The bundled driver (on its suite) that `extends` names, or None."""
+    if not isinstance(extends, str):
+        return None
+    try:
+        driver = target_class(extends)
+    except UnknownTargetError:
+        return None
+    return driver if driver.user_folder is None else None
 
 
 def read_user_target(folder: str | Path) -> UserTarget:
@@ -108,12 +121,12 @@ def read_user_target(folder: str | Path) -> UserTarget:
     bundled = bundled_targets()
     if name in bundled:
         raise TargetMetadataError(f"{toml}: name {name!r} is a bundled target's: choose another")
-    driver = bundled.get(extends) if isinstance(extends, str) else None
+    driver = _extensible(extends)
     if driver is None or driver.user_config_file is None:
         extensible = ", ".join(n for n, d in bundled.items() if d.user_config_file)
         raise TargetMetadataError(
             f"{toml}: extends must name a bundled target that takes a configuration "
-            f"({extensible}), got {extends!r}"
+            f"({extensible}; NAME@SUITE for another Debian suite), got {extends!r}"
         )
     config_name = data.get("config", driver.user_config_file)
     if not isinstance(config_name, str) or not config_name:

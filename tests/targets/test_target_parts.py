@@ -7,6 +7,7 @@ from datetime import UTC
 import pytest
 
 from harness import UnknownTargetError
+from harness.containers import DEFAULT_SUITE
 from harness.message_ids import id_from_content
 from harness.targets import (
     BOUNCE_DOMAIN,
@@ -18,6 +19,7 @@ from harness.targets import (
     parse_target_list,
     scale_whole_seconds,
     target_class,
+    target_names,
 )
 from harness.targets.postfix import PostfixTarget
 
@@ -88,6 +90,31 @@ def test_unknown_target_names_the_known_ones() -> None:
     with pytest.raises(UnknownTargetError, match="unknown target 'nope'"):
         parse_target_list("postfix,nope")
     assert parse_target_list(" Postfix, postfix ") == ["postfix"]
+
+
+def test_a_target_on_another_suite_is_the_same_driver_and_folder() -> None:
+    older = target_class("postfix@bookworm")
+    assert issubclass(older, PostfixTarget)
+    assert (older.name, older.suite) == ("postfix@bookworm", "bookworm")
+    assert PostfixTarget.suite == DEFAULT_SUITE == "trixie"
+    assert older.folder() == PostfixTarget.folder()
+    assert target_class("Postfix@Bookworm") is older  # one class per pair
+    assert target_class("postfix@trixie") is PostfixTarget
+    assert parse_target_list("postfix@trixie,postfix") == ["postfix"]
+    with pytest.raises(UnknownTargetError, match=r"unknown Debian suite in 'exim@buster'"):
+        target_class("exim@buster")
+    with pytest.raises(UnknownTargetError, match=r"unknown target 'qmail@bookworm'"):
+        target_class("qmail@bookworm")
+
+
+def test_all_is_every_bundled_target_and_its_other_suites() -> None:
+    names = parse_target_list("all")
+    for name in target_names():
+        assert name in names
+        for suite in target_class(name).metadata().other_suites:
+            assert f"{name}@{suite}" in names
+    assert {"postfix@bookworm", "postfix@forky", "exim@bookworm", "exim@forky"} <= set(names)
+    assert parse_target_list("postfix,all").count("postfix") == 1
 
 
 POSTFIX_LINES = [
