@@ -71,6 +71,20 @@ def test_a_clock_warp_measurement_wins_over_time_scaled_ones(tmp_path: Path) -> 
     assert "x1440.0 (clock warp, stock configuration)" in postfix.source
 
 
+def test_a_version_column_takes_its_mtas_documented_class_for_what_is_not_measured(
+    tmp_path: Path,
+) -> None:
+    document = json.loads(SAMPLE.read_text())
+    for entry in document["schedules"]:
+        entry["target"] = {"postfix": "postfix@bookworm", "exim": "exim@forky"}[entry["target"]]
+    path = tmp_path / "schedule.json"
+    path.write_text(json.dumps(document))
+    classes = {c.name: c for c in load_schedule_json(path)}
+    assert set(classes) == {"postfix@bookworm", "exim@forky"}
+    assert classes["postfix@bookworm"].concurrency == postfix_default().concurrency
+    assert classes["exim@forky"].anchor == exim_default().anchor == "destination"
+
+
 def test_another_variant_stands_in_when_4xx_was_not_measured(tmp_path: Path) -> None:
     document = json.loads(SAMPLE.read_text())
     document["schedules"] = [

@@ -62,3 +62,45 @@ def test_bounced_and_delivered_messages_settle_for_good() -> None:
     assert record["by_class"] == {"fast": {"offered": 1, "bounced": 1}}
     assert record["last_settled"] is not None
     assert record["last_settled"] <= time.time()
+
+
+def test_a_class_named_after_a_version_column_sends_from_a_valid_domain() -> None:
+    policy = curve_class("postfix@bookworm", (0.0, 0.2), give_up=0.5, concurrency=1)
+    curve = constant_curve(1000.0, 0.001, policy=policy)
+    source = MessageSource(curve, Pacer(curve, max_messages=1), time_factor=1.0, message_size=1)
+    source.start()
+    try:
+        message = source.take()
+        source.delivered(message)
+    finally:
+        source.stop()
+    domain = message.sender.partition("@")[2]
+    assert domain == "postfix-bookworm.herd.mailstorm.test"
+    assert id_from_address(message.sender) == message.id
+    assert source.counts.by_class["postfix@bookworm"]["delivered"] == 1
+
+
+def test_the_attempt_log_keeps_every_session_with_its_release_and_take() -> None:
+    curve = constant_curve(1000.0, 0.001, policy=POLICY)
+    source = MessageSource(
+        curve, Pacer(curve, max_messages=1), time_factor=1.0, message_size=1, attempt_log=True
+    )
+    source.start()
+    try:
+        first = source.take()
+        source.deferred(first)
+        again = source.take()
+        source.delivered(again)
+    finally:
+        source.stop()
+    assert source.attempts is not None
+    deferred, delivered = source.attempts
+    assert (deferred.number, deferred.outcome, delivered.number, delivered.outcome) == (
+        1,
+        "deferred",
+        2,
+        "delivered",
+    )
+    assert deferred.released == deferred.first_wall == delivered.first_wall
+    assert delivered.released >= delivered.first_wall + POLICY.retry_offsets[0]
+    assert delivered.taken >= delivered.released

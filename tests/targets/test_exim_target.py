@@ -79,13 +79,16 @@ BOOKWORM_DEFAULT_FILE = "QUEUERUNNER='combined'\nQUEUEINTERVAL='30m'\nCOMMONOPTI
 DEBIAN_RETRY = "begin retry\n  * * F,2h,15m; G,16h,1h,1.5; F,4d,6h\n\nbegin rewrite\n"
 
 
-def debian_defaults() -> DebianDefaults:
+def debian_defaults(
+    *, init_script: str = DEBIAN_INIT_SCRIPT, config: str = DEBIAN_RETRY
+) -> DebianDefaults:
+    """Debian's defaults as the image shows them; one input changed where a test says so."""
     return DebianDefaults.parse(
         main=DEBIAN_MAIN,
         transport=DEBIAN_TRANSPORT,
         default_file=DEBIAN_DEFAULT_FILE,
-        init_script=DEBIAN_INIT_SCRIPT,
-        config=DEBIAN_RETRY,
+        init_script=init_script,
+        config=config,
     )
 
 
@@ -182,13 +185,7 @@ def test_a_scale_below_one_second_is_clamped_and_reported() -> None:
 
 def test_a_config_without_catch_all_retry_rule_is_refused() -> None:
     with pytest.raises(EximConfigError, match="no catch-all"):
-        DebianDefaults.parse(
-            main=DEBIAN_MAIN,
-            transport=DEBIAN_TRANSPORT,
-            default_file=DEBIAN_DEFAULT_FILE,
-            init_script=DEBIAN_INIT_SCRIPT,
-            config="begin retry\n  example.test * F,1h,5m\n",
-        )
+        debian_defaults(config="begin retry\n  example.test * F,1h,5m\n")
 
 
 def test_the_queue_interval_is_read_where_each_debian_release_keeps_it() -> None:
@@ -198,12 +195,7 @@ def test_the_queue_interval_is_read_where_each_debian_release_keeps_it() -> None
     assert debian_queue_interval(overridden, DEBIAN_INIT_SCRIPT) == "15m"
     assert debian_queue_interval(DEBIAN_DEFAULT_FILE, "EXIMDAEMONOPTS='-bd'\n") is None
     with pytest.raises(EximConfigError, match="sets no QUEUEINTERVAL, and neither it nor"):
-        DebianDefaults.parse(
-            main=DEBIAN_MAIN,
-            transport=DEBIAN_TRANSPORT,
-            default_file=DEBIAN_DEFAULT_FILE,
-            config=DEBIAN_RETRY,
-        )
+        debian_defaults(init_script="")
 
 
 def test_routes_name_each_hop_and_keep_fallback_order() -> None:

@@ -120,7 +120,7 @@ def load_schedule_json(path: str | Path) -> tuple[SenderClass, ...]:
     that stands for it is `harness.results.choose_schedule`'s: variant 4xx if measured (else
     blackhole, else refused), under a clock warp if it was, else at the smallest time scale.
     Offsets are counted from the first attempt; the give-up too. Concurrency, queue scan and
-    anchoring come from the documented class of the same name when there is one; the schedule
+    anchoring come from the documented class of the same MTA when there is one; the schedule
     is extended by its last interval up to the give-up.
     """
     path = Path(path)
@@ -148,7 +148,10 @@ def _measured_class(index: int, measured: MeasuredSchedule, path: Path) -> Sende
         offset = t - first
         if offset > (offsets[-1] if offsets else 0.0):
             offsets.append(offset)
-    base = BUILTIN_CLASSES[target]() if target in BUILTIN_CLASSES else None
+    # `postfix@bookworm` is a Postfix: the documented class of its MTA fills what a schedule
+    # does not measure (concurrency, queue scan, anchoring).
+    family = target.partition("@")[0]
+    base = BUILTIN_CLASSES[family]() if family in BUILTIN_CLASSES else None
     if schedule.give_up is not None:
         give_up = schedule.give_up - first
         give_up_note = "give-up measured"

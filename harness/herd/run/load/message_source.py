@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +84,12 @@ class Counts:
     def add(self, class_name: str, key: str) -> None:
         row = self.by_class.setdefault(class_name, {})
         row[key] = row.get(key, 0) + 1
+
+
+def _label(class_name: str) -> str:
+    """A class name as one DNS label of the sender's domain (`postfix@bookworm` is a class
+    named after its target column; `@` has no place in a domain)."""
+    return re.sub(r"[^a-z0-9-]+", "-", class_name.lower()).strip("-") or "sender"
 
 
 class MessageSource:
@@ -238,7 +245,7 @@ class MessageSource:
         for class_index, stage, count in self.pacer.due(now):
             name = self._class_names[class_index]
             recipient = f"user@stage-{stage}.{self.domain}"
-            sender_domain = f"{name}.{self.domain}"
+            sender_domain = f"{_label(name)}.{self.domain}"
             for _ in range(count):
                 message_id = new_message_id()
                 self._ready.put(
