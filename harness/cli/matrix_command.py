@@ -36,8 +36,8 @@ def register(commands: Any) -> None:
         "--targets",
         metavar="LIST",
         help="comma-separated sender MTAs, NAME@SUITE for another Debian suite "
-        "(postfix@bookworm), or 'all' for every bundled target and its versions side by side "
-        f"(default: the bundled ones on Debian stable, {','.join(target_names())}; with "
+        "(postfix@trixie), or 'all' for every bundled target and its versions side by side "
+        f"(default: the bundled ones on Debian bookworm, {','.join(target_names())}; with "
         "--target-dir, only the user's targets)",
     )
     parser.add_argument(

@@ -1,7 +1,7 @@
 """The Debian base image every target builds FROM, with or without a registry, per suite.
 
-A target builds on one Debian suite: today's stable (`trixie`) unless it asks for another
-(`postfix@bookworm`, `exim@forky`: `SUITES`). `ensure_base_image(suite=...)` prefers the
+A target builds on one Debian suite: `DEFAULT_SUITE` unless it asks for another
+(`postfix@trixie`, `exim@forky`: `SUITES`). `ensure_base_image(suite=...)` prefers the
 official `debian:<suite>-slim` (already present, or pulled with a short timeout). Where no
 registry answers, it bootstraps an equivalent base from the Debian mirror this machine's apt
 uses (`debootstrap --variant=minbase`, with the `sid` script for a suite the host's debootstrap
@@ -43,8 +43,11 @@ logger = logging.getLogger(__name__)
 BASE_REPOSITORY = "mailstorm/base"
 #: The suites a target can build on: oldstable, stable, testing (December 2026).
 SUITES = ("bookworm", "trixie", "forky")
-#: Today's Debian stable: what a target builds on unless it names another suite.
-DEFAULT_SUITE = "trixie"
+#: What a target builds on unless it names another suite. Still oldstable: on trixie's Exim
+#: (4.98) the clock warp cancels the daemon's queue runner (harness/targets/exim/driver.py,
+#: `compression_artifacts`), so the stock schedules the matrix reports cannot be measured
+#: there yet; trixie and forky are version columns (`exim@trixie`) meanwhile.
+DEFAULT_SUITE = "bookworm"
 #: Suites with an -updates pocket and security support on the mirror; testing has neither in
 #: the sense a stable release does (forky-security exists but is empty until the release).
 STABLE_SUITES = frozenset({"bookworm", "trixie"})

@@ -5,10 +5,10 @@ folder, `harness.containers.target_metadata`) whose `__init__` exports its drive
 Nothing lists them by hand; they are discovered once, on first use, so importing this package
 imports no driver.
 
-A bundled target builds on today's Debian stable; `name@suite` is the same driver and image
-folder built on another suite (`postfix@bookworm`, `exim@forky`), so the matrix can set MTA
-releases side by side. `all` names every bundled target plus the suites each one's
-`target.toml` lists in `other_suites`.
+A bundled target builds on the default Debian suite (`DEFAULT_SUITE`); `name@suite` is the
+same driver and image folder built on another suite (`postfix@trixie`, `exim@forky`), so the
+matrix can set MTA releases side by side. `all` names every bundled target plus the suites
+each one's `target.toml` lists in `other_suites`.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def target_class(name: str) -> type[SenderTarget]:
     if suite not in SUITES:
         raise UnknownTargetError(
             f"unknown Debian suite in {name!r}: a target builds on {', '.join(SUITES)} "
-            f"({base}@bookworm, ...)"
+            f"({base}@trixie, ...)"
         )
     return suite_variant(base, suite)
 

@@ -6,7 +6,7 @@ bundled driver it extends and its configuration fragment:
 
     # target.toml
     name = "postfix-1d"            # how the matrix names the column
-    extends = "postfix"            # the bundled driver (and image) it builds on; postfix@bookworm
+    extends = "postfix"            # the bundled driver (and image) it builds on; postfix@trixie
                                    # for the same on another Debian suite
     description = "our outbound relay: one-day queue lifetime"
     config = "main.cf"             # the fragment, next to target.toml (the driver's default)

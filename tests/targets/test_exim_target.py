@@ -603,3 +603,50 @@ def test_live_configuration_and_log_match_what_is_tested(
     kinds = {(r.process, r.fields.get("status")) for r in target.logs()}
     assert {("<=", "received"), ("=>", "delivered"), ("Completed", "completed")} <= kinds
     assert any(r.fields.get("id") == f"{sent.message_id}@mailstorm.test" for r in target.logs())
+
+
+#: Exim's stock 30-minute queue interval runs every wall second at this warp.
+WARP = 1800.0
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("name", ["exim", "exim@trixie"])
+def test_a_warped_daemon_whose_queue_runner_stops_makes_the_case_an_error(
+    receiver_factory: ReceiverFactory, container_gateway: str, name: str
+) -> None:
+    """4.96 (bookworm) re-arms its queue-run alarm with the whole interval and keeps ticking
+    under the warp; 4.98 (trixie) re-arms with the time left to the next tick, which
+    libfaketime truncates to alarm(0): its runs stop, and the target says so."""
+    plan = f'[[rule]]\nstage = "rcpt"\nrecipient_domain = "{DOMAIN}"\nreply = "451 4.3.0 later"\n'
+    receiver = receiver_factory(parse_plan(plan), listen=[f"{container_gateway}:0"])
+    here = [Hop(receiver.host, receiver.port)]
+    routes = RouteTable.of({DOMAIN: here, BOUNCE_DOMAIN: here})
+    with target_class(name)(routes, time_scale=WARP, clock_warp=True) as target:
+        assert isinstance(target, EximTarget)
+        sent = target.submit([f"user@{DOMAIN}"])
+        wait_until(
+            lambda: rcpt_decisions(receiver, sent.message_id),
+            timeout=30,
+            what=f"{name}'s first attempt",
+            seen=lambda: log_summary(target),
+        )
+        if target.version == "4.96":
+            runs = wait_until(
+                lambda: (
+                    len([line for line in target.log_lines() if "Start queue run" in line]) >= 8
+                ),
+                timeout=30,
+                what="eight queue runs, one per wall second",
+                seen=lambda: log_summary(target),
+            )
+            assert runs
+            assert target.compression_artifacts([sent.message_id]) == ()
+        else:
+            [artifact] = wait_until(
+                lambda: target.compression_artifacts([sent.message_id]),
+                timeout=30,
+                what=f"{name}'s stopped queue runner to be noticed",
+                seen=lambda: log_summary(target),
+            )
+            assert artifact.startswith(f"Exim {target.version}: no queue run for ")
+            assert len(rcpt_decisions(receiver, sent.message_id)) == 1  # never retried

@@ -27,8 +27,8 @@ parts live beside this file: `config.py` (Debian's times, routes, macros) and `p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
 from importlib.resources import files
 from typing import ClassVar
 
@@ -75,6 +75,12 @@ PID_FILE = "/run/exim4/exim.pid"
 WARP_ENVIRONMENT = "LD_PRELOAD : FAKETIME : FAKETIME_SHARED : NO_FAKE_STAT"
 #: The DNS router's domain list when no domain is looked up: a name no test can use (RFC 2606).
 NO_DNS_DOMAIN = "no-dns-lookups.invalid"
+
+
+#: Queue intervals without a queue run after which a warped daemon's runner counts as stopped,
+#: and wall seconds allowed on top for a loaded machine's scheduling.
+STALLED_RUNS = 3
+STALL_SLACK = 2.0
 
 
 class EximTarget(SenderTarget):
@@ -188,6 +194,37 @@ class EximTarget(SenderTarget):
             "tried by the "
             f"next queue run (every {format_duration(runs)}), so {format_duration(interval)} to "
             f"{format_duration(interval + runs)} depending on the queue runner's phase"
+        )
+
+    def compression_artifacts(self, message_ids: Collection[str]) -> tuple[str, ...]:
+        """Under a clock warp, the daemon's queue runner may stop for good: from 4.97 on the
+        daemon re-arms its timer with the time left to the next tick (daemon.c,
+        next_qrunner_interval: `next_tick - time(NULL)`, always under the queue interval once
+        a run has started), and libfaketime divides an alarm() by the factor and truncates,
+        so at a factor near the interval alarm(0) cancels it. Measured: Exim 4.98.2 at x1800
+        ran one queue run in 7 warped days. 4.96 re-arms with the whole interval and keeps
+        ticking. A case whose queue runs stopped measured the harness, not Exim."""
+        if not self.clock_warp or not message_ids:
+            return ()
+        records = self.logs()
+        ticks = [
+            r.time
+            for r in records
+            if r.time is not None
+            and (r.text.startswith("Start queue run") or " daemon started" in r.text)
+        ]
+        if not ticks:
+            return ()
+        every = self.scaling.get(QUEUE_INTERVAL).effective_real_seconds / self.time_scale
+        silent = (datetime.now(UTC) - max(ticks)).total_seconds()
+        if silent <= STALLED_RUNS * every + STALL_SLACK:
+            return ()
+        return (
+            f"Exim {self.version}: no queue run for {silent:.0f} wall seconds under the clock "
+            f"warp x{self.time_scale:g}, where one is due every {every:g} s: its daemon's "
+            "timer was cancelled (4.97+ re-arms alarm() with the time left to the next tick, "
+            "which libfaketime divides by the factor and truncates to 0), so no retry came "
+            "from Exim's schedule",
         )
 
     def _final_cutoff(self) -> str:
