@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 from harness.report import cells
 from harness.results import CaseResult, Matrix
+from harness.targets.registry import SUITE_SEPARATOR
 
-#: Between a target's name and the Debian suite it builds on (harness.targets.registry).
-SUITE_SEPARATOR = "@"
 #: The mark a grid cell gets when its release family disagrees on its scenario.
 DIFFERS_MARK = "\N{GREEK CAPITAL LETTER DELTA}"
 

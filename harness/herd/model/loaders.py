@@ -18,6 +18,7 @@ from harness.durations import parse_duration
 from harness.errors import HerdError, MatrixFormatError
 from harness.herd.model.sender_classes import BUILTIN_CLASSES, Backoff, SenderClass
 from harness.results import MeasuredSchedule, Method, choose_schedule, read_schedule_json
+from harness.targets.registry import SUITE_SEPARATOR
 
 #: The TOML shipped with mailstorm: Postfix and Exim documented defaults and a provider class.
 DEFAULT_SENDERS = Path(__file__).with_name("default_senders.toml")
@@ -150,7 +151,7 @@ def _measured_class(index: int, measured: MeasuredSchedule, path: Path) -> Sende
             offsets.append(offset)
     # `postfix@bookworm` is a Postfix: the documented class of its MTA fills what a schedule
     # does not measure (concurrency, queue scan, anchoring).
-    family = target.partition("@")[0]
+    family = target.partition(SUITE_SEPARATOR)[0]
     base = BUILTIN_CLASSES[family]() if family in BUILTIN_CLASSES else None
     if schedule.give_up is not None:
         give_up = schedule.give_up - first
