@@ -2,7 +2,8 @@
 
 The build context is the folder's `image/` plus the shared build files (`build_files/`: the
 clock-warp library and the package list, in one place for every image), assembled in a
-temporary directory. The tag is `mailstorm/<name>:<hash>`, the hash covering exactly those files
+temporary directory; a C source among them is also compiled there into its shared library
+(`native_build.py`). The tag is `mailstorm/<name>:<hash>`, the hash covering exactly those files
 and the base image (tag and id, so each Debian suite has its own): a changed Dockerfile, shared
 file or rebuilt base gives a new tag, and a change to a driver or a config template (which are
 not in the image) does not. Builds
@@ -29,6 +30,7 @@ from harness.containers.base_image import DEFAULT_SUITE, ensure_base_image
 from harness.containers.cache import cache_dir, exclusive_lock
 from harness.containers.engine import docker_client
 from harness.containers.labels import ImageKind, image_labels
+from harness.containers.native_build import compile_shared_library, compiled_name
 from harness.containers.target_metadata import TargetMetadata
 from harness.errors import ImageBuildError
 
@@ -92,6 +94,8 @@ def _build(client: docker.DockerClient, metadata: TargetMetadata, tag: str, base
             destination = Path(context) / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, destination)
+            if relative.endswith(".c"):
+                compile_shared_library(path, Path(context) / compiled_name(relative))
         _build_context(client, metadata, Path(context), tag, base_tag)
 
 

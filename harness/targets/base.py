@@ -81,6 +81,10 @@ class SenderTarget(ContainerService):
     default_warp_factor: ClassVar[float | None] = None
     #: Settings timed with alarm(), which libfaketime keeps in whole seconds.
     alarm_parameters: ClassVar[tuple[str, ...]] = ()
+    #: Under a clock warp, preload the exact alarm() before libfaketime (clock_warp.py), so
+    #: the `alarm_parameters` keep their fractions of a wall second instead of being truncated
+    #: (and cancelled under one second). Each target says why it needs it, or why not.
+    exact_alarm: ClassVar[bool] = False
     #: Wall seconds by which the MTA's own clock handling can move a retry from where its
     #: scaled schedule puts it: whole-second times and comparison slack. Each MTA states its
     #: source; k times this is the ± on a measured retry time (`retry_uncertainty`).
@@ -260,7 +264,8 @@ class SenderTarget(ContainerService):
         self.scaling = self.scale_time()
         self.configure()
         if self.clock_warp:
-            self.scaling = warped_parameters(self.scaling, self.time_scale, self.alarm_parameters)
+            truncated = () if self.exact_alarm else self.alarm_parameters
+            self.scaling = warped_parameters(self.scaling, self.time_scale, truncated)
             self._start_warped()
         else:
             self.start_mta()
@@ -273,7 +278,10 @@ class SenderTarget(ContainerService):
     def _start_warped(self) -> None:
         """Start the daemon under the shared fast clock and measure that clock."""
         container = self.container.get_wrapped_container()
-        container.exec_run(launch_command(self.time_scale, self.foreground_command()), detach=True)
+        command = launch_command(
+            self.time_scale, self.foreground_command(), exact_alarm=self.exact_alarm
+        )
+        container.exec_run(command, detach=True)
         wait_until(
             lambda: (
                 self.exec(f"test -s {ENVIRONMENT_FILE} && echo ok", check=False).strip() == "ok"

@@ -17,8 +17,9 @@ every failure mode found on the way: docs/clock-warp.md. What this module suppli
 - `WarpedClock`: the fast clock's origin and factor, measured in the container, to convert the
   MTA's timestamps (logs, queue times) to real instants. fake = origin + (real - origin) * k.
 - `warped_parameters`: what the stock settings amount to in wall time, and where libfaketime
-  itself distorts (`alarm()` keeps whole seconds: Exim's 30-min queue runner at k = 1440
-  fires every 24 min).
+  itself distorts (its `alarm()` keeps whole seconds: a 30-min timer at k = 1440 fires every
+  24 min, and one under a wall second is cancelled). A target that sets `exact_alarm` preloads
+  `EXACT_ALARM_LIBRARY` first, whose `alarm()` keeps the fraction.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from harness.targets.time_scaling import TimeScaling
 ENVIRONMENT_FILE = "/run/mailstorm-faketime.env"
 #: Preloaded by name: the images' setuid copy in the multiarch library directory.
 LIBRARY = "libfaketime.so.1"
+#: alarm() to the microsecond on the fast clock, preloaded before LIBRARY by a target whose
+#: timers libfaketime's whole-second alarm() would cancel (build_files/mailstorm-alarm.c).
+EXACT_ALARM_LIBRARY = "libmailstorm-alarm.so"
 
 
 class ClockWarpError(MailstormError):
@@ -83,15 +87,23 @@ class WarpedClock:
         return cls(factor, sum(origins) / len(origins))
 
 
-def launch_command(factor: float, daemon: Sequence[str]) -> list[str]:
-    """Run `daemon` (in the foreground) under one shared clock `factor` times faster."""
+def preload(exact_alarm: bool) -> str:
+    """LD_PRELOAD for a warped MTA: libfaketime, after the exact alarm() when asked for (the
+    first library that defines a symbol wins)."""
+    return f"{EXACT_ALARM_LIBRARY}:{LIBRARY}" if exact_alarm else LIBRARY
+
+
+def launch_command(factor: float, daemon: Sequence[str], *, exact_alarm: bool = False) -> list[str]:
+    """Run `daemon` (in the foreground) under one shared clock `factor` times faster; with
+    `exact_alarm`, its alarm() timers keep their fractions of a wall second."""
     daemon_words = " ".join(_quote(word) for word in daemon)
+    libraries = preload(exact_alarm)
     script = (
         # The wrapper's segments are root's, mode 0600; Exim's processes run as Debian-exim.
         "chmod 0666 /dev/shm/faketime_shm_* /dev/shm/sem.faketime_sem_* && "
-        f"export LD_PRELOAD={LIBRARY} NO_FAKE_STAT=1 && "
+        f"export LD_PRELOAD={libraries} NO_FAKE_STAT=1 && "
         f"printf 'export LD_PRELOAD=%s NO_FAKE_STAT=1 FAKETIME=%s FAKETIME_SHARED=%s\\n' "
-        f"{LIBRARY} \"'$FAKETIME'\" \"'$FAKETIME_SHARED'\" > {ENVIRONMENT_FILE}.tmp && "
+        f"{libraries} \"'$FAKETIME'\" \"'$FAKETIME_SHARED'\" > {ENVIRONMENT_FILE}.tmp && "
         f"mv {ENVIRONMENT_FILE}.tmp {ENVIRONMENT_FILE} && "
         f"exec {daemon_words}"
     )

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Run last in every mailstorm image (copied into each build context by harness/containers/images.py;
+# Run last in every mailstorm image, from /tmp/mailstorm-build/ with mailstorm-alarm.so beside it
+# (both put in each build context by harness/containers/images.py;
 # one file, so no Dockerfile repeats it). For throwaway test containers only.
 set -eu
 
@@ -8,10 +9,14 @@ set -eu
 # it. Never do this on a real mail server.
 if dpkg-query -W libfaketime >/dev/null 2>&1; then
     library="$(dpkg -L libfaketime | grep '/faketime/libfaketime.so.1$')"
-    install -m 4755 "$library" "$(dirname "$(dirname "$library")")/libfaketime.so.1"
+    trusted="$(dirname "$(dirname "$library")")"
+    install -m 4755 "$library" "$trusted/libfaketime.so.1"
+    # alarm() to the microsecond, preloaded before libfaketime by the targets that need it
+    # (mailstorm-alarm.c says why); compiled on the host into the build context.
+    install -m 4755 "$(dirname "$0")/mailstorm-alarm.so" "$trusted/libmailstorm-alarm.so"
 fi
 
 # The exact Debian package versions this image got: what a report cites as "the MTA tested".
 install -d /usr/share/mailstorm
 dpkg-query -W -f '${Package}\t${Version}\n' | sort > /usr/share/mailstorm/packages.tsv
-rm -f /usr/local/sbin/mailstorm-image-setup
+rm -rf /tmp/mailstorm-build

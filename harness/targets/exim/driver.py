@@ -96,6 +96,10 @@ class EximTarget(SenderTarget):
     #: 4 days in ~190 s of wall time; divides the 30-min queue interval (alarm() granularity).
     default_warp_factor: ClassVar[float | None] = 1800.0
     alarm_parameters: ClassVar[tuple[str, ...]] = (QUEUE_INTERVAL,)
+    #: Exim times its queue runs and its SMTP timeouts with alarm(); from 4.97 on the daemon
+    #: re-arms the queue-run alarm with the time left to the next tick (daemon.c,
+    #: next_qrunner_interval), which libfaketime's whole-second alarm() turns into alarm(0).
+    exact_alarm: ClassVar[bool] = True
     #: retry.c sets `next_try = now + interval` and a queue run skips the address while
     #: `now < next_try`, both with `now = time(NULL)` in whole seconds (4.96 retry.c lines
     #: 129, 525, 784, 219, 247): a retry can become due up to one wall second early.
@@ -203,7 +207,8 @@ class EximTarget(SenderTarget):
         a run has started), and libfaketime divides an alarm() by the factor and truncates,
         so at a factor near the interval alarm(0) cancels it. Measured: Exim 4.98.2 at x1800
         ran one queue run in 7 warped days. 4.96 re-arms with the whole interval and keeps
-        ticking. A case whose queue runs stopped measured the harness, not Exim."""
+        ticking. `exact_alarm` prevents it; this stays as the guard that proves it did: a case
+        whose queue runs stopped measured the harness, not Exim."""
         if not self.clock_warp or not message_ids:
             return ()
         records = self.logs()
@@ -222,9 +227,9 @@ class EximTarget(SenderTarget):
         return (
             f"Exim {self.version}: no queue run for {silent:.0f} wall seconds under the clock "
             f"warp x{self.time_scale:g}, where one is due every {every:g} s: its daemon's "
-            "timer was cancelled (4.97+ re-arms alarm() with the time left to the next tick, "
-            "which libfaketime divides by the factor and truncates to 0), so no retry came "
-            "from Exim's schedule",
+            "queue-run timer stopped (4.97+ re-arms alarm() with the time left to the next "
+            "tick; libfaketime's own alarm() truncates that to 0 unless the exact alarm() is "
+            "preloaded before it), so no retry came from Exim's schedule",
         )
 
     def _final_cutoff(self) -> str:

@@ -1,0 +1,72 @@
+"""The exact alarm() preload library (build_files/mailstorm-alarm.c), compiled on this host as an
+image build compiles it, in a real process: a warped alarm under one wall second still fires,
+and what alarm() returns is read on the fast clock."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+from harness.containers.native_build import compile_shared_library, compiled_name
+from harness.errors import ImageBuildError
+
+SOURCE = Path(str(files("harness.containers") / "build_files" / "mailstorm-alarm.c"))
+
+#: Arms alarm(N) twice (the second call reads what is left of the first), then waits for SIGALRM.
+PROBE = """
+import signal, sys
+seconds = int(sys.argv[1])
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+first = signal.alarm(seconds)
+left = signal.alarm(seconds)
+fired = signal.sigtimedwait({signal.SIGALRM}, 20)
+print(first, left, fired is not None)
+"""
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    destination = tmp_path_factory.mktemp("alarm") / compiled_name(SOURCE.name)
+    compile_shared_library(SOURCE, destination)
+    return destination
+
+
+def run_probe(library: Path, seconds: int, faketime: str | None) -> list[str]:
+    environment = {k: v for k, v in os.environ.items() if k != "FAKETIME"}
+    environment["LD_PRELOAD"] = str(library)
+    if faketime is not None:
+        environment["FAKETIME"] = faketime
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(seconds)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.split()
+
+
+def test_an_alarm_under_one_wall_second_fires_and_reports_fast_seconds(library: Path) -> None:
+    # 1799 s on a x1800 clock is 0.9994 wall seconds: libfaketime's own alarm() truncates it
+    # to alarm(0), which cancels the timer.
+    first, left, fired = run_probe(library, 1799, "+0 x1800")
+    assert first == "0"  # nothing was pending
+    assert 1 <= int(left) <= 1799  # the fast seconds left, not 0 (none) and not wall seconds
+    assert fired == "True"
+
+
+def test_without_a_speed_up_it_is_alarm_itself(library: Path) -> None:
+    first, left, fired = run_probe(library, 2, None)
+    assert (first, left, fired) == ("0", "2", "True")
+
+
+def test_a_source_that_does_not_compile_names_the_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.c"
+    broken.write_text("int main( {\n")
+    with pytest.raises(ImageBuildError, match=r"compiling .*broken\.c failed"):
+        compile_shared_library(broken, tmp_path / "broken.so")
