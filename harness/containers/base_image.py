@@ -43,11 +43,9 @@ logger = logging.getLogger(__name__)
 BASE_REPOSITORY = "mailstorm/base"
 #: The suites a target can build on: oldstable, stable, testing (December 2026).
 SUITES = ("bookworm", "trixie", "forky")
-#: What a target builds on unless it names another suite. Still oldstable: on trixie's Exim
-#: (4.98) the clock warp cancels the daemon's queue runner (harness/targets/exim/driver.py,
-#: `compression_artifacts`), so the stock schedules the matrix reports cannot be measured
-#: there yet; trixie and forky are version columns (`exim@trixie`) meanwhile.
-DEFAULT_SUITE = "bookworm"
+#: What a target builds on unless it names another suite: today's stable. The others are version
+#: columns (`exim@bookworm`, `postfix@forky`), listed in each target's `other_suites`.
+DEFAULT_SUITE = "trixie"
 #: Suites with an -updates pocket and security support on the mirror; testing has neither in
 #: the sense a stable release does (forky-security exists but is empty until the release).
 STABLE_SUITES = frozenset({"bookworm", "trixie"})

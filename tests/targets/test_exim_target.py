@@ -615,7 +615,7 @@ def _queue_runs(target: EximTarget) -> int:
 
 @pytest.mark.docker
 @pytest.mark.parametrize(
-    ("name", "exact_alarm"), [("exim", True), ("exim@trixie", True), ("exim@trixie", False)]
+    ("name", "exact_alarm"), [("exim@bookworm", True), ("exim", True), ("exim", False)]
 )
 def test_a_warped_queue_runner_keeps_ticking_with_the_exact_alarm_and_a_stopped_one_is_an_error(
     receiver_factory: ReceiverFactory, container_gateway: str, name: str, exact_alarm: bool
