@@ -11,7 +11,7 @@ from __future__ import annotations
 from harness.containers.base_image import DEFAULT_SUITE, SUITES, check_suite, ensure_base_image
 from harness.containers.cleanup import CleanupResult, remove_all, remove_own, remove_stale
 from harness.containers.engine import bridge_gateway, docker_client
-from harness.containers.images import ensure_image
+from harness.containers.images import ensure_derived_image, ensure_image
 from harness.containers.labels import run_labels
 from harness.containers.ryuk import disable_ryuk
 from harness.containers.service import PUBLISH_HOST, ContainerService, ServiceError
@@ -34,6 +34,7 @@ __all__ = [
     "disable_ryuk",
     "docker_client",
     "ensure_base_image",
+    "ensure_derived_image",
     "ensure_image",
     "is_image_folder",
     "load_target_metadata",

@@ -46,13 +46,18 @@ def shared_build_files() -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file())
 
 
-def context_files(image_directory: Path) -> dict[str, Path]:
-    """Build-context path -> source file: the image folder's files, then the shared ones."""
-    found = {
-        path.relative_to(image_directory).as_posix(): path
-        for path in sorted(image_directory.rglob("*"))
+def folder_files(folder: Path) -> dict[str, Path]:
+    """Relative path -> file, for every file under `folder`."""
+    return {
+        path.relative_to(folder).as_posix(): path
+        for path in sorted(folder.rglob("*"))
         if path.is_file() and "__pycache__" not in path.parts
     }
+
+
+def context_files(image_directory: Path) -> dict[str, Path]:
+    """Build-context path -> source file: the image folder's files, then the shared ones."""
+    found = folder_files(image_directory)
     for path in shared_build_files():
         found.setdefault(path.name, path)
     return found
@@ -60,8 +65,12 @@ def context_files(image_directory: Path) -> dict[str, Path]:
 
 def inputs_digest(image_directory: Path, base_tag: str, base_id: str) -> str:
     """12 hex digits of a hash over the build context's files and the base image."""
+    return _digest(context_files(image_directory), base_tag, base_id)
+
+
+def _digest(context: dict[str, Path], base_tag: str, base_id: str) -> str:
     digest = hashlib.sha256(f"base {base_tag} {base_id}\n".encode())
-    for relative, path in context_files(image_directory).items():
+    for relative, path in context.items():
         digest.update(f"file {relative} {path.stat().st_size}\n".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
@@ -88,6 +97,24 @@ def ensure_image(
     return tag
 
 
+def ensure_derived_image(
+    name: str, context: Path, base_tag: str, client: docker.DockerClient | None = None
+) -> str:
+    """The tag of an image built from `context` (a folder with a Dockerfile that starts
+    `ARG BASE_IMAGE` / `FROM ${BASE_IMAGE}`) on top of the image `base_tag`: a user target's
+    own additions to the bundled image it extends. Built unless present; the hash covers the
+    folder's files and the base image, so an edit or a rebuilt base gives a new tag."""
+    client = client or docker_client()
+    base_id = str(client.images.get(base_tag).id)
+    tag = f"mailstorm/{name}:{_digest(folder_files(context), base_tag, base_id)}"
+    if _has_image(client, tag):
+        return tag
+    with exclusive_lock(f"target-{tag}"):
+        if not _has_image(client, tag):
+            _build_context(client, name, context, context, tag, base_tag)
+    return tag
+
+
 def _build(client: docker.DockerClient, metadata: TargetMetadata, tag: str, base_tag: str) -> None:
     with tempfile.TemporaryDirectory(prefix="mailstorm-build-") as context:
         for relative, path in context_files(metadata.image_directory).items():
@@ -96,13 +123,20 @@ def _build(client: docker.DockerClient, metadata: TargetMetadata, tag: str, base
             shutil.copyfile(path, destination)
             if relative.endswith(".c"):
                 compile_shared_library(path, Path(context) / compiled_name(relative))
-        _build_context(client, metadata, Path(context), tag, base_tag)
+        _build_context(
+            client, metadata.name, metadata.image_directory, Path(context), tag, base_tag
+        )
 
 
 def _build_context(
-    client: docker.DockerClient, metadata: TargetMetadata, context: Path, tag: str, base_tag: str
+    client: docker.DockerClient,
+    name: str,
+    directory: Path,
+    context: Path,
+    tag: str,
+    base_tag: str,
 ) -> None:
-    name, directory = metadata.name, metadata.image_directory
+    """Build `context` (assembled from `directory`, which error messages name) as `tag`."""
     log_path = cache_dir() / f"build-{tag.replace('/', '_').replace(':', '-')}.log"
     labels = {**image_labels(ImageKind.TARGET), "mailstorm.target": name}
     started = time.monotonic()

@@ -74,6 +74,11 @@ class ContainerService(ABC):
     def image_metadata(self) -> TargetMetadata:
         """The image folder the service runs (its `target.toml` and `image/`)."""
 
+    def build_image(self) -> str:
+        """The tag of this service's image, built unless present: its folder's image on its
+        Debian suite. A service that adds to that image overrides this."""
+        return ensure_image(self.image_metadata(), suite=self.suite)
+
     def published_ports(self) -> Sequence[str]:
         """Container ports (`"25/tcp"`) to publish on an ephemeral loopback port; none here."""
         return ()
@@ -90,7 +95,7 @@ class ContainerService(ABC):
             raise self.error_type(f"{self.service_name} already started")
         try:
             started = time.monotonic()
-            image = self._image or ensure_image(self.image_metadata(), suite=self.suite)
+            image = self._image or self.build_image()
             self.timings["image"] = time.monotonic() - started
             started = time.monotonic()
             disable_ryuk()

@@ -25,7 +25,12 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.containers import ContainerService, TargetMetadata, load_target_metadata
+from harness.containers import (
+    ContainerService,
+    TargetMetadata,
+    ensure_derived_image,
+    load_target_metadata,
+)
 from harness.errors import MailstormError, TargetMetadataError
 from harness.message_ids import HEADER, new_message_id, sender_address
 from harness.results import ScaledParameter
@@ -248,6 +253,14 @@ class SenderTarget(ContainerService):
     @property
     def service_name(self) -> str:
         return self.name
+
+    def build_image(self) -> str:
+        """The bundled image, or a user target's own image on top of it: a `Dockerfile` in
+        its folder (`ARG BASE_IMAGE` / `FROM ${BASE_IMAGE}`: the bundled image it extends)."""
+        bundled = super().build_image()
+        if self.user_folder is None or not (self.user_folder / "Dockerfile").is_file():
+            return bundled
+        return ensure_derived_image(self.name, self.user_folder, bundled)
 
     def image_metadata(self) -> TargetMetadata:
         return self.metadata()

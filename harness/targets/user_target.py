@@ -6,7 +6,7 @@ bundled driver it extends and its configuration fragment:
 
     # target.toml
     name = "postfix-1d"            # how the matrix names the column
-    extends = "postfix"            # the bundled driver (and image) it builds on; postfix@trixie
+    extends = "postfix"            # the bundled driver (and image) it builds on; postfix@bookworm
                                    # for the same on another Debian suite
     description = "our outbound relay: one-day queue lifetime"
     config = "main.cf"             # the fragment, next to target.toml (the driver's default)
@@ -14,6 +14,14 @@ bundled driver it extends and its configuration fragment:
     # main.cf
     maximal_queue_lifetime = 1d
     bounce_queue_lifetime = 1d
+
+A `Dockerfile` in the folder, when there is one, adds to the bundled image it extends (a package,
+a lookup table the fragment names, a patched binary); it starts `ARG BASE_IMAGE` /
+`FROM ${BASE_IMAGE}`, and the folder is its build context:
+
+    ARG BASE_IMAGE
+    FROM ${BASE_IMAGE}
+    COPY smtp_header_checks /etc/postfix/smtp_header_checks
 
 The driver applies the fragment on top of its stock configuration, and its time compression
 starts from the user's values, not the MTA's defaults: a scaled run divides the user's
@@ -41,6 +49,9 @@ from harness.targets.registry import (
 )
 
 TARGET_TOML = "target.toml"
+DOCKERFILE = "Dockerfile"
+#: A user Dockerfile's FROM line must build on the image it extends, never a registry's.
+_FROM_BASE = re.compile(r"^\s*FROM\s+\$\{?BASE_IMAGE\}?(\s|$)", re.IGNORECASE | re.MULTILINE)
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _KEYS = frozenset({"name", "extends", "description", "config"})
 
@@ -55,6 +66,7 @@ class UserTarget:
     description: str
     config_file: Path
     settings: Mapping[str, str]  #: the fragment's settings, in its order
+    dockerfile: Path | None = None  #: additions to the bundled image, when the folder has them
 
 
 def load_user_target(folder: str | Path) -> type[SenderTarget]:
@@ -145,4 +157,21 @@ def read_user_target(folder: str | Path) -> UserTarget:
         description=str(data.get("description", "")),
         config_file=config,
         settings=driver.parse_user_config(text, source=str(config)),
+        dockerfile=_checked_dockerfile(root / DOCKERFILE),
     )
+
+
+def _checked_dockerfile(path: Path) -> Path | None:
+    """The folder's Dockerfile, if any, once it is known to build on the extended image."""
+    if not path.exists():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise TargetMetadataError(f"{path}: cannot read it: {error.strerror or error}") from None
+    if _FROM_BASE.search(text) is None:
+        raise TargetMetadataError(
+            f"{path}: must build on the image it extends: `ARG BASE_IMAGE` then "
+            "`FROM ${BASE_IMAGE}` (no registry is reached)"
+        )
+    return path

@@ -79,6 +79,29 @@ def test_bad_folders_are_one_clear_error(
     assert str(tmp_path) in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("dockerfile", "accepted"),
+    [
+        ("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN true\n", True),
+        ("ARG BASE_IMAGE\nfrom $BASE_IMAGE AS mine\n", True),
+        ("FROM debian:trixie\nRUN true\n", False),
+        ("ARG BASE_IMAGE\n# FROM ${BASE_IMAGE} in a comment only\nFROM alpine\n", False),
+    ],
+)
+def test_a_user_dockerfile_must_build_on_the_image_it_extends(
+    tmp_path: Path, dockerfile: str, accepted: bool
+) -> None:
+    root = folder(tmp_path, 'name = "mine"\nextends = "postfix"', "")
+    (root / "Dockerfile").write_text(dockerfile)
+    if accepted:
+        assert read_user_target(root).dockerfile == root / "Dockerfile"
+    else:
+        with pytest.raises(TargetMetadataError, match=r"Dockerfile: must build on the image"):
+            read_user_target(root)
+    (root / "Dockerfile").unlink()
+    assert read_user_target(root).dockerfile is None
+
+
 def test_a_missing_folder_and_an_unknown_target(tmp_path: Path) -> None:
     with pytest.raises(TargetMetadataError, match="not a folder"):
         read_user_target(tmp_path / "absent")
