@@ -454,7 +454,10 @@ def retry_window(target: SenderTarget) -> RetryWindow | None:
     if floor is None:
         return None
     shortest, basis = floor
-    earliest, latest = target.first_retry_window()
+    window = target.first_retry_window()
+    if window is None:
+        return None
+    earliest, latest = window
     return RetryWindow(shortest, target.retry_clock_slack, earliest, latest, basis)
 
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from harness.containers import DEFAULT_SUITE
 from harness.durations import format_duration
 from harness.errors import MailstormError
 from harness.main_job import (
@@ -36,8 +37,8 @@ def register(commands: Any) -> None:
         "--targets",
         metavar="LIST",
         help="comma-separated sender MTAs, NAME@SUITE for another Debian suite "
-        "(postfix@trixie), or 'all' for every bundled target and its versions side by side "
-        f"(default: the bundled ones on Debian bookworm, {','.join(target_names())}; with "
+        "(postfix@bookworm), or 'all' for every bundled target and its versions side by side "
+        f"(default: the bundled ones on Debian {DEFAULT_SUITE}, {','.join(target_names())}; with "
         "--target-dir, only the user's targets)",
     )
     parser.add_argument(

@@ -57,7 +57,7 @@ def register(commands: Any) -> None:
         metavar="K",
         help="also run each target's stock configuration on a clock K times faster (default: "
         "each target's own factor: "
-        + ", ".join(f"{n} x{target_class(n).default_warp_factor:g}" for n in target_names())
+        + ", ".join(f"{n} x{k:g}" for n, k in default_clock_warps(target_names()).items())
         + ")",
     )
     warp.add_argument(

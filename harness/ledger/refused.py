@@ -11,6 +11,8 @@ its envelope sender in `from`) that says the connection was refused:
 - Exim: the host error `H=name [ip]:port Connection refused` (process `H`), once per connection;
   the `==` defer line of the same attempt repeats it and is not counted again, and `retry time
   not reached` lines are skipped attempts.
+- Any other sender: its driver marks the record `attempt=refused` (REFUSED_FIELD), as the
+  no-queue sender's program logs it.
 
 A message can also meet an outage without connecting: the sender already holds the host as
 down from the refusals of other messages and defers it unseen. `held_by_refusals` finds those
@@ -31,8 +33,17 @@ from harness.targets import LogRecord, queue_ids_of
 REFUSED = "Connection refused"
 
 
+#: The field a driver of another sender sets on its record of a refused connection attempt
+#: (`attempt=refused`), so this module needs no knowledge of its log's wording.
+REFUSED_FIELD = ("attempt", "refused")
+
+
 def is_refused_attempt(record: LogRecord) -> bool:
-    """A log record of one connection attempt that was refused (Postfix or Exim)."""
+    """A log record of one connection attempt that was refused (Postfix, Exim, or a record
+    marked with REFUSED_FIELD)."""
+    key, value = REFUSED_FIELD
+    if record.fields.get(key) == value:
+        return True
     if REFUSED not in record.text:
         return False
     if record.process == "H":  # Exim's host error line; its `==` defer line repeats it

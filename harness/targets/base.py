@@ -84,6 +84,9 @@ class SenderTarget(ContainerService):
     ready_command: ClassVar[list[str]]
     #: Clock-warp factor to use when none is given (None: this MTA cannot run warped).
     default_warp_factor: ClassVar[float | None] = None
+    #: False for a sender that holds nothing (the no-queue control column): a failure ends
+    #: the message, with no retry and no DSN, so the contract it is tested on is that one.
+    queues: ClassVar[bool] = True
     #: Settings timed with alarm(), which libfaketime keeps in whole seconds.
     alarm_parameters: ClassVar[tuple[str, ...]] = ()
     #: Under a clock warp, preload the exact alarm() before libfaketime (clock_warp.py), so
@@ -171,9 +174,10 @@ class SenderTarget(ContainerService):
         """One log line as a record (None for lines that are not log records)."""
 
     @abstractmethod
-    def first_retry_window(self) -> tuple[float, float]:
+    def first_retry_window(self) -> tuple[float, float] | None:
         """Earliest and latest first retry after a temporary failure, in real seconds, as this
-        target's scaled configuration implies (the suites check the MTA keeps to it)."""
+        target's scaled configuration implies (the suites check the MTA keeps to it); None for
+        a sender that never retries."""
 
     @property
     def slack_wall_seconds(self) -> float:
