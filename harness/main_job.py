@@ -35,7 +35,7 @@ from harness.results import (
 )
 from harness.scenarios import Scenario, Tier
 from harness.schedule import ScheduleRun, Variant, run_schedules
-from harness.schedule.runner import default_clock_warps
+from harness.schedule.runner import WARPS_AT_ONCE, default_clock_warps
 
 #: How often the main job measures each schedule: two draws of each phase-dependent value, so
 #: no report presents one draw as the MTA's behaviour, at about three more minutes.
@@ -156,10 +156,12 @@ def _measure_schedules(job: MainJob, work: Path) -> ScheduleResults | None:
     warps = default_clock_warps(job.targets)
     if not warps:
         return None
+    batches = -(-len(warps) // WARPS_AT_ONCE)
     job.progress(
         "retry schedules, stock configuration under a clock warp: "
         + ", ".join(f"{t} x{k:g}" for t, k in warps.items())
-        + f" (about {max(5 * 86400 / k for k in warps.values()) / 60:.0f} min"
+        + f" (about {max(5 * 86400 / k for k in warps.values()) / 60 * batches:.0f} min"
+        + (f", {WARPS_AT_ONCE} targets at a time" if batches > 1 else "")
         + (f", {job.schedule_repeats} runs one after another)" if job.schedule_repeats > 1 else ")")
     )
     run = ScheduleRun(

@@ -1,7 +1,7 @@
 """The Debian base image every target builds FROM, with or without a registry, per suite.
 
 A target builds on one Debian suite: `DEFAULT_SUITE` unless it asks for another
-(`postfix@trixie`, `exim@forky`: `SUITES`). `ensure_base_image(suite=...)` prefers the
+(`postfix@bookworm`, `exim@forky`: `SUITES`). `ensure_base_image(suite=...)` prefers the
 official `debian:<suite>-slim` (already present, or pulled with a short timeout). Where no
 registry answers, it bootstraps an equivalent base from the Debian mirror this machine's apt
 uses (`debootstrap --variant=minbase`, with the `sid` script for a suite the host's debootstrap

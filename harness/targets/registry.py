@@ -6,7 +6,7 @@ Nothing lists them by hand; they are discovered once, on first use, so importing
 imports no driver.
 
 A bundled target builds on the default Debian suite (`DEFAULT_SUITE`); `name@suite` is the
-same driver and image folder built on another suite (`postfix@trixie`, `exim@forky`), so the
+same driver and image folder built on another suite (`postfix@bookworm`, `exim@forky`), so the
 matrix can set MTA releases side by side. `all` names every bundled target plus the suites
 each one's `target.toml` lists in `other_suites`.
 """
@@ -135,7 +135,7 @@ def target_metadata(name: str) -> TargetMetadata:
 
 def parse_target_list(text: str) -> list[str]:
     """`--targets postfix,exim@forky` (or `all`): names checked and made canonical
-    (`postfix@trixie` is `postfix`), order kept, duplicates dropped."""
+    (`postfix@trixie` is `postfix` while trixie is the default), order kept, duplicates dropped."""
     names: list[str] = []
     for part in (part.strip().lower() for part in text.split(",")):
         if part == ALL_TARGETS:

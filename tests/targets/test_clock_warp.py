@@ -246,7 +246,8 @@ def test_the_wait_from_exims_queue_run_to_the_retry_session_counts_too() -> None
     whose start it logs. A 90 ms queue run before the session is 2.7 minutes at x1800 (it
     once put a first retry at 47m44s, past the 45 minutes its configuration allows, with a
     ± that counted only the session's side). The first attempt, the immediate delivery, is
-    no queue run's: the older run before it does not count."""
+    no queue run's: the older run before it does not count. A run that starts late after its
+    tick delays every retry due at that tick, and counts on top."""
     k = 1800.0
     now = datetime.datetime.now(datetime.UTC).timestamp()
     clock = WarpedClock(k, now - 30)
@@ -259,18 +260,34 @@ def test_the_wait_from_exims_queue_run_to_the_retry_session_counts_too() -> None
         "H=hop.mailstorm.invalid [172.17.0.1]:40001: SMTP error from remote mail server after "
         "RCPT TO:<u@r.test>: 451 4.3.0 x"
     )
+    # A queue run every 62.5 wall ms (only the wall times matter here), one 50 ms before
+    # each session: the immediate delivery's (which no run made) and each retry's.
+    ticks = [starts[0] - 0.050 + 0.0625 * n for n in range(75)]
+    assert all(any(abs(t - (start - 0.050)) < 1e-9 for t in ticks) for start in starts)
     logged = _exim_records(
         clock,
         [
-            (starts[0] - 0.150, "Start queue run: pid=10"),  # before the immediate delivery
+            *((tick, f"Start queue run: pid={n}") for n, tick in enumerate(ticks)),
             (starts[0] - 0.001, f"{qid} <= {SENDER} U=root P=local S=400"),
             *((start + 0.010, deferral) for start in starts),
-            *((start - 0.090, "Start queue run: pid=11") for start in starts[1:]),
         ],
     )
     u = warp_uncertainty(logged, submission, attempts, k, slack=1.0)
     assert u is not None
-    assert 0.090 * k + 1.0 - 1.0 <= u <= 0.090 * k + 1.0 + 1.0
+    assert 0.050 * k + 1.0 - 1.0 <= u <= 0.050 * k + 1.0 + 1.0
+    # The daemon got the CPU 0.25 s late at one tick (each later tick follows from that
+    # run): every time is that much less sure.
+    late = [r for r in logged if not r.text.startswith("Start queue run")]
+    late += _exim_records(
+        clock,
+        [
+            (tick + (0.25 if n >= 40 else 0.0), f"Start queue run: pid={n}")
+            for n, tick in enumerate(ticks)
+        ],
+    )
+    late_u = warp_uncertainty(late, submission, attempts, k, slack=1.0)
+    assert late_u is not None
+    assert u + 0.25 * k - 1.0 <= late_u <= u + 0.25 * k + 1.0
     without_runs = [r for r in logged if not r.text.startswith("Start queue run")]
     u = warp_uncertainty(without_runs, submission, attempts, k, slack=1.0)
     assert u is not None
