@@ -132,7 +132,7 @@ def run_main_job(job: MainJob) -> MainJobResult:
         matrix = attach_schedules(matrix, schedules.measured)
     written = write_reports(matrix, run_dir)
     if job.reference_dir is not None:
-        _update_reference(matrix, run_dir, job.reference_dir, job.targets)
+        _update_reference(matrix, run_dir, job.reference_dir)
     if job.write_baseline is not None:
         written["baseline"] = write_baseline(matrix, job.write_baseline)
     differences = None if job.baseline is None else tuple(compare(job.baseline, matrix))
@@ -176,12 +176,13 @@ def _measure_schedules(job: MainJob, work: Path) -> ScheduleResults | None:
     return run_schedules(run)
 
 
-def _update_reference(
-    matrix: Matrix, run_dir: Path, reference: Path, targets: Sequence[str]
-) -> None:
+def _update_reference(matrix: Matrix, run_dir: Path, reference: Path) -> None:
+    """Copy the reports worth committing; each target's schedule plot by the name the writer
+    gave it (`schedule-postfix_bookworm.png` for `postfix@bookworm`)."""
     reference.mkdir(parents=True, exist_ok=True)
     names = ("matrix.md", MATRIX_JSON, SCHEDULE_JSON, "schedule.md")
-    for name in (*names, *(f"schedule-{t}.png" for t in targets)):
+    plots = sorted(p.name for p in run_dir.glob("schedule-*.png"))
+    for name in (*names, *plots):
         if (run_dir / name).is_file():
             shutil.copyfile(run_dir / name, reference / name)
     write_baseline(matrix, reference / "baseline.json")
