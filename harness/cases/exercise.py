@@ -70,19 +70,26 @@ def mx_exercise(scenario: Scenario, evidence: CaseEvidence) -> tuple[FaultExerci
     connection (read off the wire), and each zone fault must have decided at least one answer.
 
     A secondary that the sender never reached, or a SERVFAIL window no lookup fell in, would
-    leave a cell about a fault the MTA never met.
+    leave a cell about a fault the MTA never met. One exception: a refusing host the sender
+    never connected to at all while it did connect to another MX host. That is the sender's
+    choice (the no-queue application tries only the most preferred MX), measured, and the
+    cell's checks (`mx-hosts-tried`) judge it; the host's refusal is then needed 0 times, and
+    the exercise says why.
     """
-    refusing = [
-        FaultExercise(
-            fault=f"MX host {host.label} refuses connections",
-            needed=1,
-            fired=sum(
-                1 for c in evidence.connections if c.host == host.label and c.outcome == "refused"
-            ),
+    tried = sorted({c.host for c in evidence.connections})
+    refusing = []
+    for host in scenario.mx:
+        if host.refuse_until is None:
+            continue
+        fired = sum(
+            1 for c in evidence.connections if c.host == host.label and c.outcome == "refused"
         )
-        for host in scenario.mx
-        if host.refuse_until is not None
-    ]
+        fault = f"MX host {host.label} refuses connections"
+        needed = 1
+        if tried and host.label not in tried:
+            fault += f" (never tried: the sender connected only to {', '.join(tried)})"
+            needed = 0
+        refusing.append(FaultExercise(fault=fault, needed=needed, fired=fired))
     answered = [lookup.fault for lookup in evidence.lookups if lookup.fault]
     dns = (
         [
