@@ -85,7 +85,7 @@ def test_submissions_return_at_once_and_a_silent_server_times_out_on_the_scaled_
     plan = '[[rule]]\nstage = "greeting"\nstall = "forever"\n'
     receiver, target = start(receiver_factory, target_factory, container_gateway, NAME, plan)
     timeout = target.scaling.get("smtp_timeout")
-    assert timeout.configured_seconds == 300 / TIME_SCALE  # exact: Python takes fractions
+    assert timeout.configured_seconds == 300 / TIME_SCALE  # exact at k = 60
     sent = [target.submit([f"user{n}@{DOMAIN}"]) for n in range(3)]
     outcomes = wait_until(
         lambda: [o for s in sent for o in finished(target, s)],
