@@ -194,6 +194,7 @@ class Ledger:
             if m.message_id == submission.message_id
             and recipient.lower() in (r.lower() for r in m.rcpt_tos)
         ]
+        injected = self.real(submission.mono)
         if copies:
             return RecipientFate(
                 submission.message_id,
@@ -201,6 +202,7 @@ class Ledger:
                 Fate.DELIVERED if len(copies) == 1 else Fate.DUPLICATED,
                 len(copies),
                 settled_t=self.real(copies[0].mono),
+                injected_t=injected,
             )
         for t, message, report in dsns:
             if message.dsn_for != submission.message_id:
@@ -208,7 +210,14 @@ class Ledger:
             block = report.for_recipient(recipient)
             failed = block.action == "failed" if block else not report.recipients
             if failed:
-                return RecipientFate(submission.message_id, recipient, Fate.BOUNCED, 0, settled_t=t)
+                return RecipientFate(
+                    submission.message_id,
+                    recipient,
+                    Fate.BOUNCED,
+                    0,
+                    settled_t=t,
+                    injected_t=injected,
+                )
         for entry in queued:
             if entry.message_id == submission.message_id and any(
                 r.address.lower() == recipient.lower() for r in entry.recipients
@@ -218,9 +227,14 @@ class Ledger:
                     wall_until = entry.next_attempt.timestamp() - time.time()
                     next_t = self.real(now_mono) + max(0.0, wall_until) * self.time_scale
                 return RecipientFate(
-                    submission.message_id, recipient, Fate.QUEUED, 0, next_attempt_t=next_t
+                    submission.message_id,
+                    recipient,
+                    Fate.QUEUED,
+                    0,
+                    next_attempt_t=next_t,
+                    injected_t=injected,
                 )
-        return RecipientFate(submission.message_id, recipient, Fate.LOST, 0)
+        return RecipientFate(submission.message_id, recipient, Fate.LOST, 0, injected_t=injected)
 
     # -- expectations, for tests --------------------------------------------------------------
 

@@ -254,12 +254,13 @@ def _recipients(case: CaseResult) -> list[str]:
     if not case.recipients:
         return []
     rows = [
-        "<h4>Recipients</h4><table><thead><tr><th>recipient</th><th>fate</th><th>deliveries</th>"
-        "<th>settled</th><th>next attempt</th></tr></thead><tbody>"
+        "<h4>Recipients</h4><table><thead><tr><th>recipient</th><th>sent</th><th>fate</th>"
+        "<th>deliveries</th><th>settled</th><th>next attempt</th></tr></thead><tbody>"
     ]
     for r in case.recipients:
         rows.append(
-            f"<tr><td>{_e(r.recipient)}</td><td>{_e(r.fate.value)}</td><td>{r.deliveries}</td>"
+            f"<tr><td>{_e(r.recipient)}</td><td>{_e(cells.real_time(r.injected_t))}</td>"
+            f"<td>{_e(r.fate.value)}</td><td>{r.deliveries}</td>"
             f"<td>{_e(cells.real_time(r.settled_t))}</td>"
             f"<td>{_e(cells.real_time(r.next_attempt_t))}</td></tr>"
         )

@@ -82,6 +82,9 @@ class RecipientFate:
     deliveries: int  #: how many times the receiver accepted it
     settled_t: float | None = None  #: delivered or bounced at (real seconds), when it did
     next_attempt_t: float | None = None  #: for queued: the sender's next attempt (real seconds)
+    #: when the message was handed to the sender (real seconds since the case's first one): a
+    #: scenario's spread says when it should be; this is when it was
+    injected_t: float | None = None
 
 
 @dataclass(frozen=True)

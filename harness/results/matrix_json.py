@@ -343,6 +343,7 @@ def _recipient(data: Fields) -> RecipientFate:
         deliveries=data.integer("deliveries"),
         settled_t=data.optional_number("settled_t"),
         next_attempt_t=data.optional_number("next_attempt_t"),
+        injected_t=data.optional_number("injected_t"),
     )
 
 

@@ -110,6 +110,12 @@ def test_each_fate_is_established(receivers: tuple[Receiver, Receiver]) -> None:
     assert len(evidence.dsns) == 1
     assert len(evidence.attempts) == 6  # one session per send
     assert all(a.t >= 0 for a in evidence.attempts)
+    # Every fate says when its message was handed over, on the case's clock (real seconds
+    # since the first submission): the scenario's spread is the plan, this the measurement.
+    sent_at = {s.message_id: (s.mono - once.mono) * SCALE for s in (once, twice, gone, later, lost)}
+    for fate in evidence.fates:
+        assert fate.injected_t == pytest.approx(sent_at[fate.message_id]), fate
+    assert len({f.injected_t for f in evidence.fates}) == 5  # five submissions, one after another
 
 
 def test_failed_expectation_shows_what_happened(receivers: tuple[Receiver, Receiver]) -> None:
