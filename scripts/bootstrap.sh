@@ -82,6 +82,17 @@ ensure_test_tools() {
   ensure_chromium
 }
 
+ensure_c_compiler() {
+  # ensure_c_compiler: image builds compile a small preload library on the host
+  # (harness/containers/native_build.py: the images carry no compiler). Debian root: install gcc.
+  command -v cc >/dev/null || command -v gcc >/dev/null && return 0
+  if is_debian_root; then
+    apt_install gcc libc6-dev
+  else
+    echo "mailstorm: image builds need a C compiler (cc or gcc) on this machine" >&2
+  fi
+}
+
 docker_answers() { docker info >/dev/null 2>&1; }
 
 ensure_docker() {
