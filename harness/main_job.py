@@ -156,11 +156,11 @@ def _measure_schedules(job: MainJob, work: Path) -> ScheduleResults | None:
     warps = default_clock_warps(job.targets)
     if not warps:
         return None
-    batches = -(-len(warps) // WARPS_AT_ONCE)
+    batches, runs = -(-len(warps) // WARPS_AT_ONCE), job.schedule_repeats
     job.progress(
         "retry schedules, stock configuration under a clock warp: "
         + ", ".join(f"{t} x{k:g}" for t, k in warps.items())
-        + f" (about {max(5 * 86400 / k for k in warps.values()) / 60 * batches:.0f} min"
+        + f" (about {max(5 * 86400 / k for k in warps.values()) / 60 * batches * runs:.0f} min"
         + (f", {WARPS_AT_ONCE} targets at a time" if batches > 1 else "")
         + (f", {job.schedule_repeats} runs one after another)" if job.schedule_repeats > 1 else ")")
     )
