@@ -25,14 +25,17 @@ pytestmark = pytest.mark.docker
 NAME = "noqueue"
 
 
-def finished(target: SenderTarget, sent: Submission) -> list[dict[str, str]]:
-    """The outcome lines of `sent`, once its program has exited (before: none)."""
+def finished(target: SenderTarget, *sent: Submission) -> list[dict[str, str]]:
+    """The outcome lines of the `sent` messages, once no sending program runs (before: none):
+    one look at the processes and one read of the log for all of them."""
     # [s]: the pattern does not match the shell that runs pgrep, whose command line holds it
     running = target.exec("pgrep -f 'bin/mailstorm-[s]end' || true", check=False).split()
     if running:
         return []
-    ids = {r.queue_id for r in target.logs() if r.fields.get("from") == sent.sender}
-    return [r.fields for r in target.logs() if r.queue_id in ids and "status" in r.fields]
+    logs = target.logs()
+    senders = {s.sender for s in sent}
+    ids = {r.queue_id for r in logs if r.fields.get("from") in senders}
+    return [r.fields for r in logs if r.queue_id in ids and "status" in r.fields]
 
 
 def test_a_450_is_the_end_of_the_message(
@@ -88,13 +91,9 @@ def test_submissions_return_at_once_and_a_silent_server_times_out_on_the_scaled_
     assert timeout.configured_seconds == 300 / TIME_SCALE  # exact at k = 60
     sent = [target.submit([f"user{n}@{DOMAIN}"]) for n in range(3)]
 
-    def all_finished() -> list[dict[str, str]]:
-        # one look at the processes for all three: each `finished` looks again
-        if target.exec("pgrep -f 'bin/mailstorm-[s]end' || true", check=False).split():
-            return []
-        return [o for s in sent for o in finished(target, s)]
-
-    outcomes = wait_until(all_finished, timeout=60, what="the three attempts to time out")
+    outcomes = wait_until(
+        lambda: finished(target, *sent), timeout=60, what="the three attempts to time out"
+    )
     assert len(outcomes) == 3, outcomes
     for outcome in outcomes:
         assert outcome["status"] == "failed"
