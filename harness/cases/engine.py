@@ -34,7 +34,7 @@ from harness.conformance import CheckInput, GiveUpWindow, RetryWindow, run_check
 from harness.containers import bridge_gateway, docker_client
 from harness.errors import MailstormError
 from harness.ledger import CaseEvidence, Ledger
-from harness.receiver import ACCEPT_ALL, Receiver, Reply
+from harness.receiver import ACCEPT_ALL, ListenSpec, Receiver, Reply
 from harness.results import CaseResult, DsnEvidence, FaultExercise, Outcome, empty_fates
 from harness.scenarios import Scenario
 from harness.targets import (
@@ -176,8 +176,9 @@ def _start_group(
         )
     )
     site: MxSite | None = None
+    own_addresses = target_class(name).state_per_address
     try:
-        site = start_mx_site(stack, scenarios, scale, prefix)
+        site = start_mx_site(stack, scenarios, scale, prefix, own_addresses=own_addresses)
     except MailstormError as error:
         # No MX site (no root for the addresses, port 53 taken on the gateway): the DNS/MX
         # cells are errors saying so, and the rest of the group runs.
@@ -185,13 +186,15 @@ def _start_group(
         progress(f"DNS/MX scenarios cannot run on {name}: {error}")
     else:
         site_error = None
-    unrunnable = [s for s in scenarios if s.uses_dns and site is None]
+    # A sender that needs an address per scenario does not run them on the shared gateway:
+    # its neighbours' refusals would shape the cells (mx_site.py).
+    unrunnable = [s for s in scenarios if (s.uses_dns or own_addresses) and site is None]
     scenarios = [s for s in scenarios if s not in unrunnable]
     receivers = {
         scenario.id: stack.enter_context(
             Receiver(
                 scenario.plan,
-                listen=site.listeners(scenario) if site and scenario.uses_dns else [f"{gateway}:0"],
+                listen=_listen(site, scenario, gateway),
                 journal=f"{prefix}-{scenario.id}.sqlite",
                 time_scale=scale,
                 refuse_until=scenario.refuse_until,
@@ -214,6 +217,7 @@ def _start_group(
             time_scale=scale,
             clock_warp=group.clock_warp,
             resolver=site.resolver(scenarios) if site else None,
+            network=site.network.name if site else None,
         )
     )
     progress(f"{name} {target.version} ready in {sum(target.timings.values()):.1f}s")
@@ -322,6 +326,14 @@ def _final_evidence(case: _Case) -> CaseEvidence:
     )
 
 
+def _listen(site: MxSite | None, scenario: Scenario, gateway: str) -> list[ListenSpec] | list[str]:
+    """Where the scenario's receiver listens: its MX hosts, its own address, or the gateway."""
+    if site is not None and scenario.uses_dns:
+        return site.listeners(scenario)
+    own = site.own_listener(scenario) if site is not None else None
+    return [own or f"{gateway}:0"]
+
+
 def _finish(case: _Case, evidence: CaseEvidence) -> None:
     """The case's result, unless the compression shaped it: then it is an error, not a cell."""
     artifacts = case.target.compression_artifacts([s.message_id for s in case.sent])
@@ -416,7 +428,7 @@ def _inject_due(case: _Case) -> None:
         # Plan time (outage windows, refusals) starts with this case's first message, not
         # with the campaign: injecting dozens of cases takes seconds, which at k = 1440 is hours.
         case.receiver.reset()
-        if case.site is not None:
+        if case.site is not None and case.site.dns is not None:
             case.site.dns.reset(origin=case.scenario.domain)
         case.started = time.monotonic()
     elapsed_wall = time.monotonic() - case.started

@@ -6,6 +6,11 @@ harness DNS on the network's gateways serving each scenario's zone on its own ca
 connection log on the bridge. The target joins the network and looks those domains up there.
 Each scenario's receiver listens on port 25 of its hosts' addresses, one listener per host and
 family (`mx1.ipv4`), refusing per host where the scenario says so.
+
+A sender that keeps per-destination state by address rather than address and port
+(`SenderTarget.state_per_address`: OpenSMTPD) also gets an address of its own for each static
+scenario (`own`): on the shared gateway, one scenario's refused connections would mark the
+address down for all of them, and the neighbours' cells would show the harness, not the MTA.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from harness.targets import Resolver
 SMTP_PORT = 25
 #: The DNS port: resolv.conf names none.
 DNS_PORT = 53
+#: The name of a static scenario's own host on the network (`<scenario>/own`).
+OWN_HOST = "own"
 
 
 @dataclass(frozen=True)
@@ -36,16 +43,24 @@ class MxSite:
     """A group's MX network, DNS and connection log, and each scenario's host addresses."""
 
     network: MxNetwork
-    dns: DnsServer
+    dns: DnsServer | None  #: None when no scenario of the group looks up its domain
     connections: ConnectionLog
     #: scenario id -> host (as the scenario names it) -> its addresses
     addresses: dict[str, dict[str, HostAddresses]]
+    #: static scenario id -> the IPv4 address its receiver listens on (`state_per_address`)
+    own: dict[str, str] = dataclasses.field(default_factory=dict)
 
-    def resolver(self, scenarios: Sequence[Scenario]) -> Resolver:
-        """DNS for the target: the network's gateways, the DNS scenarios' domains."""
+    def resolver(self, scenarios: Sequence[Scenario]) -> Resolver | None:
+        """DNS for the target: the network's gateways, the DNS scenarios' domains (None when
+        the group has none)."""
         servers = tuple(a for a in (self.network.gateway4, self.network.gateway6) if a)
         domains = tuple(s.domain for s in scenarios if s.uses_dns)
-        return Resolver(self.network.name, servers, domains)
+        return Resolver(self.network.name, servers, domains) if self.dns and domains else None
+
+    def own_listener(self, scenario: Scenario) -> str | None:
+        """Where a static scenario's receiver listens when it has an address of its own."""
+        address = self.own.get(scenario.id)
+        return f"{address}:0" if address else None
 
     def _addresses(self, scenario: Scenario) -> list[tuple[MxHostSpec, str, str]]:
         """(host, family, address) for each address the scenario's hosts publish."""
@@ -115,21 +130,29 @@ class MxSite:
                 q.transport,
                 q.fault,
             )
-            for q in self.dns.queries()
+            for q in (self.dns.queries() if self.dns else [])
             if q.zone == origin
         )
         return connections, lookups
 
 
 def start_mx_site(
-    stack: ExitStack, scenarios: Sequence[Scenario], time_scale: float, journal_prefix: Path
+    stack: ExitStack,
+    scenarios: Sequence[Scenario],
+    time_scale: float,
+    journal_prefix: Path,
+    *,
+    own_addresses: bool = False,
 ) -> MxSite | None:
-    """The site for the group's DNS scenarios (None when it has none), torn down by `stack`."""
+    """The site for the group's DNS scenarios, and with `own_addresses` an address for each
+    static one (None when there is nothing to put on it), torn down by `stack`."""
     dns_scenarios = [s for s in scenarios if s.uses_dns]
-    if not dns_scenarios:
+    static = [s for s in scenarios if not s.uses_dns] if own_addresses else []
+    if not dns_scenarios and not static:
         return None
     names = {(s.id, h.host): f"{s.id}/{h.label}" for s in dns_scenarios for h in s.mx}
-    network = stack.enter_context(MxNetwork(list(names.values())))
+    own_names = {s.id: f"{s.id}/{OWN_HOST}" for s in static}
+    network = stack.enter_context(MxNetwork([*names.values(), *own_names.values()]))
     addresses = {
         s.id: {
             h.host: HostAddresses(
@@ -139,19 +162,24 @@ def start_mx_site(
         }
         for s in dns_scenarios
     }
+    own = {scenario: network.hosts[name].ipv4 for scenario, name in own_names.items()}
     zones = [
         scenario_zone(s.domain, s.mx, s.zone, addresses[s.id], source=s.source)
         for s in dns_scenarios
     ]
     gateways = [a for a in (network.gateway4, network.gateway6) if a]
-    dns = stack.enter_context(
-        DnsServer(
-            zones,
-            host=gateways,
-            port=DNS_PORT,
-            time_scale=time_scale,
-            journal=f"{journal_prefix}-dns.jsonl",
+    dns = (
+        stack.enter_context(
+            DnsServer(
+                zones,
+                host=gateways,
+                port=DNS_PORT,
+                time_scale=time_scale,
+                journal=f"{journal_prefix}-dns.jsonl",
+            )
         )
+        if zones
+        else None
     )
     connections = stack.enter_context(ConnectionLog(network.bridge, SMTP_PORT))
-    return MxSite(network, dns, connections, addresses)
+    return MxSite(network, dns, connections, addresses, own)

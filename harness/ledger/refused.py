@@ -28,14 +28,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from harness.results import Attempt
-from harness.targets import LogRecord, queue_ids_of
+from harness.targets import REFUSED_FIELD, LogRecord, queue_ids_of
 
 REFUSED = "Connection refused"
-
-
-#: The field a driver of another sender sets on its record of a refused connection attempt
-#: (`attempt=refused`), so this module needs no knowledge of its log's wording.
-REFUSED_FIELD = ("attempt", "refused")
 
 
 def is_refused_attempt(record: LogRecord) -> bool:

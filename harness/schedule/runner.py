@@ -125,6 +125,8 @@ def schedule_groups(run: ScheduleRun) -> list[Group]:
     groups = [
         Group(target, scale, members, keep_logs=Variant.REFUSED in run.variants)
         for target in run.targets
+        # an MTA with a compiled-in schedule has no scaled configuration to measure
+        if not target_class(target).warp_only
         for scale in run.time_scales
         for members in sets
     ]

@@ -17,7 +17,13 @@ from harness.targets.base import (
     build_message,
 )
 from harness.targets.readiness import CommandSucceeds, TargetStartError
-from harness.targets.records import LogRecord, QueuedMessage, QueuedRecipient, queue_ids_of
+from harness.targets.records import (
+    REFUSED_FIELD,
+    LogRecord,
+    QueuedMessage,
+    QueuedRecipient,
+    queue_ids_of,
+)
 from harness.targets.registry import (
     ALL_TARGETS,
     all_target_names,
@@ -40,6 +46,7 @@ from harness.targets.user_target import (
 __all__ = [
     "ALL_TARGETS",
     "BOUNCE_DOMAIN",
+    "REFUSED_FIELD",
     "SENDER_HOSTNAME",
     "CommandSucceeds",
     "CompressionArtifactError",

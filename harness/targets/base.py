@@ -84,6 +84,17 @@ class SenderTarget(ContainerService):
     ready_command: ClassVar[list[str]]
     #: Clock-warp factor to use when none is given (None: this MTA cannot run warped).
     default_warp_factor: ClassVar[float | None] = None
+    #: True for an MTA whose retry schedule is hard-coded (OpenSMTPD's `400 s x n²`): dividing
+    #: its settings by k would leave the schedule k times too slow, so it always runs its stock
+    #: configuration on the warped clock, at whatever time scale it is given (> 1).
+    warp_only: ClassVar[bool] = False
+    #: True for an MTA that keeps per-destination state by IP address, not by address and
+    #: port: OpenSMTPD disables a route to a host for all its ports after a refused connection
+    #: (mta.c, `mta_route_down`). Its scenarios then each need an address of their own
+    #: (harness/cases/mx_site.py), or one scenario's refusals would block its neighbours.
+    state_per_address: ClassVar[bool] = False
+    #: Extra environment for the daemon under a clock warp (`launch_command`).
+    warp_environment: ClassVar[Mapping[str, str]] = {}
     #: False for a sender that holds nothing (the no-queue control column): a failure ends
     #: the message, with no retry and no DSN, so the contract it is tested on is that one.
     queues: ClassVar[bool] = True
@@ -116,9 +127,12 @@ class SenderTarget(ContainerService):
         startup_timeout: float = 60.0,
         clock_warp: bool = False,
         resolver: Resolver | None = None,
+        network: str | None = None,
     ) -> None:
         if time_scale <= 0:
             raise TargetError(f"time scale must be > 0, got {time_scale}")
+        if self.warp_only and time_scale > 1:
+            clock_warp = True  # its schedule is hard-coded: only its clock can be compressed
         if clock_warp and time_scale <= 1:
             raise TargetError(f"a clock warp needs a time scale > 1, got {time_scale:g}")
         routes.require(bounce_domain, "the DSNs this MTA sends would be lost")
@@ -126,6 +140,8 @@ class SenderTarget(ContainerService):
         self.routes = routes
         #: DNS for `resolver.domains` through the harness DNS; None: static routes only
         self.resolver = resolver
+        #: the Docker network to join (the MX network of the group's own addresses), if any
+        self.network = network
         if resolver is not None:
             self.network = resolver.network
             for domain in resolver.domains:
@@ -296,7 +312,10 @@ class SenderTarget(ContainerService):
         """Start the daemon under the shared fast clock and measure that clock."""
         container = self.container.get_wrapped_container()
         command = launch_command(
-            self.time_scale, self.foreground_command(), exact_alarm=self.exact_alarm
+            self.time_scale,
+            self.foreground_command(),
+            exact_alarm=self.exact_alarm,
+            environment=self.warp_environment,
         )
         container.exec_run(command, detach=True)
         wait_until(

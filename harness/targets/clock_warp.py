@@ -25,7 +25,7 @@ every failure mode found on the way: docs/clock-warp.md. What this module suppli
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -93,15 +93,23 @@ def preload(exact_alarm: bool) -> str:
     return f"{EXACT_ALARM_LIBRARY}:{LIBRARY}" if exact_alarm else LIBRARY
 
 
-def launch_command(factor: float, daemon: Sequence[str], *, exact_alarm: bool = False) -> list[str]:
+def launch_command(
+    factor: float,
+    daemon: Sequence[str],
+    *,
+    exact_alarm: bool = False,
+    environment: Mapping[str, str] = {},
+) -> list[str]:
     """Run `daemon` (in the foreground) under one shared clock `factor` times faster; with
-    `exact_alarm`, its alarm() timers keep their fractions of a wall second."""
+    `exact_alarm`, its alarm() timers keep their fractions of a wall second; `environment`
+    is exported to it (the exact-alarm library's settings, `MAILSTORM_WALL_POLL_MS`)."""
     daemon_words = " ".join(_quote(word) for word in daemon)
     libraries = preload(exact_alarm)
+    extra = "".join(f"{name}={_quote(value)} " for name, value in environment.items())
     script = (
         # The wrapper's segments are root's, mode 0600; Exim's processes run as Debian-exim.
         "chmod 0666 /dev/shm/faketime_shm_* /dev/shm/sem.faketime_sem_* && "
-        f"export LD_PRELOAD={libraries} NO_FAKE_STAT=1 && "
+        f"export {extra}LD_PRELOAD={libraries} NO_FAKE_STAT=1 && "
         f"printf 'export LD_PRELOAD=%s NO_FAKE_STAT=1 FAKETIME=%s FAKETIME_SHARED=%s\\n' "
         f"{libraries} \"'$FAKETIME'\" \"'$FAKETIME_SHARED'\" > {ENVIRONMENT_FILE}.tmp && "
         f"mv {ENVIRONMENT_FILE}.tmp {ENVIRONMENT_FILE} && "

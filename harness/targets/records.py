@@ -26,6 +26,11 @@ class QueuedMessage:
     message_id: str | None = None  #: the harness id, from the envelope sender
 
 
+#: The field a driver sets on its record of a refused connection attempt (`attempt=refused`),
+#: when its MTA's wording is not one the ledger reads itself (harness/ledger/refused.py).
+REFUSED_FIELD = ("attempt", "refused")
+
+
 @dataclass(frozen=True)
 class LogRecord:
     """One line of the MTA's log, with the fields the harness joins on."""

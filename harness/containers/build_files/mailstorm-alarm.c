@@ -1,5 +1,5 @@
 /*
- * mailstorm-alarm.c: alarm() to the microsecond on libfaketime's fast clock.
+ * mailstorm-alarm.c: alarm() to the microsecond on libfaketime's fast clock (and a wall poll).
  *
  * Why: libfaketime (src/libfaketime.c, alarm()) divides an alarm's seconds by the speed-up and
  * hands the result to the real alarm(), which takes whole seconds, so the fraction is lost and
@@ -15,16 +15,27 @@
  * FAKETIME, read when the library loads (before a program such as Exim trims its environment).
  * Without a speed-up it is alarm() itself.
  *
+ * Also: a poll() whose timeout is exactly MAILSTORM_WALL_POLL_MS (when set) waits that long in wall
+ * time instead of being divided. OpenSMTPD's parent waits for each child's setup handshake with
+ * poll(..., 10000) (smtpd.c, imsg_wait) and dies with "imsg_wait: Connection timed out" when it
+ * runs out; at x1440 that is 7 ms, less than a child takes to start. The wait is part of no
+ * schedule: it only bounds a start-up that never finishes. Every other poll() goes to libfaketime.
+ *
  * Built on the host by harness/containers/images.py and installed setuid beside libfaketime by
  * mailstorm-image-setup.sh, so setuid programs preload it too. For throwaway test containers.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 static double speed_up = 1.0;
+static int wall_poll_ms = -1;
 
 static void read_speed_up(void) __attribute__((constructor));
 
@@ -37,6 +48,21 @@ static void read_speed_up(void)
         if (value > 0.0)
             speed_up = value;
     }
+    const char *wall = getenv("MAILSTORM_WALL_POLL_MS");
+    if (wall != NULL && *wall != '\0')
+        wall_poll_ms = atoi(wall);
+}
+
+int poll(struct pollfd *fds, nfds_t nfds, int timeout)
+{
+    static int (*next_poll)(struct pollfd *, nfds_t, int);
+    if (wall_poll_ms > 0 && timeout == wall_poll_ms) {
+        struct timespec wait = {timeout / 1000, (long)(timeout % 1000) * 1000000L};
+        return (int)syscall(SYS_ppoll, fds, nfds, &wait, NULL, (size_t)8);
+    }
+    if (next_poll == NULL)
+        next_poll = (int (*)(struct pollfd *, nfds_t, int))dlsym(RTLD_NEXT, "poll");
+    return next_poll(fds, nfds, timeout);
 }
 
 unsigned int alarm(unsigned int seconds)
