@@ -70,3 +70,41 @@ def test_a_source_that_does_not_compile_names_the_file(tmp_path: Path) -> None:
     broken.write_text("int main( {\n")
     with pytest.raises(ImageBuildError, match=r"compiling .*broken\.c failed"):
         compile_shared_library(broken, tmp_path / "broken.so")
+
+
+#: Polls nothing for argv[1] milliseconds (Python's select.poll calls the C library's poll()).
+POLL_PROBE = """
+import select, sys, time
+started = time.monotonic()
+ready = select.poll().poll(int(sys.argv[1]))
+print(ready, round(time.monotonic() - started, 3))
+"""
+
+
+def run_poll_probe(library: Path, milliseconds: int, wall_poll_ms: str) -> tuple[str, float]:
+    environment = {k: v for k, v in os.environ.items() if k != "FAKETIME"}
+    environment |= {"LD_PRELOAD": str(library), "MAILSTORM_WALL_POLL_MS": wall_poll_ms}
+    result = subprocess.run(
+        [sys.executable, "-c", POLL_PROBE, str(milliseconds)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    ready, waited = result.stdout.split()
+    return ready, float(waited)
+
+
+def test_the_wall_poll_waits_its_whole_timeout_and_times_out(library: Path) -> None:
+    # The timeout that MAILSTORM_WALL_POLL_MS names goes to the kernel itself (ppoll); under a
+    # warp it would otherwise be libfaketime's, divided by the speed-up (the container tests
+    # start OpenSMTPD at x1440, which fails without it). Here: the arguments arrive intact.
+    ready, waited = run_poll_probe(library, 300, "300")
+    assert ready == "[]"
+    assert waited >= 0.3
+
+
+def test_any_other_poll_goes_to_the_next_library(library: Path) -> None:
+    ready, waited = run_poll_probe(library, 200, "300")
+    assert ready == "[]"
+    assert waited >= 0.2

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -57,7 +57,11 @@ _STAMPED = re.compile(r"^(?P<stamp>\d+\.\d+) (?P<line>.*)$")
 _SESSION_LINE = re.compile(r"^(?P<session>[0-9a-f]{16}) (?P<process>\w+) (?P<text>.*)$")
 _FIELD = re.compile(r'([\w-]+)=("(?:[^"\\]|\\.)*"|<[^>]*>|\S+)')
 _STATUS = {"Ok": "sent", "TempFail": "deferred", "PermFail": "bounced", "Loop": "bounced"}
-_CONNECTING = re.compile(r"^connecting address=\w[\w+]*://\[?(?P<address>[^\]/]+?)\]?:\d+ ")
+_CONNECTING = re.compile(
+    r"^connecting address=\w[\w+]*://\[?(?P<address>[^\]/ ]+?)\]?:(?P<port>\d+) "
+)
+#: An MX host's port (a relay looked up by MX has no other).
+SMTP_PORT = 25
 
 
 class OpenSmtpdTarget(SenderTarget):
@@ -193,31 +197,46 @@ class OpenSmtpdTarget(SenderTarget):
 
     def logs(self) -> list[LogRecord]:
         """The log, with each deferral that a refused connection caused marked
-        `attempt=refused` (REFUSED_FIELD).
+        `attempt=refused` (`mark_refused_attempts`)."""
+        static = {domain: f"{hops[0].host}:{hops[0].port}" for domain, hops in self.routes.routes}
+        return mark_refused_attempts(super().logs(), static)
 
-        A refused connection is logged on the dispatcher's session (`mta connecting address=
-        ...`, then `mta error reason=IO Error: Connection refused`), not on the envelope; the
-        envelopes waiting for that address are then deferred with NETWORK_ERROR. A deferral
-        with NETWORK_ERROR counts as an attempt when a connection to its relay address was
-        refused since that address's previous such deferral; otherwise OpenSMTPD deferred it
-        without connecting, the route being down (a refusal it already held)."""
-        records = super().logs()
-        connecting: dict[str, str] = {}  # session -> address
-        refused_since: set[str] = set()  # addresses refused since their last deferral
-        marked = []
-        for record in records:
-            session = record.fields.get("session", "")
-            address = _CONNECTING.match(record.text)
-            if address is not None:
-                connecting[session] = address.group(1)
-            elif record.text.startswith("error ") and REFUSED in record.text:
-                if session in connecting:
-                    refused_since.add(connecting[session])
-            elif record.fields.get("reason") == NETWORK_ERROR:
-                relay = record.fields.get("relay", "").split(" ")[0].strip("[]")
-                if relay in refused_since:
-                    key, value = REFUSED_FIELD
-                    record = replace(record, fields={**record.fields, key: value})
-                refused_since.discard(relay)
-            marked.append(record)
-        return marked
+
+def mark_refused_attempts(
+    records: Sequence[LogRecord], static_routes: Mapping[str, str]
+) -> list[LogRecord]:
+    """`records` with each deferral that a refused connection caused marked `attempt=refused`
+    (REFUSED_FIELD) and stamped when the connection was refused.
+
+    A refused connection is logged on a dispatcher session (`mta connecting address=smtp://
+    ip:port`, then `mta error reason=IO Error: Connection refused`), not on an envelope; the
+    envelopes for that address and port are deferred with NETWORK_ERROR a moment later. The
+    delivery line names the relay's address without its port, so the port comes from the
+    recipient's domain: its static route (`static_routes`, domain -> "ip:port"), else an MX
+    host's port 25. A deferral with NETWORK_ERROR is an attempt when a connection to its
+    address and port was refused since that destination's previous such deferral; otherwise
+    OpenSMTPD deferred it without connecting, the route to the address being down after
+    another destination's refusal (mta.c, mta_route_down): not an attempt.
+    """
+    connecting: dict[str, str] = {}  # session -> "ip:port"
+    refused_at: dict[str, LogRecord] = {}  # "ip:port" -> its refusal since its last deferral
+    marked = []
+    for record in records:
+        session = record.fields.get("session", "")
+        destination = _CONNECTING.match(record.text)
+        if destination is not None:
+            connecting[session] = f"{destination.group('address')}:{destination.group('port')}"
+        elif record.text.startswith("error ") and REFUSED in record.text:
+            if session in connecting:
+                refused_at[connecting[session]] = record
+        elif record.fields.get("reason") == NETWORK_ERROR:
+            domain = record.fields.get("to", "").rpartition("@")[2].lower()
+            relay = record.fields.get("relay", "").split(" ")[0].strip("[]")
+            key = static_routes.get(domain, f"{relay}:{SMTP_PORT}")
+            refusal = refused_at.pop(key, None)
+            if refusal is not None:
+                name, value = REFUSED_FIELD
+                fields = {**record.fields, name: value}
+                record = replace(record, time=refusal.time, fields=fields)
+        marked.append(record)
+    return marked
