@@ -43,3 +43,24 @@ def assert_stock_exim_schedule(schedule: dict[str, Any]) -> None:
     _within(schedule, "warning", DAY, DAY + 2 * HOUR)
     _within(schedule, "give_up", 4 * DAY, 4 * DAY + 7 * HOUR)
     assert 15 <= len(schedule["attempts"]) <= 35
+
+
+def assert_stock_opensmtpd_schedule(schedule: dict[str, Any]) -> None:
+    """OpenSMTPD's compiled-in schedule: retries at creation + 400 s x n² (scheduler_ramqueue.c),
+    so 6m40s after the first failure and then ever longer, up to 6h20m (n = 29 to 28) before the
+    4-day `queue ttl` expires it; the delay warning goes out at the first temporary failure whose
+    next try falls at or after 4 h (scheduler.c, IMSG_QUEUE_DELIVERY_TEMPFAIL): the 2h46m40s
+    attempt, whose next try is at 4 h."""
+    _within(schedule, "first_retry", 400, 400 + 60)
+    _within(schedule, "longest_interval", 400 * (29**2 - 28**2), 6.5 * HOUR)
+    _within(schedule, "warning", 400 * 5**2, 4 * HOUR)
+    _within(schedule, "give_up", 4 * DAY, 4 * DAY + HOUR)
+    assert 28 <= len(schedule["attempts"]) <= 32
+
+
+#: The stock schedule check of each bundled target with a queue, by name.
+STOCK_SCHEDULE_CHECKS = {
+    "postfix": assert_stock_postfix_schedule,
+    "exim": assert_stock_exim_schedule,
+    "opensmtpd": assert_stock_opensmtpd_schedule,
+}

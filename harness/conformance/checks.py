@@ -28,16 +28,25 @@ class CheckSpec:
     function: CheckFunction
 
 
+def _is_idle(attempt: Attempt) -> bool:
+    """A session the sender opened and ended itself before naming a message, with nothing
+    refused: its last reply was positive (OpenSMTPD opens a second connection to a host
+    while the first takes the only message, says EHLO on it and quits). It attempted no
+    delivery, so it is no message's attempt and no retry."""
+    return attempt.message_id is None and (attempt.reply or "")[:1] in ("2", "3")
+
+
 def _attempts_per_message(evidence: CaseEvidence) -> list[list[Attempt]]:
     """The attempts per message, each list sorted by time. Sessions that ended before MAIL
     named a message (a refused greeting) cannot be told apart, so then all attempts form one
-    stream."""
+    stream; idle sessions (`_is_idle`) are left out."""
+    attempts = [a for a in evidence.attempts if not _is_idle(a)]
     by_message: dict[str, list[Attempt]] = {}
-    for attempt in evidence.attempts:
+    for attempt in attempts:
         if attempt.message_id:
             by_message.setdefault(attempt.message_id, []).append(attempt)
-    if not by_message or any(a.message_id is None for a in evidence.attempts):
-        streams = [list(evidence.attempts)] if evidence.attempts else []
+    if not by_message or any(a.message_id is None for a in attempts):
+        streams = [attempts] if attempts else []
     else:
         streams = list(by_message.values())
     return [sorted(stream, key=lambda a: a.t) for stream in streams]
@@ -334,7 +343,7 @@ def _waited(minimum: float, what: str) -> CheckFunction:
 
 def _class_reading(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
     e = check.evidence
-    retried = len(e.attempts) >= 2
+    retried = any(len(times) >= 2 for times in _per_message(e))
     bounced = Fate.BOUNCED in _fates(e)
     reading = (
         "temporary (retried)"

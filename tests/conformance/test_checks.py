@@ -141,6 +141,27 @@ def test_intervals_and_repeats_are_per_message() -> None:
     assert verdict("retried", case) == Outcome.PASS
 
 
+def test_an_idle_session_is_no_messages_attempt() -> None:
+    # OpenSMTPD (outage-72h-550-2mx): one session per message answered 550 at RCPT, and beside
+    # each a second connection on which it said EHLO and quit, having nothing left to send.
+    # Counting those made "repeated the refused request: up to 6 attempts" of three messages.
+    recipients = evidence([Fate.BOUNCED] * 3, []).fates
+    attempts = tuple(
+        attempt
+        for n in range(3)
+        for attempt in (
+            Attempt(t=n * DAY, stage="rcpt", reply="550 5.1.1 x", message_id=f"ms{n}"),
+            Attempt(t=n * DAY + 3, stage="ehlo", reply="250 HELP"),
+        )
+    )
+    case = CaseEvidence(recipients, attempts, (), (), (), observed_for=3 * DAY)
+    assert verdict("no-repeat-after-5xx", case) == Outcome.PASS
+    # a refused greeting names no message either, but it is an attempt: still counted
+    refused = (*attempts, Attempt(t=60, stage="greeting", reply="554 go away"))
+    case = CaseEvidence(recipients, refused, (), (), (), observed_for=3 * DAY)
+    assert verdict("no-repeat-after-5xx", case) == Outcome.DEVIATION
+
+
 def test_dsn_format_judges_the_failure_report_not_an_earlier_delay_warning() -> None:
     from tests.dsn.test_dsn import multipart_report
 

@@ -12,7 +12,7 @@ import pytest
 from harness.main_job import DEFAULT_SCHEDULE_REPEATS
 from harness.schedule.runner import default_clock_warps
 from harness.targets import target_class, target_names
-from tests.stock_schedules import assert_stock_exim_schedule, assert_stock_postfix_schedule
+from tests.stock_schedules import STOCK_SCHEDULE_CHECKS
 
 #: Three quick scenarios: a bounce, a deferral, a drop after the dot; 2 real hours in 12 s.
 QUICK = ["--scenario", "rcpt-550", "--scenario", "rcpt-450", "--scenario", "disconnect-after-dot"]
@@ -49,8 +49,9 @@ def test_quick_matrix_twice_gives_the_same_verdicts(tmp_path: Path) -> None:
         assert schedules[target]["method"] == "clock-warp"
         assert (latest / f"schedule-{target}.png").read_bytes().startswith(b"\x89PNG")
         assert (latest / f"schedule-{target}.svg").read_text().lstrip().startswith("<svg")
-    assert_stock_postfix_schedule(schedules["postfix"])
-    assert_stock_exim_schedule(schedules["exim"])
+    assert sorted(STOCK_SCHEDULE_CHECKS) == warped  # every schedule has its expectation
+    for target, check_stock in STOCK_SCHEDULE_CHECKS.items():
+        check_stock(schedules[target])
     # Each schedule was measured twice, in fresh containers: every run is a stock schedule,
     # and the matrix carries their min to max beside the first.
     runs = json.loads((latest / "schedule.json").read_text())["schedules"]
@@ -58,8 +59,7 @@ def test_quick_matrix_twice_gives_the_same_verdicts(tmp_path: Path) -> None:
         (t, r) for t in warped for r in range(DEFAULT_SCHEDULE_REPEATS)
     ]
     for measured in runs:
-        check_stock = {"postfix": assert_stock_postfix_schedule, "exim": assert_stock_exim_schedule}
-        check_stock[measured["target"]](measured["schedule"])
+        STOCK_SCHEDULE_CHECKS[measured["target"]](measured["schedule"])
     for target in data["targets"]:
         if target["name"] not in warped:
             assert target["schedule"] is None, target["name"]
@@ -88,7 +88,8 @@ def test_quick_matrix_twice_gives_the_same_verdicts(tmp_path: Path) -> None:
             continue
         assert bounced["fates"]["bounced"] == 1, bounced
         assert bounced["dsn"]["status"].startswith("5.")
-        assert bounced["dsn"]["remote_reply_code"] == 550
+        # OpenSMTPD quotes the reply only in the DSN's text part (no Diagnostic-Code)
+        assert bounced["dsn"]["remote_reply_code"] in (550, None), bounced["dsn"]
         assert deferred["fates"]["queued"] == 1, deferred
         assert deferred["observed_for"] >= 7200 - 600
     second = matrix(
