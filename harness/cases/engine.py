@@ -269,6 +269,8 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
     """Inject on schedule, and finish each case when settled or when its time is up."""
     campaign_start = time.monotonic()
     next_heartbeat = campaign_start + HEARTBEAT
+    # every case gets one progress line when it ends; the unrunnable ones ended before
+    announced = [case for case in cases if case.result is not None]
     while any(case.result is None for case in cases):
         now = time.monotonic()
         if now >= next_heartbeat:
@@ -284,29 +286,37 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
             # on a case's own turn sent the second message of an outage replay hours late.
             _inject_all_due(cases)
             try:
-                if len(case.sent) < case.scenario.messages:
-                    continue
-                evidence = case.ledger.read(time.monotonic())
-                deadline = case.started + case.scenario.observe / case.time_scale
-                settled = case.scenario.settle and evidence.settled()
-                if settled and case.receiver.open_sessions and time.monotonic() < deadline:
-                    # The message is stored before its 250 is sent and journalled: read once
-                    # the session has closed, or the attempt shows the reply before (354).
-                    continue
-                if settled or time.monotonic() >= deadline:
-                    # Read again, flushed: a session that closed after the read above (and
-                    # before the check) has its reply and its end in the journal only now. CI
-                    # once caught the stale read: a delivered attempt with no reply, cut short.
-                    _finish(case, _final_evidence(case))
+                _poll(case)
             except MailstormError as error:
                 case.result = _error_result(case, error)
-            if case.result is not None:
-                done = sum(1 for c in cases if c.result is not None)
+            # this case, or any other whose injection failed meanwhile (_inject_safely)
+            for finished in [c for c in cases if c.result is not None and c not in announced]:
+                announced.append(finished)
+                assert finished.result is not None
                 progress(
-                    f"[{done}/{len(cases)}] {case.name}: {case.result.verdict} "
-                    f"{_fate_summary(case.result.fates)} ({time.monotonic() - campaign_start:.0f}s)"
+                    f"[{len(announced)}/{len(cases)}] {finished.name}: {finished.result.verdict} "
+                    f"{_fate_summary(finished.result.fates)} "
+                    f"({time.monotonic() - campaign_start:.0f}s)"
                 )
         time.sleep(POLL_INTERVAL)
+
+
+def _poll(case: _Case) -> None:
+    """Read the case once all its messages are out; finish it when settled or out of time."""
+    if len(case.sent) < case.scenario.messages:
+        return
+    evidence = case.ledger.read(time.monotonic())
+    deadline = case.started + case.scenario.observe / case.time_scale
+    settled = case.scenario.settle and evidence.settled()
+    if settled and case.receiver.open_sessions and time.monotonic() < deadline:
+        # The message is stored before its 250 is sent and journalled: read once the
+        # session has closed, or the attempt shows the reply before (354).
+        return
+    if settled or time.monotonic() >= deadline:
+        # Read again, flushed: a session that closed after the read above (and before the
+        # check) has its reply and its end in the journal only now. CI once caught the stale
+        # read: a delivered attempt with no reply, cut short.
+        _finish(case, _final_evidence(case))
 
 
 def _final_evidence(case: _Case) -> CaseEvidence:

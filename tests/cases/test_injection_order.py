@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from harness.cases.engine import _Case, _inject_all_due
+from harness.cases.engine import _Case, _inject_all_due, _observe
+from harness.errors import MailstormError
 from harness.ledger import Ledger
 from harness.receiver import Receiver
 from harness.scenarios import load_catalogue, select
@@ -69,3 +70,34 @@ def test_a_started_case_gets_its_due_message_before_more_cases_start(tmp_path: P
     # submission or two of its due time, not at the end of the pass.
     assert len(late) >= 10, late
     assert max(late) <= 3 * SUBMIT_SECONDS, late
+
+
+class BrokenSender:
+    """A sender whose submission fails, as `docker exec` does when a container died."""
+
+    name = "broken"
+
+    def submit(self, recipients: list[str], **_: Any) -> Submission:
+        raise MailstormError("the container is gone")
+
+
+def test_a_case_whose_injection_failed_gets_its_progress_line(tmp_path: Path) -> None:
+    [scenario] = select(load_catalogue(), ["outage-72h-451"])
+    cases = [
+        _Case(
+            dataclasses.replace(scenario, id=f"case{n}"),
+            cast(SenderTarget, BrokenSender()),
+            cast(Receiver, Journal()),
+            Ledger(journal=tmp_path / "j", bounce_journal=tmp_path / "b", time_scale=1.0),
+            1.0,
+            [0.0],
+        )
+        for n in range(3)
+    ]
+    lines: list[str] = []
+    _observe(cases, lines.append)
+    # the first case's pass injects all three: each failure is one line, none is lost
+    assert sorted(line.split("] ")[1].split(":")[0] for line in lines) == [
+        f"case{n} on broken" for n in range(3)
+    ]
+    assert all("error" in line for line in lines), lines
