@@ -33,7 +33,13 @@ from harness.cases.mx_site import MxSite, start_mx_site
 from harness.conformance import CheckInput, GiveUpWindow, RetryWindow, run_checks
 from harness.containers import bridge_gateway, docker_client
 from harness.errors import MailstormError
-from harness.ledger import CaseEvidence, Ledger
+from harness.ledger import (
+    CaseEvidence,
+    Ledger,
+    clock_inconsistency,
+    logged_attempts,
+    warp_uncertainty,
+)
 from harness.receiver import ACCEPT_ALL, ListenSpec, Receiver, Reply
 from harness.results import CaseResult, DsnEvidence, FaultExercise, Outcome, empty_fates
 from harness.scenarios import Scenario
@@ -48,6 +54,7 @@ from harness.targets import (
     Submission,
     target_class,
 )
+from harness.targets.clock_warp import ClockWarpError
 
 POLL_INTERVAL = 0.5
 #: Wall seconds between progress lines while cases run.
@@ -349,7 +356,7 @@ def _finish(case: _Case, evidence: CaseEvidence) -> None:
     artifacts = case.target.compression_artifacts([s.message_id for s in case.sent])
     if artifacts:
         raise CompressionArtifactError("; ".join(artifacts))
-    if case.keep_logs or case.scenario.refuse_until is not None:
+    if case.keep_logs or case.scenario.refuse_until is not None or case.target.clock_warp:
         case.logs = tuple(case.target.logs())
     case.result, case.evidence = _result(case, evidence, _exercise(case, evidence)), evidence
 
@@ -466,7 +473,7 @@ def _result(case: _Case, evidence: CaseEvidence, exercise: tuple[FaultExercise, 
         # Not an error: the harness measured, and what it found is that the sender never
         # speaks the extension the fault is about (Postfix's client has no BDAT).
         unexercised = None
-    uncertainty = case.target.retry_uncertainty()
+    uncertainty = _time_uncertainty(case, evidence)
     judged = CheckInput(
         evidence,
         codes,
@@ -500,6 +507,36 @@ def _result(case: _Case, evidence: CaseEvidence, exercise: tuple[FaultExercise, 
         lookups=evidence.lookups,
         fates_vary=scenario.fates_vary,
     )
+
+
+def _time_uncertainty(case: _Case, evidence: CaseEvidence) -> float | None:
+    """± real seconds on the times the MTA's retry clock decides in this case.
+
+    Scaled configuration: k times the MTA's whole-second slack (`retry_uncertainty`). On the
+    warped clock (an MTA whose schedule is compiled in runs so in the matrix too): the MTA's
+    times are exact, and what moves them is the wall time each attempt costs, times K, measured
+    in this case's own log against the receiver's sessions (`warp_uncertainty`, as for a
+    schedule), the largest over its messages; a case none of whose sessions the MTA logged
+    keeps the MTA's own whole second. A log that does not match the receiver's sessions means
+    part of the MTA ran on another clock: the case is an error, not a cell."""
+    target = case.target
+    if not target.clock_warp:
+        return target.retry_uncertainty()
+    measured = [target.retry_clock_slack]
+    for sent in case.sent:
+        # the receiver's session times count from the case's first message: anchor there
+        submission = dataclasses.replace(sent, wall=case.sent[0].wall)
+        reached = [a for a in logged_attempts(case.logs, submission.sender) if a.reached_receiver]
+        if not reached or not evidence.attempts:
+            continue
+        problem = clock_inconsistency(case.logs, submission, evidence.attempts, case.time_scale)
+        if problem is not None:
+            raise ClockWarpError(f"clock warp not trusted: {problem}")
+        cost = warp_uncertainty(
+            case.logs, submission, evidence.attempts, case.time_scale, target.retry_clock_slack
+        )
+        measured.append(cost or 0.0)
+    return max(measured)
 
 
 def retry_window(target: SenderTarget) -> RetryWindow | None:

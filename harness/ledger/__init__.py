@@ -1,5 +1,11 @@
 """Message fates: what became of every injected message, joined from all the evidence."""
 
+from harness.ledger.clock_check import (
+    clock_inconsistency,
+    logged_attempts,
+    unseen_attempts,
+    warp_uncertainty,
+)
 from harness.ledger.ledger import CaseEvidence, Ledger, LedgerExpectationError
 from harness.ledger.refused import (
     held_by_refusals,
@@ -12,8 +18,12 @@ __all__ = [
     "CaseEvidence",
     "Ledger",
     "LedgerExpectationError",
+    "clock_inconsistency",
     "held_by_refusals",
     "is_held_by_refusals",
     "is_refused_attempt",
+    "logged_attempts",
     "refused_attempts",
+    "unseen_attempts",
+    "warp_uncertainty",
 ]

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from harness.results import Attempt
-from harness.targets import REFUSED_FIELD, LogRecord, queue_ids_of
+from harness.targets import HELD_FIELD, REFUSED_FIELD, LogRecord, queue_ids_of
 
 REFUSED = "Connection refused"
 
@@ -57,7 +57,11 @@ RETRY_TIME_NOT_REACHED_FOR_HOSTS = "retry time not reached for any host"
 
 def is_held_by_refusals(record: LogRecord) -> bool:
     """A deferral without a connection because the sender holds the host as down (Exim's
-    host retry record, Postfix's dead destination after refused connections)."""
+    host retry record, Postfix's dead destination after refused connections, a record a
+    driver marked with HELD_FIELD)."""
+    key, value = HELD_FIELD
+    if record.fields.get(key) == value:
+        return True
     if record.fields.get("status") != "deferred":
         return False
     if record.process == "==":  # Exim: only a host record makes this skip, never a reply

@@ -25,6 +25,7 @@ from harness.cases import (
 from harness.conformance import CheckInput, run_checks
 from harness.errors import MailstormError
 from harness.ledger import CaseEvidence, refused_attempts
+from harness.ledger.clock_check import clock_inconsistency, unseen_attempts, warp_uncertainty
 from harness.results import (
     Agreement,
     Attempt,
@@ -34,7 +35,6 @@ from harness.results import (
     ScheduleResults,
 )
 from harness.schedule.agreement import compare
-from harness.schedule.clock_check import clock_inconsistency, unseen_attempts, warp_uncertainty
 from harness.schedule.derive import derive_schedule
 from harness.schedule.variants import Variant, scenario_for
 from harness.targets import SenderTarget, target_class

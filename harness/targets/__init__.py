@@ -18,6 +18,7 @@ from harness.targets.base import (
 )
 from harness.targets.readiness import CommandSucceeds, TargetStartError
 from harness.targets.records import (
+    HELD_FIELD,
     REFUSED_FIELD,
     LogRecord,
     QueuedMessage,
@@ -46,6 +47,7 @@ from harness.targets.user_target import (
 __all__ = [
     "ALL_TARGETS",
     "BOUNCE_DOMAIN",
+    "HELD_FIELD",
     "REFUSED_FIELD",
     "SENDER_HOSTNAME",
     "CommandSucceeds",

@@ -29,6 +29,9 @@ class QueuedMessage:
 #: The field a driver sets on its record of a refused connection attempt (`attempt=refused`),
 #: when its MTA's wording is not one the ledger reads itself (harness/ledger/refused.py).
 REFUSED_FIELD = ("attempt", "refused")
+#: The field a driver sets on a deferral made without connecting because the MTA holds the
+#: destination as down after refusals (`attempt=held`; harness/ledger/refused.py).
+HELD_FIELD = ("attempt", "held")
 
 
 @dataclass(frozen=True)

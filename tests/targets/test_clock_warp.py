@@ -8,13 +8,13 @@ import datetime
 
 import pytest
 
-from harness.results import Attempt
-from harness.schedule.clock_check import (
+from harness.ledger.clock_check import (
     clock_inconsistency,
     logged_attempts,
     unseen_attempts,
     warp_uncertainty,
 )
+from harness.results import Attempt
 from harness.targets import BOUNCE_DOMAIN, LogRecord, RouteTable, Submission
 from harness.targets.clock_warp import (
     ClockWarpError,

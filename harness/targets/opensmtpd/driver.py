@@ -31,7 +31,13 @@ from typing import ClassVar
 from harness.durations import format_duration
 from harness.message_ids import id_from_address
 from harness.targets.base import SenderTarget, TargetError
-from harness.targets.records import REFUSED_FIELD, LogRecord, QueuedMessage, QueuedRecipient
+from harness.targets.records import (
+    HELD_FIELD,
+    REFUSED_FIELD,
+    LogRecord,
+    QueuedMessage,
+    QueuedRecipient,
+)
 from harness.targets.time_scaling import TimeScaling, scale_whole_seconds
 
 CONFIG_FILE = "/etc/smtpd.conf"
@@ -206,7 +212,8 @@ def mark_refused_attempts(
     records: Sequence[LogRecord], static_routes: Mapping[str, str]
 ) -> list[LogRecord]:
     """`records` with each deferral that a refused connection caused marked `attempt=refused`
-    (REFUSED_FIELD) and stamped when the connection was refused.
+    (REFUSED_FIELD) and stamped when the connection was refused, and each deferral for a route
+    held down without a connection marked `attempt=held` (HELD_FIELD).
 
     A refused connection is logged on a dispatcher session (`mta connecting address=smtp://
     ip:port`, then `mta error reason=IO Error: Connection refused`), not on an envelope; the
@@ -215,8 +222,8 @@ def mark_refused_attempts(
     recipient's domain: its static route (`static_routes`, domain -> "ip:port"), else an MX
     host's port 25. A deferral with NETWORK_ERROR is an attempt when a connection to its
     address and port was refused since that destination's previous such deferral; otherwise
-    OpenSMTPD deferred it without connecting, the route to the address being down after
-    another destination's refusal (mta.c, mta_route_down): not an attempt.
+    OpenSMTPD deferred it without connecting, the route to the address being down after a
+    refusal (mta.c, mta_route_down): not an attempt, but held.
     """
     connecting: dict[str, str] = {}  # session -> "ip:port"
     refused_at: dict[str, LogRecord] = {}  # "ip:port" -> its refusal since its last deferral
@@ -234,9 +241,8 @@ def mark_refused_attempts(
             relay = record.fields.get("relay", "").split(" ")[0].strip("[]")
             key = static_routes.get(domain, f"{relay}:{SMTP_PORT}")
             refusal = refused_at.pop(key, None)
-            if refusal is not None:
-                name, value = REFUSED_FIELD
-                fields = {**record.fields, name: value}
-                record = replace(record, time=refusal.time, fields=fields)
+            name, value = REFUSED_FIELD if refusal is not None else HELD_FIELD
+            fields = {**record.fields, name: value}
+            record = replace(record, time=(refusal or record).time, fields=fields)
         marked.append(record)
     return marked

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.results import Attempt
-from harness.targets import LogRecord, Submission, queue_ids_of
+from harness.targets import HELD_FIELD, REFUSED_FIELD, LogRecord, Submission, queue_ids_of
 
 #: Wall seconds: the MTA logs a deferral milliseconds after the reply; the clock's origin is
 #: known to a docker exec's latency (tens of ms); stamps have whole fast seconds.
@@ -67,6 +67,11 @@ def _logged_attempt(r: LogRecord) -> LoggedAttempt | None:
     if r.time is None:
         return None
     wall = r.time.timestamp()
+    marked = r.fields.get(REFUSED_FIELD[0])
+    if marked == HELD_FIELD[1]:
+        return None  # deferred without a connection: no attempt
+    if marked == REFUSED_FIELD[1]:
+        return LoggedAttempt(wall, False, r.text)
     if r.process == "H":
         return LoggedAttempt(wall, "SMTP" in r.text, r.text)
     if r.fields.get("status") == "deferred" and "suspended" not in r.text:
