@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.ledger import logged_attempts
 from harness.targets import BOUNCE_DOMAIN, HELD_FIELD, REFUSED_FIELD, LogRecord, RouteTable
 from harness.targets.opensmtpd.driver import (
     NETWORK_ERROR,
@@ -62,3 +63,25 @@ def test_without_the_route_to_tell_ports_apart_the_neighbour_is_not_counted() ->
     records = mark_refused_attempts(parsed(), {})
     key, value = REFUSED_FIELD
     assert not [r for r in records if r.fields.get(key) == value]
+
+
+#: A real deferral of a relay that failed as a whole (from the reference run's dns-servfail).
+MX_LOOKUP_FAILED = (
+    "1796419237.123456789 0000000000000000 mta delivery evpid=269514365ae99279 "
+    "from=<mailstorm+ms19f21fb18c6d4322828037c9115cc982@bounces.mailstorm.test> "
+    'to=<user@dns-servfail.mailstorm.test> rcpt=<-> source="-" '
+    'relay="dns-servfail.mailstorm.test" delay=1s result="TempFail" '
+    'stat="Temporary failure in MX lookup"'
+)
+
+
+def test_a_relay_that_failed_before_any_connection_names_no_host() -> None:
+    # OpenSMTPD logs the domain as the relay (mta.c, mta_flush): the clock check took it for a
+    # session and declared the warp untrusted in three reference cells.
+    routes = RouteTable.of({BOUNCE_DOMAIN: [Hop("172.17.0.1", 2626)]})
+    record = OpenSmtpdTarget(routes, time_scale=60).parse_log_line(MX_LOOKUP_FAILED)
+    assert record is not None
+    assert record.fields["status"] == "deferred"
+    assert record.fields["relay"] == "none"
+    assert record.fields["relay_domain"] == "dns-servfail.mailstorm.test"
+    assert logged_attempts([record], record.fields["from"]) == []

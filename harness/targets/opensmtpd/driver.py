@@ -21,6 +21,7 @@ smtpd runs in the foreground (`smtpd -d`), which logs to stderr without stamps;
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -68,6 +69,14 @@ _CONNECTING = re.compile(
 )
 #: An MX host's port (a relay looked up by MX has no other).
 SMTP_PORT = 25
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class OpenSmtpdTarget(SenderTarget):
@@ -191,6 +200,12 @@ class OpenSmtpdTarget(SenderTarget):
             fields["status"] = _STATUS.get(fields["result"], fields["result"].lower())
             if "stat" in fields:
                 fields["reason"] = fields["stat"]
+        if "relay" in fields and not _is_address(fields["relay"].split(" ")[0].strip("[]")):
+            # A relay that failed as a whole before any connection (an MX lookup that failed,
+            # no usable host) is logged with the domain as its relay (mta.c, mta_flush:
+            # `mta_delivery_log(e, NULL, relay->domain->name, ...)`): no host was reached, as
+            # Postfix says with `relay=none`.
+            fields["relay_domain"], fields["relay"] = fields["relay"], "none"
         fields["session"] = found.group("session")
         return LogRecord(
             time=datetime.fromtimestamp(float(stamped.group("stamp")), UTC),
