@@ -36,19 +36,23 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return destination
 
 
-def run_probe(library: Path, seconds: int, faketime: str | None) -> list[str]:
-    environment = {k: v for k, v in os.environ.items() if k != "FAKETIME"}
-    environment["LD_PRELOAD"] = str(library)
-    if faketime is not None:
-        environment["FAKETIME"] = faketime
+def run_preloaded(library: Path, program: str, argument: int, **environment: str) -> list[str]:
+    """`program` in a Python with `library` preloaded and `environment` set (no FAKETIME
+    unless given); the words it prints."""
+    inherited = {k: v for k, v in os.environ.items() if k != "FAKETIME"}
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(seconds)],
-        env=environment,
+        [sys.executable, "-c", program, str(argument)],
+        env={**inherited, "LD_PRELOAD": str(library), **environment},
         capture_output=True,
         text=True,
         check=True,
     )
     return result.stdout.split()
+
+
+def run_probe(library: Path, seconds: int, faketime: str | None) -> list[str]:
+    speed_up = {"FAKETIME": faketime} if faketime is not None else {}
+    return run_preloaded(library, PROBE, seconds, **speed_up)
 
 
 def test_an_alarm_under_one_wall_second_fires_and_reports_fast_seconds(library: Path) -> None:
@@ -82,16 +86,9 @@ print(ready, round(time.monotonic() - started, 3))
 
 
 def run_poll_probe(library: Path, milliseconds: int, wall_poll_ms: str) -> tuple[str, float]:
-    environment = {k: v for k, v in os.environ.items() if k != "FAKETIME"}
-    environment |= {"LD_PRELOAD": str(library), "MAILSTORM_WALL_POLL_MS": wall_poll_ms}
-    result = subprocess.run(
-        [sys.executable, "-c", POLL_PROBE, str(milliseconds)],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=True,
+    ready, waited = run_preloaded(
+        library, POLL_PROBE, milliseconds, MAILSTORM_WALL_POLL_MS=wall_poll_ms
     )
-    ready, waited = result.stdout.split()
     return ready, float(waited)
 
 
