@@ -77,7 +77,13 @@ def test_fates_and_per_host_attempts_follow_the_primarys_fault(
     assert secondary, case.connections
     assert {c.outcome for c in secondary} == {"refused"}, secondary
     # Sessions on mx1 while the 451s last get 451; the delivery comes after, on mx1.
-    sessions = [a for a in case.attempts if a.listener.startswith("mx1.")]
+    # OpenSMTPD also opens spare sessions that say EHLO and quit, naming no message: those
+    # are no delivery attempt (the checks leave them out the same way)
+    sessions = [
+        a
+        for a in case.attempts
+        if a.listener.startswith("mx1.") and (a.message_id or not (a.reply or "").startswith("2"))
+    ]
     during = [a for a in sessions if REFUSED_UNTIL - u < a.t < ANSWERS_451_UNTIL - u]
     assert during, sessions
     assert all((a.reply or "").startswith("451") for a in during), sessions
