@@ -1,5 +1,6 @@
-"""What Debian's stock Postfix and Exim schedules must look like, from their documented
-defaults; shared by the tests that measure them under a clock warp (matrix and schedule)."""
+"""What Debian's stock schedules must look like, from their documented defaults; shared by the
+tests that measure them under a clock warp (matrix and schedule) and the one that reads the
+committed reference."""
 
 from __future__ import annotations
 
@@ -58,9 +59,23 @@ def assert_stock_opensmtpd_schedule(schedule: dict[str, Any]) -> None:
     assert 28 <= len(schedule["attempts"]) <= 32
 
 
+def assert_stock_sendmail_schedule(schedule: dict[str, Any]) -> None:
+    """Debian's Sendmail: a queue run every 10 minutes (QUEUE_INTERVAL) tries every queued
+    message (no MinQueueAge), so retries come 0 to 10 minutes after a failure and then every
+    10 minutes, plus the run's own time; the delay warning at the first run after 4 h
+    (Timeout.queuewarn), the return at the first after 5 days (Timeout.queuereturn): about
+    720 attempts."""
+    _within(schedule, "first_retry", 0, 10 * 60 + 60)
+    _within(schedule, "longest_interval", 10 * 60, 10 * 60 + 3 * 60)
+    _within(schedule, "warning", 4 * HOUR, 4 * HOUR + 15 * 60)
+    _within(schedule, "give_up", 5 * DAY, 5 * DAY + 15 * 60)
+    assert 690 <= len(schedule["attempts"]) <= 730
+
+
 #: The stock schedule check of each bundled target with a queue, by name.
 STOCK_SCHEDULE_CHECKS = {
     "postfix": assert_stock_postfix_schedule,
     "exim": assert_stock_exim_schedule,
     "opensmtpd": assert_stock_opensmtpd_schedule,
+    "sendmail": assert_stock_sendmail_schedule,
 }

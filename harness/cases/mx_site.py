@@ -58,9 +58,11 @@ class MxSite:
         return Resolver(self.network.name, servers, domains) if self.dns and domains else None
 
     def own_listener(self, scenario: Scenario) -> str | None:
-        """Where a static scenario's receiver listens when it has an address of its own."""
+        """Where a static scenario's receiver listens when it has an address of its own: port
+        25, as a real MX host does (and one port for all: Sendmail has a mailer per port and
+        at most 25 mailers)."""
         address = self.own.get(scenario.id)
-        return f"{address}:0" if address else None
+        return f"{address}:{SMTP_PORT}" if address else None
 
     def _addresses(self, scenario: Scenario) -> list[tuple[MxHostSpec, str, str]]:
         """(host, family, address) for each address the scenario's hosts publish."""

@@ -318,7 +318,11 @@ class DnsServer(Lifecycle):
             )
             return None
         if zone is None:
-            reply.header.rcode = RCODE.REFUSED
+            # The sender's only resolver (resolv.conf names this server): a name outside every
+            # zone does not exist on this network, which a recursive resolver says with
+            # NXDOMAIN. REFUSED made glibc's resolver report a temporary failure, and Sendmail
+            # held every message routed by address behind it (docs/dns.md).
+            reply.header.rcode = RCODE.NXDOMAIN
         elif fault is not None and fault.failure is Failure.SERVFAIL:
             reply.header.rcode = RCODE.SERVFAIL
         elif fault is not None and fault.failure is Failure.NXDOMAIN:

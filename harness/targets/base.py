@@ -88,10 +88,11 @@ class SenderTarget(ContainerService):
     #: its settings by k would leave the schedule k times too slow, so it always runs its stock
     #: configuration on the warped clock, at whatever time scale it is given (> 1).
     warp_only: ClassVar[bool] = False
-    #: True for an MTA that keeps per-destination state by IP address, not by address and
-    #: port: OpenSMTPD disables a route to a host for all its ports after a refused connection
-    #: (mta.c, `mta_route_down`). Its scenarios then each need an address of their own
-    #: (harness/cases/mx_site.py), or one scenario's refusals would block its neighbours.
+    #: True for an MTA whose scenarios each need an address of their own (port 25), given by
+    #: harness/cases/mx_site.py: OpenSMTPD keeps per-destination state by IP address, not by
+    #: address and port (a refused connection disables the route to the host for all its ports,
+    #: mta.c `mta_route_down`), so one scenario's refusals would block its neighbours; Sendmail
+    #: reaches a port only through a mailer of its own and takes at most 25 mailers.
     state_per_address: ClassVar[bool] = False
     #: Extra environment for the daemon under a clock warp (`launch_command`).
     warp_environment: ClassVar[Mapping[str, str]] = {}

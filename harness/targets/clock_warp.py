@@ -112,7 +112,12 @@ def launch_command(
         f"export {extra}LD_PRELOAD={libraries} NO_FAKE_STAT=1 && "
         f"printf 'export LD_PRELOAD=%s NO_FAKE_STAT=1 FAKETIME=%s FAKETIME_SHARED=%s\\n' "
         f"{libraries} \"'$FAKETIME'\" \"'$FAKETIME_SHARED'\" > {ENVIRONMENT_FILE}.tmp && "
-        f"mv {ENVIRONMENT_FILE}.tmp {ENVIRONMENT_FILE} && "
+        # The same settings for local submissions, whose processes may deliver themselves.
+        + "".join(
+            f"printf 'export %s=%s\\n' {name} {_quote(value)} >> {ENVIRONMENT_FILE}.tmp && "
+            for name, value in environment.items()
+        )
+        + f"mv {ENVIRONMENT_FILE}.tmp {ENVIRONMENT_FILE} && "
         f"exec {daemon_words}"
     )
     return ["faketime", "-f", f"+0 x{factor:g}", "sh", "-c", script]

@@ -166,7 +166,7 @@ def test_a_toml_class_can_start_from_a_documented_one(tmp_path: Path) -> None:
     [
         ("[[sender]\n", "not TOML"),
         ("title = 'x'\n", r"expected at least one \[\[sender\]\] table"),
-        ('[[sender]]\nbased_on = "sendmail"\n', "based_on: unknown class 'sendmail'"),
+        ('[[sender]]\nbased_on = "qmail"\n', "based_on: unknown class 'qmail'"),
         ('[[sender]]\nbased_on = "exim"\ncolour = "red"\n', "unknown key 'colour'"),
         ('[[sender]]\nbased_on = "exim"\ngive_up = "soon"\n', r"sender\[0\].give_up: 'soon'"),
         (
@@ -204,7 +204,7 @@ def test_a_mix_picks_classes_and_sets_their_shares() -> None:
     ("mix", "message"),
     [
         ("postfix=0.3,exim=0.3", "must sum to 1, not 0.6"),
-        ("sendmail=1", "unknown sender class 'sendmail'"),
+        ("qmail=1", "unknown sender class 'qmail'"),
         ("postfix", "expected NAME=SHARE"),
         ("postfix=lots", "expected NAME=SHARE"),
     ],

@@ -121,7 +121,7 @@ def test_sender_mix_parses_and_rejects_clearly() -> None:
     assert mix.total == 3
     for text, message in [
         ("postfix", "not NAME=COUNT"),
-        ("sendmail=1", "unknown target"),
+        ("qmail=1", "unknown target"),
         ("postfix=0", "no sender"),
         ("postfix=1,postfix=2", "named twice"),
     ]:

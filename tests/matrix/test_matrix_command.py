@@ -11,11 +11,25 @@ import pytest
 
 from harness.main_job import DEFAULT_SCHEDULE_REPEATS
 from harness.schedule.runner import default_clock_warps
-from harness.targets import target_class, target_names
+from harness.targets import target_class
 from tests.stock_schedules import STOCK_SCHEDULE_CHECKS
 
 #: Three quick scenarios: a bounce, a deferral, a drop after the dot; 2 real hours in 12 s.
-QUICK = ["--scenario", "rcpt-550", "--scenario", "rcpt-450", "--scenario", "disconnect-after-dot"]
+#: The senders it runs: three whose stock schedules are measured side by side in one warped
+#: batch (harness/schedule/runner.py, WARPS_AT_ONCE), and the control column. A fourth would add a
+#: batch per repeat (five minutes of CI); Sendmail's schedule is in reports/reference/ and its
+#: contract in tests/targets/test_sender_targets.py.
+QUICK_TARGETS = ["exim", "noqueue", "opensmtpd", "postfix"]
+QUICK = [
+    "--targets",
+    ",".join(QUICK_TARGETS),
+    "--scenario",
+    "rcpt-550",
+    "--scenario",
+    "rcpt-450",
+    "--scenario",
+    "disconnect-after-dot",
+]
 
 
 def matrix(*arguments: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -42,16 +56,16 @@ def test_quick_matrix_twice_gives_the_same_verdicts(tmp_path: Path) -> None:
     data = json.loads((latest / "matrix.json").read_text())
     schedules = {t["name"]: t["schedule"] for t in data["targets"]}
     # The stock schedules are measured under a clock warp, for the targets that keep one.
-    warped = sorted(default_clock_warps(target_names()))
-    assert warped == sorted(n for n in target_names() if target_class(n).queues)
+    warped = sorted(default_clock_warps(QUICK_TARGETS))
+    assert warped == sorted(n for n in QUICK_TARGETS if target_class(n).queues)
     for target in warped:
         assert schedules[target] is not None, first.stdout
         assert schedules[target]["method"] == "clock-warp"
         assert (latest / f"schedule-{target}.png").read_bytes().startswith(b"\x89PNG")
         assert (latest / f"schedule-{target}.svg").read_text().lstrip().startswith("<svg")
-    assert sorted(STOCK_SCHEDULE_CHECKS) == warped  # every schedule has its expectation
-    for target, check_stock in STOCK_SCHEDULE_CHECKS.items():
-        check_stock(schedules[target])
+    assert set(warped) <= set(STOCK_SCHEDULE_CHECKS)  # every schedule has its expectation
+    for target in warped:
+        STOCK_SCHEDULE_CHECKS[target](schedules[target])
     # Each schedule was measured twice, in fresh containers: every run is a stock schedule,
     # and the matrix carries their min to max beside the first.
     runs = json.loads((latest / "schedule.json").read_text())["schedules"]
@@ -69,11 +83,11 @@ def test_quick_matrix_twice_gives_the_same_verdicts(tmp_path: Path) -> None:
         first = spread["spans"]["first_retry"]
         assert first["low"] <= target["schedule"]["first_retry"] <= first["high"]
     assert f"min to max of {DEFAULT_SCHEDULE_REPEATS} runs" in (latest / "matrix.md").read_text()
-    assert {t["name"] for t in data["targets"]} == set(target_names())
+    assert {t["name"] for t in data["targets"]} == set(QUICK_TARGETS)
     assert all(t["version"] for t in data["targets"])
     cases = {(c["scenario"], c["target"]): c for c in data["cases"]}
-    assert len(cases) == 3 * len(target_names())
-    for target in target_names():
+    assert len(cases) == 3 * len(QUICK_TARGETS)
+    for target in QUICK_TARGETS:
         bounced = cases[("rcpt-550", target)]
         deferred = cases[("rcpt-450", target)]
         assert deferred["attempts"][0]["stage"] == "rcpt"

@@ -7,6 +7,7 @@ every report re-rendered from them shows what the run measured.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from harness.results import (
     schedule_spreads,
 )
 from harness.targets import target_class
+from tests.stock_schedules import STOCK_SCHEDULE_CHECKS
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reports" / "reference"
 
@@ -61,3 +63,13 @@ def test_the_matrix_carries_the_schedule_json_schedules(reference: Path) -> None
         assert target.schedule is not None
         assert target.schedule == first[target.name]
         assert target.schedule_spread == spreads.get(target.name)
+
+
+def test_every_reference_schedule_is_its_mtas_stock_schedule(reference: Path) -> None:
+    """Each schedule the reference measured (every run, every version column) keeps to what its
+    MTA's documented defaults imply (tests/stock_schedules.py)."""
+    runs = json.loads((reference / "schedule.json").read_text(encoding="utf-8"))["schedules"]
+    assert runs
+    for measured in runs:
+        base = measured["target"].partition("@")[0]
+        STOCK_SCHEDULE_CHECKS[base](measured["schedule"])

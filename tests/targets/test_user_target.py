@@ -58,7 +58,7 @@ def test_main_cf_continuation_lines_and_comments() -> None:
     [
         ('name = "postfix"\nextends = "postfix"', "", "is a bundled target's: choose another"),
         ('name = "Mine"\nextends = "postfix"', "", "name must be lower-case"),
-        ('name = "mine"\nextends = "sendmail"', "", "extends must name a bundled target"),
+        ('name = "mine"\nextends = "qmail"', "", "extends must name a bundled target"),
         ('name = "mine"\nextends = "postfix"\nimage = "x"', "", "unknown key image"),
         ('name = "mine"\nextends = "postfix"', "no equals here\n", "line 1 'no equals here'"),
         (

@@ -21,12 +21,21 @@
  * runs out; at x1440 that is 7 ms, less than a child takes to start. The wait is part of no
  * schedule: it only bounds a start-up that never finishes. Every other poll() goes to libfaketime.
  *
+ * Also: with MAILSTORM_WARP_WAITS=1, select() and nanosleep() wait on the fast clock *outside*
+ * libfaketime. libfaketime makes the real call inside DONT_FAKE_TIME (src/libfaketime.c, select
+ * and nanosleep), so a signal handler that runs during the wait reads the *real* clock. Sendmail's
+ * SIGALRM handler does (libsm/clock.c, sm_tick: `now = time(NULL)`, then runs the events due by
+ * then): its daemon sits in select() between connections, every tick found its queue-run event
+ * not yet due on the real clock and re-armed it, and no queue run ever came. Off by default: the
+ * other MTAs keep libfaketime's own waits, on which their measurements were made.
+ *
  * Built on the host by harness/containers/images.py and installed setuid beside libfaketime by
  * mailstorm-image-setup.sh, so setuid programs preload it too. For throwaway test containers.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <poll.h>
+#include <sys/select.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -36,6 +45,7 @@
 
 static double speed_up = 1.0;
 static int wall_poll_ms = -1;
+static int warp_waits = 0;
 
 static void read_speed_up(void) __attribute__((constructor));
 
@@ -51,6 +61,76 @@ static void read_speed_up(void)
     const char *wall = getenv("MAILSTORM_WALL_POLL_MS");
     if (wall != NULL && *wall != '\0')
         wall_poll_ms = atoi(wall);
+    const char *waits = getenv("MAILSTORM_WARP_WAITS");
+    warp_waits = waits != NULL && strcmp(waits, "1") == 0;
+}
+
+/* A wait of `value` on the fast clock in wall time, to the nanosecond; never zero when set. */
+static struct timespec wall_wait(struct timespec value)
+{
+    double seconds = ((double)value.tv_sec + (double)value.tv_nsec / 1e9) / speed_up;
+    struct timespec wall;
+    wall.tv_sec = (time_t)seconds;
+    wall.tv_nsec = (long)((seconds - (double)wall.tv_sec) * 1e9);
+    if ((value.tv_sec != 0 || value.tv_nsec != 0) && wall.tv_sec == 0 && wall.tv_nsec == 0)
+        wall.tv_nsec = 1;
+    return wall;
+}
+
+/* Wall time left of a wait, back on the fast clock. */
+static struct timespec fast_time(struct timespec wall)
+{
+    double seconds = ((double)wall.tv_sec + (double)wall.tv_nsec / 1e9) * speed_up;
+    struct timespec fast;
+    fast.tv_sec = (time_t)seconds;
+    fast.tv_nsec = (long)((seconds - (double)fast.tv_sec) * 1e9);
+    return fast;
+}
+
+int select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds, struct timeval *timeout)
+{
+    static int (*next_select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+    struct timespec wait, left;
+    long result;
+    if (!warp_waits) {
+        if (next_select == NULL)
+            next_select = (int (*)(int, fd_set *, fd_set *, fd_set *, struct timeval *))dlsym(
+                RTLD_NEXT, "select");
+        return next_select(nfds, readfds, writefds, exceptfds, timeout);
+    }
+    if (timeout != NULL) {
+        wait.tv_sec = timeout->tv_sec;
+        wait.tv_nsec = (long)timeout->tv_usec * 1000L;
+        wait = wall_wait(wait);
+    }
+    /* pselect6 with no signal mask is select() with a timespec; the kernel writes back the time
+     * left, as select() does on Linux. */
+    result = syscall(SYS_pselect6, nfds, readfds, writefds, exceptfds,
+                     timeout != NULL ? &wait : NULL, NULL);
+    if (timeout != NULL) {
+        left = fast_time(wait);
+        timeout->tv_sec = left.tv_sec;
+        timeout->tv_usec = (suseconds_t)(left.tv_nsec / 1000L);
+    }
+    return (int)result;
+}
+
+int nanosleep(const struct timespec *request, struct timespec *remaining)
+{
+    static int (*next_nanosleep)(const struct timespec *, struct timespec *);
+    struct timespec wait, left;
+    long result;
+    if (!warp_waits || request == NULL) {
+        if (next_nanosleep == NULL)
+            next_nanosleep = (int (*)(const struct timespec *, struct timespec *))dlsym(
+                RTLD_NEXT, "nanosleep");
+        return next_nanosleep(request, remaining);
+    }
+    wait = wall_wait(*request);
+    result = syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &wait, &left);
+    if (result != 0 && remaining != NULL)
+        *remaining = fast_time(left);
+    return (int)result;
 }
 
 int poll(struct pollfd *fds, nfds_t nfds, int timeout)

@@ -23,6 +23,7 @@ from harness.message_ids import id_from_address
 from harness.results import ScaledParameter
 from harness.targets.base import SenderTarget
 from harness.targets.records import LogRecord, QueuedMessage, QueuedRecipient
+from harness.targets.syslog_time import syslog_time
 from harness.targets.time_scaling import TimeScaling, scale_whole_seconds
 
 TRANSPORT_MAP = "/etc/postfix/mailstorm_transport"
@@ -295,22 +296,10 @@ class PostfixTarget(SenderTarget):
             if status.group("reason"):
                 fields["reason"] = status.group("reason")
         return LogRecord(
-            time=_log_time(found.group("time")),
+            time=syslog_time(found.group("time")),
             process=found.group("process"),
             queue_id=found.group("queue_id"),
             text=text,
             fields=fields,
             raw=line,
         )
-
-
-def _log_time(stamp: str) -> datetime | None:
-    """Syslog-style stamps have no year: take this year's, in UTC (the container's zone)."""
-    now = datetime.now(UTC)
-    try:
-        parsed = datetime.strptime(f"{now.year} {stamp}", "%Y %b %d %H:%M:%S").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    if parsed > now.replace(microsecond=0) and (parsed - now).days > 300:
-        parsed = parsed.replace(year=now.year - 1)  # a December line read in January
-    return parsed
