@@ -36,9 +36,8 @@ from harness.errors import MailstormError
 from harness.ledger import (
     CaseEvidence,
     Ledger,
-    clock_inconsistency,
     logged_attempts,
-    warp_uncertainty,
+    trusted_warp_uncertainty,
 )
 from harness.receiver import ACCEPT_ALL, ListenSpec, Receiver, Reply
 from harness.results import CaseResult, DsnEvidence, FaultExercise, Outcome, empty_fates
@@ -54,7 +53,6 @@ from harness.targets import (
     Submission,
     target_class,
 )
-from harness.targets.clock_warp import ClockWarpError
 
 POLL_INTERVAL = 0.5
 #: Wall seconds between progress lines while cases run.
@@ -529,10 +527,7 @@ def _time_uncertainty(case: _Case, evidence: CaseEvidence) -> float | None:
         reached = [a for a in logged_attempts(case.logs, submission.sender) if a.reached_receiver]
         if not reached or not evidence.attempts:
             continue
-        problem = clock_inconsistency(case.logs, submission, evidence.attempts, case.time_scale)
-        if problem is not None:
-            raise ClockWarpError(f"clock warp not trusted: {problem}")
-        cost = warp_uncertainty(
+        cost = trusted_warp_uncertainty(
             case.logs, submission, evidence.attempts, case.time_scale, target.retry_clock_slack
         )
         measured.append(cost or 0.0)

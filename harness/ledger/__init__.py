@@ -3,6 +3,7 @@
 from harness.ledger.clock_check import (
     clock_inconsistency,
     logged_attempts,
+    trusted_warp_uncertainty,
     unseen_attempts,
     warp_uncertainty,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "is_refused_attempt",
     "logged_attempts",
     "refused_attempts",
+    "trusted_warp_uncertainty",
     "unseen_attempts",
     "warp_uncertainty",
 ]

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from harness.results import Attempt
 from harness.targets import HELD_FIELD, REFUSED_FIELD, LogRecord, Submission, queue_ids_of
+from harness.targets.clock_warp import ClockWarpError
 
 #: Wall seconds: the MTA logs a deferral milliseconds after the reply; the clock's origin is
 #: known to a docker exec's latency (tens of ms); stamps have whole fast seconds.
@@ -243,3 +244,19 @@ def _queue_run_cost(runs: Sequence[float], seen: Sequence[float]) -> float:
         if started:
             cost = max(cost, session - runs[started - 1])
     return cost
+
+
+def trusted_warp_uncertainty(
+    logs: Sequence[LogRecord],
+    submission: Submission,
+    attempts: Sequence[Attempt],
+    time_scale: float,
+    slack: float,
+) -> float | None:
+    """`warp_uncertainty`, once `clock_inconsistency` finds the MTA's log and the receiver's
+    sessions on one clock; a ClockWarpError ("clock warp not trusted: ...") when it does not,
+    for a matrix case and a schedule alike: their times would be the harness's, not the MTA's."""
+    problem = clock_inconsistency(logs, submission, attempts, time_scale)
+    if problem is not None:
+        raise ClockWarpError(f"clock warp not trusted: {problem}")
+    return warp_uncertainty(logs, submission, attempts, time_scale, slack)

@@ -25,7 +25,7 @@ from harness.cases import (
 from harness.conformance import CheckInput, run_checks
 from harness.errors import MailstormError
 from harness.ledger import CaseEvidence, refused_attempts
-from harness.ledger.clock_check import clock_inconsistency, unseen_attempts, warp_uncertainty
+from harness.ledger.clock_check import trusted_warp_uncertainty, unseen_attempts
 from harness.results import (
     Agreement,
     Attempt,
@@ -38,6 +38,7 @@ from harness.schedule.agreement import compare
 from harness.schedule.derive import derive_schedule
 from harness.schedule.variants import Variant, scenario_for
 from harness.targets import SenderTarget, target_class
+from harness.targets.clock_warp import ClockWarpError
 
 #: A real day in one and two minutes of wall time.
 DEFAULT_TIME_SCALES = (1440.0, 720.0)
@@ -190,19 +191,14 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
     warp_u: float | None = None
     if target.clock_warp and variant is not Variant.REFUSED and case.submissions:
         submission = case.submissions[0]
-        problem = clock_inconsistency(case.logs, submission, evidence.attempts, case.time_scale)
-        if problem is not None:
-            return MeasuredSchedule(
-                None,
-                target.name,
-                variant.value,
-                case.time_scale,
-                error=f"clock warp not trusted: {problem}",
-                method=method,
+        try:
+            warp_u = trusted_warp_uncertainty(
+                case.logs, submission, evidence.attempts, case.time_scale, target.retry_clock_slack
             )
-        warp_u = warp_uncertainty(
-            case.logs, submission, evidence.attempts, case.time_scale, target.retry_clock_slack
-        )
+        except ClockWarpError as error:
+            return MeasuredSchedule(
+                None, target.name, variant.value, case.time_scale, error=str(error), method=method
+            )
         unseen = unseen_attempts(case.logs, submission, evidence.attempts, case.time_scale)
         attempts = tuple(sorted((*evidence.attempts, *unseen), key=lambda a: a.t))
         evidence = dataclasses.replace(evidence, attempts=attempts)

@@ -11,6 +11,7 @@ import pytest
 from harness.ledger.clock_check import (
     clock_inconsistency,
     logged_attempts,
+    trusted_warp_uncertainty,
     unseen_attempts,
     warp_uncertainty,
 )
@@ -128,6 +129,8 @@ def test_logged_attempts_on_the_fast_clock_match_the_receivers() -> None:
     logged = _records(clock, [submission.wall + a.t / K for a in attempts])
     assert len(logged_attempts(logged, SENDER)) == 4
     assert clock_inconsistency(logged, submission, attempts, K) is None
+    trusted = trusted_warp_uncertainty(logged, submission, attempts, K, 1.0)
+    assert trusted == warp_uncertainty(logged, submission, attempts, K, 1.0)
 
 
 def test_deliveries_on_the_real_clock_are_caught() -> None:
@@ -142,6 +145,9 @@ def test_deliveries_on_the_real_clock_are_caught() -> None:
     problem = clock_inconsistency(logged, submission, attempts, K)
     assert problem is not None
     assert "3 of 4" in problem
+    # the matrix and the schedule runner both take their ± from here: no ± for such a log
+    with pytest.raises(ClockWarpError, match=r"^clock warp not trusted: .*3 of 4"):
+        trusted_warp_uncertainty(logged, submission, attempts, K, 1.0)
 
 
 def test_a_connection_that_timed_out_before_the_receiver_is_an_attempt_not_a_clock_error() -> None:
