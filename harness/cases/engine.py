@@ -204,6 +204,8 @@ def _start_group(
                 time_scale=scale,
                 refuse_until=scenario.refuse_until,
                 refusals=site.refusals(scenario) if site and scenario.uses_dns else None,
+                # plan time starts with the case's first message (`_inject_due` resets it)
+                windows_from_reset=True,
             )
         )
         for scenario in scenarios
@@ -528,7 +530,12 @@ def _time_uncertainty(case: _Case, evidence: CaseEvidence) -> float | None:
         if not reached or not evidence.attempts:
             continue
         cost = trusted_warp_uncertainty(
-            case.logs, submission, evidence.attempts, case.time_scale, target.retry_clock_slack
+            case.logs,
+            submission,
+            evidence.attempts,
+            case.time_scale,
+            target.retry_clock_slack,
+            until=submission.wall + evidence.observed_for / case.time_scale,
         )
         measured.append(cost or 0.0)
     return max(measured)

@@ -193,7 +193,12 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
         submission = case.submissions[0]
         try:
             warp_u = trusted_warp_uncertainty(
-                case.logs, submission, evidence.attempts, case.time_scale, target.retry_clock_slack
+                case.logs,
+                submission,
+                evidence.attempts,
+                case.time_scale,
+                target.retry_clock_slack,
+                until=submission.wall + evidence.observed_for / case.time_scale,
             )
         except ClockWarpError as error:
             return MeasuredSchedule(

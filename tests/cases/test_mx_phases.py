@@ -64,7 +64,7 @@ def test_fates_and_per_host_attempts_follow_the_primarys_fault(
     cases: dict[str, CaseResult], target: str
 ) -> None:
     case = cases[target]
-    assert case.error is None, case.error
+    assert case.error is None, (case.error, case.connections, case.attempts)
     assert case.verdict == "pass", [c.detail for c in case.checks]
     u = case.time_uncertainty or 0.0
     primary = [c for c in case.connections if c.host == "mx1"]

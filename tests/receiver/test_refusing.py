@@ -62,6 +62,25 @@ def test_reset_restarts_the_refusal_window(tmp_path: Path) -> None:
         assert time.monotonic() - restarted >= 0.5 - 0.002
 
 
+def test_a_window_from_reset_waits_for_the_first_reset(tmp_path: Path) -> None:
+    """A matrix case's receiver starts long before its first message: its refusal must count
+    from that message (the first reset), not from the start, or it has ended before anything
+    was sent (Exim's `outage-72h-refused` in a run of nine columns did)."""
+    scale = 3600 / 0.3  # one real hour lasts 0.3 s
+    with Receiver(
+        journal=tmp_path / "j.sqlite", time_scale=scale, refuse_until=3600, windows_from_reset=True
+    ) as rx:
+        time.sleep(0.6)  # twice the window passes before the case's first message
+        assert not reachable(rx)
+        rx.reset()
+        reset = time.monotonic()
+        assert not reachable(rx)
+        while not reachable(rx):
+            assert time.monotonic() < reset + 10, "the receiver never opened"
+            time.sleep(0.02)
+        assert time.monotonic() - reset >= 0.3 - 0.002
+
+
 def test_refusals_per_listener(tmp_path: Path) -> None:
     """One MX host refuses for ever, one until its outage ends, one answers throughout."""
     scale = 3600 / 0.4  # one real hour lasts 0.4 s
