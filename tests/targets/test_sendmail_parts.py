@@ -14,9 +14,11 @@ from harness.targets.base import TargetError
 from harness.targets.routes import Hop
 from harness.targets.sendmail.driver import (
     SendmailTarget,
+    kernel_connect_timeout,
     mailertable_host,
     port_mailer,
     sendmail_seconds,
+    with_option,
     with_port_mailers,
 )
 
@@ -92,3 +94,12 @@ def test_time_values_with_units_and_a_default_unit() -> None:
     assert sendmail_seconds("10", default_unit="m") == 600
     with pytest.raises(TargetError, match="not a Sendmail time value"):
         sendmail_seconds("ten minutes")
+
+
+def test_the_kernels_connect_timeout_becomes_sendmails_own_under_a_warp() -> None:
+    assert kernel_connect_timeout(6) == 127  # Linux's default tcp_syn_retries
+    cf = "O QueueDirectory=/var/spool/mqueue\n#O Timeout.connect=5m\nO Timeout.iconnect=2m\n"
+    assert "\nO Timeout.connect=127s\n" in with_option(cf, "Timeout.connect", "127s")
+    assert "#O Timeout.connect" not in with_option(cf, "Timeout.connect", "127s")
+    bare = with_option("O QueueDirectory=/q\nO X=1\n", "Timeout.connect", "127s")
+    assert bare == "O QueueDirectory=/q\nO Timeout.connect=127s\nO X=1\n"

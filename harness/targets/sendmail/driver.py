@@ -60,6 +60,8 @@ SYSLOGD = "busybox syslogd -t -s 0 -O {log}"
 QUEUE_INTERVAL = "queue_interval"
 QUEUE_WARN = "Timeout.queuewarn"
 QUEUE_RETURN = "Timeout.queuereturn"
+#: The connect timeout Debian leaves unset: 0, the kernel's own (see `_kernel_connect_timeout`).
+CONNECT = "Timeout.connect"
 #: How much later than its queue run a retry's session can come, in Sendmail seconds: the run
 #: lists and sorts the queue, then tries the messages one after another.
 RUN_LATENESS = 30.0
@@ -93,6 +95,25 @@ def cf_option(cf: str, name: str) -> str | None:
     """The value of option `name` in a sendmail.cf (`O name=value`); None when it is unset."""
     found = re.search(rf"^O {re.escape(name)}=(.*)$", cf, re.MULTILINE)
     return found.group(1).strip() if found else None
+
+
+def with_option(cf: str, name: str, value: str) -> str:
+    """`cf` with option `name` set to `value`: its commented default replaced, or added after
+    the queue directory."""
+    line = f"O {name}={value}"
+    commented = re.compile(rf"^#?O {re.escape(name)}=.*$", re.MULTILINE)
+    if commented.search(cf):
+        return commented.sub(line, cf, count=1)
+    anchor = re.search(r"^O QueueDirectory=.*$", cf, re.MULTILINE)
+    if anchor is None:
+        raise TargetError(f"{CF_FILE} has no QueueDirectory option to set {name} beside")
+    return cf[: anchor.end()] + f"\n{line}" + cf[anchor.end() :]
+
+
+def kernel_connect_timeout(syn_retries: int) -> int:
+    """Seconds Linux tries to connect before it gives up: the first SYN, then `syn_retries`
+    more, the wait doubling from one second (TCP_TIMEOUT_INIT): 127 s for the default 6."""
+    return int(2 ** (syn_retries + 1)) - 1
 
 
 def port_mailer(port: int) -> str:
@@ -165,6 +186,17 @@ class SendmailTarget(SenderTarget):
             ),
         )
 
+    def _kernel_connect_timeout(self) -> int:
+        """The kernel's connect timeout in the container (its `tcp_syn_retries`), in seconds.
+
+        Debian sets no `Timeout.connect` (0: the kernel decides), so a connection to a host
+        that drops packets waits out the kernel's SYN retries: 127 s of *wall* time, which the
+        warp does not reach, so k x 127 s of Sendmail's time: at x60 two hours an attempt, and
+        `mx-aaaa-blackhole` (IPv6 dropped, IPv4 answering) stayed queued where every other MTA
+        delivered. Under a warp the same 127 s become Sendmail's own timeout, on its clock."""
+        retries = self.exec(["cat", "/proc/sys/net/ipv4/tcp_syn_retries"]).strip()
+        return kernel_connect_timeout(int(retries) if retries.isdigit() else 6)
+
     @property
     def queue_interval(self) -> int:
         """Sendmail seconds between queue runs (the daemon's `-q<N>s`)."""
@@ -186,7 +218,10 @@ class SendmailTarget(SenderTarget):
         self.exec(f"m4 {MC_FILE} > {CF_FILE}.new")
         cf = self.exec(["cat", f"{CF_FILE}.new"])
         ports = [hops[0].port for _, hops in self.routes.routes]
-        self.put_file(CF_FILE, with_port_mailers(cf, ports))
+        cf = with_port_mailers(cf, ports)
+        if self.clock_warp and not sendmail_seconds(cf_option(cf, CONNECT) or "0"):
+            cf = with_option(cf, CONNECT, f"{self._kernel_connect_timeout()}s")
+        self.put_file(CF_FILE, cf)
         table = "".join(
             f"{domain} {port_mailer(hops[0].port)}:{mailertable_host(hops[0])}\n"
             for domain, hops in self.routes.routes
