@@ -36,8 +36,8 @@ from harness.errors import MailstormError
 from harness.ledger import (
     CaseEvidence,
     Ledger,
+    case_warp_uncertainty,
     logged_attempts,
-    trusted_warp_uncertainty,
 )
 from harness.receiver import ACCEPT_ALL, ListenSpec, Receiver, Reply
 from harness.results import CaseResult, DsnEvidence, FaultExercise, Outcome, empty_fates
@@ -529,13 +529,8 @@ def _time_uncertainty(case: _Case, evidence: CaseEvidence) -> float | None:
         reached = [a for a in logged_attempts(case.logs, submission.sender) if a.reached_receiver]
         if not reached or not evidence.attempts:
             continue
-        cost = trusted_warp_uncertainty(
-            case.logs,
-            submission,
-            evidence.attempts,
-            case.time_scale,
-            target.retry_clock_slack,
-            until=submission.wall + evidence.observed_for / case.time_scale,
+        cost = case_warp_uncertainty(
+            case.logs, submission, evidence, case.time_scale, target.retry_clock_slack
         )
         measured.append(cost or 0.0)
     return max(measured)

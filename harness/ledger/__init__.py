@@ -1,6 +1,7 @@
 """Message fates: what became of every injected message, joined from all the evidence."""
 
 from harness.ledger.clock_check import (
+    case_warp_uncertainty,
     clock_inconsistency,
     logged_attempts,
     trusted_warp_uncertainty,
@@ -19,6 +20,7 @@ __all__ = [
     "CaseEvidence",
     "Ledger",
     "LedgerExpectationError",
+    "case_warp_uncertainty",
     "clock_inconsistency",
     "held_by_refusals",
     "is_held_by_refusals",

@@ -27,6 +27,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.ledger.ledger import CaseEvidence
 from harness.results import Attempt
 from harness.targets import HELD_FIELD, REFUSED_FIELD, LogRecord, Submission, queue_ids_of
 from harness.targets.clock_warp import ClockWarpError
@@ -268,3 +269,23 @@ def trusted_warp_uncertainty(
     if problem is not None:
         raise ClockWarpError(f"clock warp not trusted: {problem}")
     return warp_uncertainty(logs, submission, attempts, time_scale, slack)
+
+
+def case_warp_uncertainty(
+    logs: Sequence[LogRecord],
+    submission: Submission,
+    evidence: CaseEvidence,
+    time_scale: float,
+    slack: float,
+) -> float | None:
+    """`trusted_warp_uncertainty` of one observed case: its sessions as the evidence holds
+    them, compared with what the MTA logged up to when they were read (`observed_for` after
+    the `submission` the case's clock counts from)."""
+    return trusted_warp_uncertainty(
+        logs,
+        submission,
+        evidence.attempts,
+        time_scale,
+        slack,
+        until=submission.wall + evidence.observed_for / time_scale,
+    )

@@ -25,7 +25,7 @@ from harness.cases import (
 from harness.conformance import CheckInput, run_checks
 from harness.errors import MailstormError
 from harness.ledger import CaseEvidence, refused_attempts
-from harness.ledger.clock_check import trusted_warp_uncertainty, unseen_attempts
+from harness.ledger.clock_check import case_warp_uncertainty, unseen_attempts
 from harness.results import (
     Agreement,
     Attempt,
@@ -192,13 +192,8 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
     if target.clock_warp and variant is not Variant.REFUSED and case.submissions:
         submission = case.submissions[0]
         try:
-            warp_u = trusted_warp_uncertainty(
-                case.logs,
-                submission,
-                evidence.attempts,
-                case.time_scale,
-                target.retry_clock_slack,
-                until=submission.wall + evidence.observed_for / case.time_scale,
+            warp_u = case_warp_uncertainty(
+                case.logs, submission, evidence, case.time_scale, target.retry_clock_slack
             )
         except ClockWarpError as error:
             return MeasuredSchedule(

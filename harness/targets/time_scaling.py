@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from harness.results import ScaledParameter
 
+#: Seconds per unit of an MTA time setting (Postfix's `300s`, Exim's `4d`, Sendmail's `10m`).
+MTA_TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
 
 def scale_whole_seconds(
     name: str,

@@ -16,7 +16,7 @@ from typing import Self
 from harness.errors import MailstormError
 from harness.results import ScaledParameter
 from harness.targets.routes import Hop
-from harness.targets.time_scaling import TimeScaling, scale_whole_seconds
+from harness.targets.time_scaling import MTA_TIME_UNITS, TimeScaling, scale_whole_seconds
 
 CONFIG_FILE = "/etc/exim4/exim4.conf"
 
@@ -63,9 +63,6 @@ RETRY_RULE = "retry_rule"
 USER_SETTINGS = (*MAIN_TIMES, *TRANSPORT_TIMES, QUEUE_INTERVAL, RETRY_RULE)
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 _TIME_PART = re.compile(r"(\d+)([smhdw]?)")
 
 
@@ -79,7 +76,7 @@ def parse_exim_time(value: str) -> int:
     parts = _TIME_PART.findall(text)
     if not text or "".join(n + u for n, u in parts) != text:
         raise EximConfigError(f"{value!r} is not an Exim time value")
-    return sum(int(number) * _UNITS[unit or "s"] for number, unit in parts)
+    return sum(int(number) * MTA_TIME_UNITS[unit or "s"] for number, unit in parts)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from harness.results import ScaledParameter
 from harness.targets.base import SenderTarget
 from harness.targets.records import LogRecord, QueuedMessage, QueuedRecipient
 from harness.targets.syslog_time import syslog_time
-from harness.targets.time_scaling import TimeScaling, scale_whole_seconds
+from harness.targets.time_scaling import MTA_TIME_UNITS, TimeScaling, scale_whole_seconds
 
 TRANSPORT_MAP = "/etc/postfix/mailstorm_transport"
 QUEUE_DIRECTORIES = ("incoming", "active", "deferred", "hold")
@@ -66,7 +66,6 @@ BACKOFF_EARLY = 1.5
 _EARLY_WHY = "qmgr stamps event_time() + backoff and takes the file back at time() + 1"
 #: qmgr's log line for a queue file still locked by a delivery agent (qmgr_message.c).
 LOCKED_SKIP = "skipped, still being delivered"
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _TIME_VALUE = re.compile(r"^(\d+)([smhdw]?)$")
 _LOG_LINE = re.compile(
     r"^(?P<time>\w{3} [ \d]\d \d\d:\d\d:\d\d) \S+ (?P<process>postfix[\w/-]*)\[\d+\]: "
@@ -141,7 +140,7 @@ class PostfixTarget(SenderTarget):
         found = _TIME_VALUE.match(value.strip())
         if found is None:
             raise ValueError(f"postconf -d {name} gave {value!r}, not a time value")
-        seconds = int(found.group(1)) * _UNITS[found.group(2) or "s"]
+        seconds = int(found.group(1)) * MTA_TIME_UNITS[found.group(2) or "s"]
         if name in BACKOFF_FLOOR:
             return scale_whole_seconds(
                 name,

@@ -45,7 +45,7 @@ from harness.targets.records import (
 )
 from harness.targets.routes import Hop
 from harness.targets.syslog_time import syslog_time
-from harness.targets.time_scaling import TimeScaling, scale_whole_seconds
+from harness.targets.time_scaling import MTA_TIME_UNITS, TimeScaling, scale_whole_seconds
 
 MC_FILE = "/etc/mail/sendmail.mc"
 CF_FILE = "/etc/mail/sendmail.cf"
@@ -71,7 +71,6 @@ SMTP_PORT = 25
 #: Mailers this target may add: Sendmail's MAXMAILERS is 25, and Debian's configuration defines
 #: prog, *file*, *include*, local, smtp, esmtp, smtp8, dsmtp and relay.
 MAX_OWN_MAILERS = 12
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _TIME_PART = re.compile(r"(\d+)([smhdw]?)")
 _LOG_LINE = re.compile(
     r"^(?P<time>\w{3} [ \d]\d \d\d:\d\d:\d\d) \S+ (?:\S+\.\S+ )?(?P<process>sm-\w+|sendmail)"
@@ -88,7 +87,7 @@ def sendmail_seconds(value: str, default_unit: str = "s") -> float:
     parts = _TIME_PART.findall(text)
     if not parts or "".join(number + unit for number, unit in parts) != text:
         raise TargetError(f"not a Sendmail time value: {value!r}")
-    return float(sum(int(number) * _UNITS[unit or default_unit] for number, unit in parts))
+    return float(sum(int(number) * MTA_TIME_UNITS[unit or default_unit] for number, unit in parts))
 
 
 def cf_option(cf: str, name: str) -> str | None:
