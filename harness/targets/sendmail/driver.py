@@ -190,9 +190,10 @@ class SendmailTarget(SenderTarget):
 
         Debian sets no `Timeout.connect` (0: the kernel decides), so a connection to a host
         that drops packets waits out the kernel's SYN retries: 127 s of *wall* time, which the
-        warp does not reach, so k x 127 s of Sendmail's time: at x60 two hours an attempt, and
-        `mx-aaaa-blackhole` (IPv6 dropped, IPv4 answering) stayed queued where every other MTA
-        delivered. Under a warp the same 127 s become Sendmail's own timeout, on its clock."""
+        warp does not reach, so k x 127 s of Sendmail's time: at x60 two hours an attempt.
+        Under a warp the same 127 s become Sendmail's own timeout, on its clock. (No bundled
+        scenario drops SYNs: its blackholes accept and never greet, which `Timeout.initial`,
+        Sendmail's own timer, ends.)"""
         retries = self.exec(["cat", "/proc/sys/net/ipv4/tcp_syn_retries"]).strip()
         return kernel_connect_timeout(int(retries) if retries.isdigit() else 6)
 
