@@ -50,6 +50,8 @@ def test_deliveries_carry_status_relay_and_the_reason_with_its_commas() -> None:
     dsn = deliveries["mailstorm+ms86e0dae236064822af2847e797625306@bounces.mailstorm.test"]
     assert dsn.fields["status"] == "sent"
     assert dsn.fields["mailer"] == "mstorm46343"
+    # queued without an attempt (the DNS answered REFUSED then): not a bounce, not an attempt
+    assert deliveries["user@queued.mailstorm.test"].fields["status"] == "queued"
 
 
 def test_a_refused_connection_is_an_attempt_that_never_reached_the_receiver() -> None:

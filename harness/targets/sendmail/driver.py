@@ -330,8 +330,13 @@ class SendmailTarget(SenderTarget):
             elif stat.startswith(_DEFERRED):
                 fields["status"] = "deferred"
                 fields["reason"] = stat.partition(": ")[2] or stat
-            else:
+            elif fields.get("dsn", "").startswith("5."):
                 fields["status"] = "bounced"
+                fields["reason"] = stat
+            else:
+                # `stat=queued`: put in the queue without a delivery attempt (no relay, a 4.x
+                # dsn), neither a deferral of an attempt nor a bounce
+                fields["status"] = stat.split(" ", 1)[0].lower()
                 fields["reason"] = stat
             if REFUSED in stat:
                 name, value = REFUSED_FIELD
