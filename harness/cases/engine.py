@@ -182,6 +182,10 @@ def _start_group(
     )
     site: MxSite | None = None
     own_addresses = target_class(name).state_per_address
+    # A relay to one smarthost looks up no MX: its DNS/MX cells say so and are not run.
+    why_not = target_class(name).dns_not_applicable
+    not_applicable = [s for s in scenarios if s.uses_dns] if why_not else []
+    scenarios = [s for s in scenarios if s not in not_applicable]
     try:
         site = start_mx_site(stack, scenarios, scale, prefix, own_addresses=own_addresses)
     except MailstormError as error:
@@ -255,21 +259,27 @@ def _start_group(
     for scenario in unrunnable:
         # Never observed: its result is set now (the bounce receiver stands in for the one it
         # could not have; nothing reads it).
-        case = _Case(
-            scenario,
-            target,
-            bounces,
-            Ledger(
-                journal=bounces.journal_path,
-                bounce_journal=bounces.journal_path,
-                time_scale=scale,
-            ),
-            scale,
-            [],
-        )
+        case = _unobserved_case(scenario, target, bounces, scale)
         case.result = _error_result(case, site_error or MailstormError("no MX site"))
         cases.append(case)
+    for scenario in not_applicable:
+        case = _unobserved_case(scenario, target, bounces, scale)
+        case.result = dataclasses.replace(
+            _error_result(case, MailstormError("not run")), error=None, not_applicable=why_not
+        )
+        cases.append(case)
     return cases, target
+
+
+def _unobserved_case(
+    scenario: Scenario, target: SenderTarget, bounces: Receiver, scale: float
+) -> _Case:
+    """A case that is never observed: its result is set at once (the bounce receiver stands in
+    for the receiver it has not; nothing reads it)."""
+    ledger = Ledger(
+        journal=bounces.journal_path, bounce_journal=bounces.journal_path, time_scale=scale
+    )
+    return _Case(scenario, target, bounces, ledger, scale, [])
 
 
 def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:

@@ -40,6 +40,7 @@ th { background: #f8f9fa; font-weight: 600; }
 .grid th.scenario { font-weight: 500; white-space: nowrap; }
 .v-pass { background: var(--pass-bg); } .v-deviation { background: var(--dev-bg); }
 .v-error { background: var(--err-bg); } .v-info { background: var(--info-bg); }
+.v-na { color: var(--muted); }
 .v-inconclusive { background: var(--inc-bg); }
 .v-missing { background: #f1f3f4; color: var(--muted); }
 .legend span { display: inline-block; padding: 1px 8px; margin-right: 6px; border-radius: 3px; }

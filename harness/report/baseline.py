@@ -40,6 +40,8 @@ class CellBaseline:
     fates: dict[str, int]  #: non-zero counts only
     checks: dict[str, tuple[str, ...]]  #: clause -> the outcomes of its checks, in check order
     error: bool = False
+    #: the scenario does not apply to the sender: not run (a relay's DNS/MX cells)
+    not_applicable: bool = False
     #: the counts are a draw of the sender's random choices: compare which fates occur
     fates_vary: bool = False
 
@@ -54,8 +56,16 @@ class CellBaseline:
             fates=dict(cells.fate_counts(case)),
             checks={clause: tuple(outcomes) for clause, outcomes in checks.items()},
             error=bool(case.error),
+            not_applicable=bool(case.not_applicable),
             fates_vary=case.fates_vary,
         )
+
+    @property
+    def state(self) -> str:
+        """What the cell is before its fates and checks mean anything."""
+        if self.not_applicable:
+            return "not applicable"
+        return "harness error" if self.error else "measured"
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,8 @@ class DifferenceKind(StrEnum):
     FATES = "fates"  #: the fate counts changed
     CHECK = "check"  #: the outcomes of a clause's checks changed
     ERROR = "error"  #: the case became, or stopped being, a harness error
+    #: the scenario started, or stopped, applying to the sender (a relay's DNS/MX cells)
+    APPLICABILITY = "applicability"
 
 
 @dataclass(frozen=True)
@@ -165,19 +177,15 @@ def _cell_differences(
 ) -> list[Difference]:
     found: list[Difference] = []
     key = (old.scenario, old.target)
-    if old.error != new.error:
+    if old.state != new.state:
         # Fates and checks of a case that was not measured mean nothing: say only that.
-        state = {True: "harness error", False: "measured"}
-        detail = (case.error or "") if case is not None else ""
-        return [
-            Difference(
-                DifferenceKind.ERROR,
-                *key,
-                before=state[old.error],
-                after=state[new.error],
-                detail=detail,
-            )
-        ]
+        detail = (case.not_applicable or case.error or "") if case is not None else ""
+        kind = (
+            DifferenceKind.APPLICABILITY
+            if old.not_applicable != new.not_applicable
+            else DifferenceKind.ERROR
+        )
+        return [Difference(kind, *key, before=old.state, after=new.state, detail=detail)]
     if _fates_differ(old, new):
         found.append(
             Difference(
@@ -228,8 +236,8 @@ def _fates(fates: dict[str, int]) -> str:
 
 
 def _summary(cell: CellBaseline) -> str:
-    if cell.error:
-        return "harness error"
+    if cell.error or cell.not_applicable:
+        return cell.state
     deviations = sum(outcomes.count(Outcome.DEVIATION.value) for outcomes in cell.checks.values())
     suffix = f", {deviations} deviation(s)" if deviations else ""
     return _fates(cell.fates) + suffix
@@ -315,6 +323,8 @@ def _cell_json(cell: CellBaseline) -> str:
     }
     if cell.error:
         data["error"] = True
+    if cell.not_applicable:
+        data["not_applicable"] = True
     if cell.fates_vary:
         data["fates_vary"] = True
     return json.dumps(data, ensure_ascii=False)
@@ -338,5 +348,6 @@ def _cell(data: Fields) -> CellBaseline:
             for clause in checks.data
         },
         error=data.boolean("error", False),
+        not_applicable=data.boolean("not_applicable", False),
         fates_vary=data.boolean("fates_vary", False),
     )

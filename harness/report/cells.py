@@ -26,13 +26,15 @@ from harness.results import (
 
 #: The sign between a scenario and a target, and before a time scale.
 TIMES = "\N{MULTIPLICATION SIGN}"
-#: Verdict -> symbol: pass, deviation (a SHOULD/MUST not met), error (not measured), info.
+#: Verdict -> symbol: pass, deviation (a SHOULD/MUST not met), inconclusive, error (not
+#: measured), info (nothing judged), n/a (the scenario does not apply to the sender: not run).
 VERDICT_SYMBOLS = {
     "pass": "✅",
     "deviation": "⚠️",
     "inconclusive": "\N{BLACK QUESTION MARK ORNAMENT}",
     "error": "❌",
     "info": "\N{INFORMATION SOURCE}\ufe0f",
+    "n/a": "\N{HEAVY MINUS SIGN}",
 }
 #: The levels whose deviation fails a test: a requirement, not a recommendation.
 REQUIRED_LEVELS = frozenset({Level.MUST, Level.MUST_NOT})
@@ -73,10 +75,13 @@ def fates_text(case: CaseResult) -> str:
 
 
 def cell_text(case: CaseResult | None, symbols: dict[str, str] = VERDICT_SYMBOLS) -> str:
-    """The compact grid cell: verdict symbol plus fate counts, `❌ error` for a harness error."""
+    """The compact grid cell: verdict symbol plus fate counts, `❌ error` for a harness error,
+    `n/a` for a scenario that does not apply to the sender."""
     if case is None:
         return "—"
     symbol = symbols.get(case.verdict, "?")
+    if case.not_applicable:
+        return f"{symbol} n/a"
     if case.error:
         return f"{symbol} error"
     return f"{symbol} {fates_text(case)}"

@@ -50,8 +50,14 @@ SYMBOLS = {
     "inconclusive": "?",
     "error": "✗",
     "info": "\N{INFORMATION SOURCE}",
+    "n/a": "\N{EN DASH}",
 }
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _verdict_class(verdict: str) -> str:
+    """The CSS class of a verdict: `v-pass`, `v-na` for `n/a` (a class name has no `/`)."""
+    return "v-" + verdict.replace("/", "")
 
 
 def cell_anchor(scenario: str, target: str) -> str:
@@ -126,7 +132,7 @@ def _anchors(matrix: Matrix) -> dict[tuple[str, str], str]:
 def _header(matrix: Matrix) -> list[str]:
     counts = cells.verdict_counts(matrix)
     summary = " · ".join(
-        f'<span class="badge v-{verdict}">{SYMBOLS[verdict]} {count} {verdict}</span>'
+        f'<span class="badge {_verdict_class(verdict)}">{SYMBOLS[verdict]} {count} {verdict}</span>'
         for verdict, count in counts.items()
         if count
     )
@@ -189,7 +195,7 @@ def _grid(matrix: Matrix, anchors: dict[tuple[str, str], str]) -> list[str]:
                 else ""
             )
             row.append(
-                f'<td class="cell v-{case.verdict}" data-cell="{_e(anchor)}">'
+                f'<td class="cell {_verdict_class(case.verdict)}" data-cell="{_e(anchor)}">'
                 f'<a href="#{_e(anchor)}" title="{_e(scenario)} {TIMES} {_e(name)}: '
                 f'{_e(case.verdict)}">{_e(cells.cell_text(case, SYMBOLS))}{mark}</a></td>'
             )
@@ -198,7 +204,7 @@ def _grid(matrix: Matrix, anchors: dict[tuple[str, str], str]) -> list[str]:
     rows.append(
         '<p class="legend">'
         + "".join(
-            f'<span class="v-{verdict}">{symbol} {verdict}</span>'
+            f'<span class="{_verdict_class(verdict)}">{symbol} {verdict}</span>'
             for verdict, symbol in SYMBOLS.items()
         )
         + " — a cell shows its fates; click it for the evidence.</p></section>"
@@ -223,7 +229,7 @@ def _evidence(case: CaseResult, anchor: str) -> str:
         f'<section class="evidence" id="{_e(anchor)}" data-scenario="{_e(case.scenario)}" '
         f'data-target="{_e(case.target)}">',
         f"<header><h3><code>{_e(case.scenario)}</code> {TIMES} {_e(case.target)}</h3>"
-        f'<span class="badge v-{verdict}">{SYMBOLS.get(verdict, "")} {verdict}'
+        f'<span class="badge {_verdict_class(verdict)}">{SYMBOLS.get(verdict, "")} {verdict}'
         '</span><a class="close" href="#" title="close (Esc)">✕</a></header>',
         f'<p class="description">{_e(case.description)}</p>',
         '<dl class="facts">',
@@ -234,6 +240,8 @@ def _evidence(case: CaseResult, anchor: str) -> str:
         f"({case.observed_for:g} s)</dd>",
         "</dl>",
     ]
+    if case.not_applicable:
+        parts.append(f'<p class="not-applicable">not applicable: {_e(case.not_applicable)}</p>')
     if case.error:
         parts.append(f'<p class="harness-error">harness error: {_e(case.error)}</p>')
     parts.extend(_recipients(case))

@@ -24,7 +24,7 @@ JUNIT_XML = "junit.xml"
 def render_junit(matrix: Matrix) -> str:
     """The text of `junit.xml`."""
     root = ET.Element("testsuites", name=f"mailstorm {_x(matrix.run_id)}")
-    totals = {"tests": 0, "failures": 0, "errors": 0}
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     info = {target.name: target for target in matrix.targets}
     order = {scenario: index for index, scenario in enumerate(cells.scenarios(matrix))}
     for name in cells.targets(matrix):
@@ -41,7 +41,7 @@ def render_junit(matrix: Matrix) -> str:
             _property(properties, "time_scales", ", ".join(f"{k:g}" for k in target.time_scales))
             for phrase in cells.distorted_parameters(target):
                 _property(properties, "distorted_time_parameter", phrase)
-        counts = {"tests": len(cases), "failures": 0, "errors": 0}
+        counts = {"tests": len(cases), "failures": 0, "errors": 0, "skipped": 0}
         for case in cases:
             outcome = _testcase(suite, case)
             if outcome:
@@ -49,7 +49,6 @@ def render_junit(matrix: Matrix) -> str:
         for key, value in counts.items():
             suite.set(key, str(value))
             totals[key] += value
-        suite.set("skipped", "0")
         suite.set("time", _seconds(sum(_wall_seconds(case) for case in cases)))
     for key, value in totals.items():
         root.set(key, str(value))
@@ -63,7 +62,7 @@ def write_junit(matrix: Matrix, path: str | Path) -> Path:
 
 
 def _testcase(suite: ET.Element, case: CaseResult) -> str | None:
-    """Add the case; return "errors", "failures" or None for what it counts as."""
+    """Add the case; return "errors", "failures", "skipped" or None for what it counts as."""
     element = ET.SubElement(
         suite,
         "testcase",
@@ -82,7 +81,11 @@ def _testcase(suite: ET.Element, case: CaseResult) -> str | None:
     if recommended:
         _property(properties, "should_deviations", "; ".join(c.clause for c in recommended))
     counted: str | None = None
-    if case.error:
+    if case.not_applicable:
+        skipped = ET.SubElement(element, "skipped", message=_x(case.not_applicable))
+        skipped.text = _x(f"not applicable: {case.not_applicable}")
+        counted = "skipped"
+    elif case.error:
         error = ET.SubElement(element, "error", message=_x(case.error), type="HarnessError")
         error.text = _x(case.error)
         counted = "errors"

@@ -186,6 +186,12 @@ def _row(
     if link is not None:
         label = f'<a href="{_e(link(case))}">{label}</a>'
     parts = [label]
+    if case.not_applicable:
+        parts.append(
+            f'<text class="tl-error" x="{layout.label_width + 6}" y="{middle + 4:.1f}">'
+            f"not applicable<title>{_e(case.not_applicable)}</title></text>"
+        )
+        return parts
     if case.error:
         parts.append(
             f'<text class="tl-error" x="{layout.label_width + 6}" y="{middle + 4:.1f}">'

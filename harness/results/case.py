@@ -142,11 +142,17 @@ class CaseResult:
     lookups: tuple[Lookup, ...] = ()
     #: the fate counts are a draw of the sender's own random choices (scenario `fates_vary`)
     fates_vary: bool = False
+    #: why the scenario does not apply to this sender, which was therefore not run on it (a
+    #: relay to one smarthost looks up no MX, so a DNS/MX scenario tests its smarthost, not it)
+    not_applicable: str | None = None
 
     @property
     def verdict(self) -> str:
         """pass, deviation (a SHOULD/MUST not met), inconclusive (a threshold inside the
-        uncertainty, nothing failed), error, or info (nothing judged)."""
+        uncertainty, nothing failed), error, info (nothing judged), or n/a (not run: the
+        scenario does not apply to the sender)."""
+        if self.not_applicable:
+            return "n/a"
         if self.error:
             return "error"
         outcomes = {check.outcome for check in self.checks}

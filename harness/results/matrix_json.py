@@ -58,7 +58,7 @@ def matrix_to_json_data(matrix: Matrix) -> dict[str, Any]:
     data = asdict(matrix)
     for case, raw in zip(matrix.cases, data["cases"], strict=True):
         raw["verdict"] = case.verdict
-        for key in ("connections", "lookups", "fates_vary"):
+        for key in ("connections", "lookups", "fates_vary", "not_applicable"):
             if not raw[key]:
                 del raw[key]  # only DNS/MX cells have them: the others' records stay as they were
     for target, raw in zip(matrix.targets, data["targets"], strict=True):
@@ -303,6 +303,7 @@ def _case(data: Fields) -> CaseResult:
         connections=tuple(_connection(raw) for raw in data.objects("connections", [])),
         lookups=tuple(_lookup(raw) for raw in data.objects("lookups", [])),
         fates_vary=data.boolean("fates_vary", False),
+        not_applicable=data.optional_string("not_applicable"),
     )
 
 

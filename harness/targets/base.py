@@ -99,6 +99,11 @@ class SenderTarget(ContainerService):
     #: False for a sender that holds nothing (the no-queue control column): a failure ends
     #: the message, with no retry and no DSN, so the contract it is tested on is that one.
     queues: ClassVar[bool] = True
+    #: Why the sender's DNS/MX scenarios do not apply to it, for a relay that sends every
+    #: message to one configured smarthost (nullmailer, msmtp): it looks up no MX, so such a
+    #: scenario would measure the smarthost, another MTA; its cells say so (verdict n/a).
+    #: None: the sender resolves the recipient's domain itself.
+    dns_not_applicable: ClassVar[str | None] = None
     #: Settings timed with alarm(), which libfaketime keeps in whole seconds.
     alarm_parameters: ClassVar[tuple[str, ...]] = ()
     #: Under a clock warp, preload the exact alarm() before libfaketime (clock_warp.py), so
