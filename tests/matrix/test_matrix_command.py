@@ -174,3 +174,39 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, arguments: list[str], messag
     assert result.stderr.startswith("mailstorm: error: ")
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.docker
+def test_a_relay_s_dns_scenarios_are_not_applicable_and_not_run(tmp_path: Path) -> None:
+    """msmtp relays to its smarthost and looks up no MX: its DNS/MX cells are n/a, with the
+    reason, in every report; its static cells are measured as usual (one attempt, lost)."""
+    reports = tmp_path / "reports"
+    run = matrix(
+        "--targets",
+        "msmtp",
+        "--scenario",
+        "rcpt-450",
+        "--scenario",
+        "mx-primary-refused",
+        "--time-scale",
+        "600",
+        "--no-schedules",
+        "--reports",
+        str(reports),
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    latest = reports / "latest"
+    data = json.loads((latest / "matrix.json").read_text())
+    cases = {c["scenario"]: c for c in data["cases"]}
+    relay = cases["mx-primary-refused"]
+    assert relay["verdict"] == "n/a"
+    assert "smarthost" in relay["not_applicable"]
+    assert relay["attempts"] == []
+    assert relay["error"] is None
+    deferred = cases["rcpt-450"]
+    assert deferred["verdict"] != "n/a"
+    assert deferred["error"] is None
+    assert deferred["fates"]["lost"] == 1
+    assert [a["reply"][:4] for a in deferred["attempts"]] == ["450 "]
+    assert "`mx-primary-refused` | \N{HEAVY MINUS SIGN} n/a |" in (latest / "matrix.md").read_text()
+    assert 'skipped="1"' in (latest / "junit.xml").read_text()
