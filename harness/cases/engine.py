@@ -57,6 +57,12 @@ from harness.targets import (
 POLL_INTERVAL = 0.5
 #: Wall seconds between progress lines while cases run.
 HEARTBEAT = 30.0
+#: A step of the observation loop longer than this (wall seconds) is named in the progress: at
+#: k = 1440 ten seconds are four real hours by which every due message waits.
+SLOW_STEP = 10.0
+#: A message sent later than this after its due time (real seconds: 30 real minutes) is named
+#: in the progress, with the step that held it up; the cell records when it went (injected_t).
+LATE_REAL = 1800.0
 
 
 @dataclass
@@ -74,6 +80,8 @@ class _Case:
     logs: tuple[LogRecord, ...] = ()  #: the target's log when the case ended, if kept
     sent: list[Submission] = field(default_factory=list)
     site: MxSite | None = None  #: the group's MX site, for a scenario that names MX hosts
+    #: (message number, real seconds after its due time) of each message sent late (LATE_REAL)
+    late: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -301,11 +309,17 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
             # Every case's due messages go out before each case is read: a poll over hundreds
             # of cases takes seconds, and at k = 1440 a second is 24 minutes. Injecting only
             # on a case's own turn sent the second message of an outage replay hours late.
+            step_start = time.monotonic()
             _inject_all_due(cases)
+            injected = time.monotonic()
+            _report_late(cases, progress, slow=injected - step_start)
             try:
                 _poll(case)
             except MailstormError as error:
                 case.result = _error_result(case, error)
+            if time.monotonic() - injected > SLOW_STEP:
+                slowest = f"reading {case.name} took {time.monotonic() - injected:.0f}s"
+                progress(f"slow step: {slowest} (every due message waited)")
             # this case, or any other whose injection failed meanwhile (_inject_safely)
             for finished in [c for c in cases if c.result is not None and c not in announced]:
                 announced.append(finished)
@@ -316,6 +330,20 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
                     f"({time.monotonic() - campaign_start:.0f}s)"
                 )
         time.sleep(POLL_INTERVAL)
+
+
+def _report_late(cases: Sequence[_Case], progress: Callable[[str], None], *, slow: float) -> None:
+    """Name each message just sent late (LATE_REAL), and the injection pass when it was slow:
+    the evidence for finding what held the loop up."""
+    if slow > SLOW_STEP:
+        progress(f"slow step: injecting due messages took {slow:.0f}s")
+    for case in cases:
+        while case.late:
+            number, late_real = case.late.pop(0)
+            progress(
+                f"late injection: {case.name} message {number} went "
+                f"{late_real / 3600:.1f} real h after its due time"
+            )
 
 
 def _poll(case: _Case) -> None:
@@ -464,6 +492,10 @@ def _inject_due(case: _Case) -> None:
         submission = case.target.submit(
             recipients, subject=f"mailstorm {case.scenario.id}", size=case.scenario.size
         )
+        due = case.started + case.injections[len(case.sent)]
+        late_real = (submission.mono - due) * case.time_scale
+        if len(case.sent) > 0 and late_real > LATE_REAL:
+            case.late.append((len(case.sent) + 1, late_real))
         case.sent.append(submission)
         case.ledger.add(submission)
 
