@@ -101,3 +101,25 @@ def test_a_case_whose_injection_failed_gets_its_progress_line(tmp_path: Path) ->
         f"case{n} on broken" for n in range(3)
     ]
     assert all("error" in line for line in lines), lines
+
+
+def test_cases_with_later_messages_start_after_every_single_message_case(tmp_path: Path) -> None:
+    """Started last, an outage replay's later messages fall due once no case is starting."""
+    [scenario] = select(load_catalogue(), ["outage-72h-451"])
+    sender = Sender()
+
+    def case(n: int, injections: list[float]) -> _Case:
+        return _Case(
+            dataclasses.replace(scenario, id=f"case{n}", recipients=(f"r{n}",)),
+            cast(SenderTarget, sender),
+            cast(Receiver, Journal()),
+            Ledger(journal=tmp_path / "j", bounce_journal=tmp_path / "b", time_scale=1.0),
+            1.0,
+            injections,
+        )
+
+    # the catalogue's order: replays among single-message cases
+    cases = [case(n, [0.0, 60.0] if n % 3 == 0 else [0.0]) for n in range(9)]
+    _inject_all_due(cases)
+    order = [recipient.split("@")[0] for recipient, _ in sender.handed]
+    assert order == ["r1", "r2", "r4", "r5", "r7", "r8", "r0", "r3", "r6"]
