@@ -26,8 +26,8 @@ from harness.waiting import wait_until
 from tests.targets.test_sender_targets import (
     DOMAIN,
     TIME_SCALE,
+    assert_one_attempt_and_nothing_after,
     journal_summary,
-    rcpt_decisions,
     start,
 )
 
@@ -64,11 +64,7 @@ def test_a_450_is_logged_as_a_temporary_failure_and_never_retried(
     assert "450 4.2.0 busy" in outcome.text
     assert outcome.fields["recipients"] == f"user@{DOMAIN}"
     # Its process has exited: nothing is left that could retry, hold or bounce the message.
-    assert len(rcpt_decisions(receiver, sent.message_id)) == 1
-    assert target.queue() == []
-    with receiver.journal() as journal:
-        assert journal.dsns() == []
-        assert journal.messages(message_id=sent.message_id) == []
+    assert_one_attempt_and_nothing_after(receiver, target, sent)
 
 
 def test_a_refused_connection_is_logged_as_one_refused_attempt(

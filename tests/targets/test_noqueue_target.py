@@ -16,8 +16,8 @@ from harness.waiting import wait_until
 from tests.targets.test_sender_targets import (
     DOMAIN,
     TIME_SCALE,
+    assert_one_attempt_and_nothing_after,
     journal_summary,
-    rcpt_decisions,
     start,
 )
 
@@ -53,11 +53,7 @@ def test_a_450_is_the_end_of_the_message(
     assert outcome["status"] == "failed"
     assert outcome["reason"] == "450 4.2.0 busy"
     # Its process has exited: nothing is left that could retry, hold or bounce the message.
-    assert len(rcpt_decisions(receiver, sent.message_id)) == 1
-    assert target.queue() == []
-    with receiver.journal() as journal:
-        assert journal.dsns() == []
-        assert journal.messages(message_id=sent.message_id) == []
+    assert_one_attempt_and_nothing_after(receiver, target, sent)
 
 
 def test_a_550_is_logged_as_rejected_without_a_dsn(

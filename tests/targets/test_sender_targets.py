@@ -21,6 +21,7 @@ from harness.targets import (
     BOUNCE_DOMAIN,
     RouteTable,
     SenderTarget,
+    Submission,
     all_target_names,
     target_class,
     target_names,
@@ -78,6 +79,18 @@ def messages_for(receiver: Receiver, message_id: str) -> list[MessageRecord]:
 def rcpt_decisions(receiver: Receiver, message_id: str) -> list[EventRecord]:
     with receiver.journal() as journal:
         return [e for e in journal.decisions() if e.stage == "rcpt" and e.message_id == message_id]
+
+
+def assert_one_attempt_and_nothing_after(
+    receiver: Receiver, target: SenderTarget, sent: Submission
+) -> None:
+    """A sender without a queue, after its one attempt failed: nothing is left that could
+    retry, hold or bounce the message."""
+    assert len(rcpt_decisions(receiver, sent.message_id)) == 1
+    assert target.queue() == []
+    with receiver.journal() as journal:
+        assert journal.dsns() == []
+        assert journal.messages(message_id=sent.message_id) == []
 
 
 def test_routed_message_is_delivered(
