@@ -202,3 +202,31 @@ def test_rcpt_550_bounces_and_the_dsn_reaches_the_receiver(
         what="the bounced message to leave the queue",
         seen=lambda: str(target.queue()),
     )
+
+
+def test_a_submission_returns_while_its_delivery_is_still_under_way(
+    receiver_factory: ReceiverFactory,
+    target_factory: TargetFactory,
+    container_gateway: str,
+    default_suite_target: str,
+) -> None:
+    """The matrix hands every case its messages on time only if a submission returns once the
+    message is queued, not once it is delivered: the submissions of hundreds of cases go out one
+    after another. Here the receiver never greets, so the delivery lasts until the sender's
+    greeting timeout, and the submission must be back while that session is still open."""
+    plan = '[[rule]]\nstage = "greeting"\nstall = "forever"\n'
+    receiver, target = start(
+        receiver_factory, target_factory, container_gateway, default_suite_target, plan
+    )
+    target.submit([f"user@{DOMAIN}"])
+    # Back from the submission: the delivery's first session is open now or opens soon, and
+    # none has ended yet (a submission that waited for the delivery returns after its end).
+    wait_until(
+        lambda: receiver.open_sessions > 0,
+        timeout=60,
+        what=f"{default_suite_target}'s delivery session to be open after the submission",
+        seen=lambda: journal_summary(receiver),
+    )
+    with receiver.journal() as journal:
+        ended = [e for e in journal.events() if e.kind in ("eof", "disconnect")]
+    assert ended == [], f"a session ended before the submission returned: {ended}"
