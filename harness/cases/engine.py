@@ -277,9 +277,7 @@ def _start_group(
         cases.append(case)
     for scenario in not_applicable:
         case = _unobserved_case(scenario, target, bounces, scale)
-        case.result = dataclasses.replace(
-            _error_result(case, MailstormError("not run")), error=None, not_applicable=why_not
-        )
+        case.result = _unmeasured_result(case, not_applicable=why_not)
         cases.append(case)
     return cases, target
 
@@ -322,9 +320,9 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
                 _poll(case)
             except MailstormError as error:
                 case.result = _error_result(case, error)
-            if time.monotonic() - injected > SLOW_STEP:
-                slowest = f"reading {case.name} took {time.monotonic() - injected:.0f}s"
-                progress(f"slow step: {slowest} (every due message waited)")
+            read = time.monotonic() - injected
+            if read > SLOW_STEP:
+                progress(f"slow step: reading {case.name} took {read:.0f}s (due messages waited)")
             # this case, or any other whose injection failed meanwhile (_inject_safely)
             for finished in [c for c in cases if c.result is not None and c not in announced]:
                 announced.append(finished)
@@ -426,6 +424,13 @@ def _exercise(case: _Case, evidence: CaseEvidence) -> tuple[FaultExercise, ...]:
 
 def _error_result(case: _Case, error: Exception) -> CaseResult:
     """The case could not be measured: a harness error, shown as such in every report."""
+    return _unmeasured_result(case, error=f"{type(error).__name__}: {error}")
+
+
+def _unmeasured_result(
+    case: _Case, *, error: str | None = None, not_applicable: str | None = None
+) -> CaseResult:
+    """A cell with no evidence: a harness error, or a scenario that does not apply."""
     return CaseResult(
         scenario=case.scenario.id,
         target=case.target.name,
@@ -436,7 +441,8 @@ def _error_result(case: _Case, error: Exception) -> CaseResult:
         attempts=(),
         dsn=None,
         checks=(),
-        error=f"{type(error).__name__}: {error}",
+        error=error,
+        not_applicable=not_applicable,
     )
 
 
@@ -473,9 +479,8 @@ def _inject_all_due(cases: Sequence[_Case]) -> None:
     when no case is starting any more and only the polls run between them."""
     unstarted = [c for c in cases if c.result is None and not c.sent and c.injections]
     for case in sorted(unstarted, key=lambda c: len(c.injections) > 1):
-        if case.result is None:
-            _inject_safely(case)
-            _inject_started_due(cases)
+        _inject_safely(case)
+        _inject_started_due(cases)
     _inject_started_due(cases)
 
 

@@ -186,16 +186,12 @@ def _row(
     if link is not None:
         label = f'<a href="{_e(link(case))}">{label}</a>'
     parts = [label]
-    if case.not_applicable:
+    unmeasured = case.not_applicable or case.error
+    if unmeasured:
+        said = "not applicable" if case.not_applicable else "harness error: not measured"
         parts.append(
             f'<text class="tl-error" x="{layout.label_width + 6}" y="{middle + 4:.1f}">'
-            f"not applicable<title>{_e(case.not_applicable)}</title></text>"
-        )
-        return parts
-    if case.error:
-        parts.append(
-            f'<text class="tl-error" x="{layout.label_width + 6}" y="{middle + 4:.1f}">'
-            f"harness error: not measured<title>{_e(case.error)}</title></text>"
+            f"{said}<title>{_e(unmeasured)}</title></text>"
         )
         return parts
     if case.observed_for > 0:

@@ -40,6 +40,7 @@ def test_the_cell_reads_n_a_and_is_counted_apart(matrix: Matrix) -> None:
     html = render_html(changed)
     assert f"not applicable: {WHY}" in html
     assert 'class="cell v-na"' in html
+    assert f"not applicable<title>{WHY}</title>" in html  # its row in the schedule timeline
 
 
 def test_it_round_trips_through_matrix_json(matrix: Matrix, tmp_path: Path) -> None:
