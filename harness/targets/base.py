@@ -100,7 +100,7 @@ class SenderTarget(ContainerService):
     #: the message, with no retry and no DSN, so the contract it is tested on is that one.
     queues: ClassVar[bool] = True
     #: Why the sender's DNS/MX scenarios do not apply to it, for a relay that sends every
-    #: message to one configured smarthost (nullmailer, msmtp): it looks up no MX, so such a
+    #: message to one configured smarthost (msmtp): it looks up no MX, so such a
     #: scenario would measure the smarthost, another MTA; its cells say so (verdict n/a).
     #: None: the sender resolves the recipient's domain itself.
     dns_not_applicable: ClassVar[str | None] = None

@@ -2,19 +2,22 @@
 
 A web server with no MTA hands its mail to msmtp (`sendmail_path = /usr/bin/msmtp -t` in PHP):
 msmtp speaks SMTP to the one server its configuration names and exits with the outcome. It has
-no queue and no daemon, so a 4xx or a refused connection ends the message there (`exitcode=
-EX_TEMPFAIL` in its log); whatever the application does with that exit code is not msmtp's.
+no queue and no daemon, so a 4xx or a refused connection ends the message there. Its exit
+code is all the application learns: `EX_TEMPFAIL` only when it could not connect,
+`EX_UNAVAILABLE` for a 4xx reply, `EX_DATAERR` for a 5xx (src/smtp.c, `smtp_send_envelope`,
+`smtp_exitcode`); what the application does with it is not msmtp's.
 It looks up no MX either: its smarthost does, so a DNS/MX scenario would measure the smarthost,
 another MTA, and its cells say so (`dns_not_applicable`). In the matrix the scenario's receiver
 is the smarthost msmtp relays to (`image/mailstorm-msmtp`).
 
-Debian installs no `/etc/msmtprc`. The one written here sets the log and nothing else, so every
-setting is msmtp's own default. The one that shapes cells is `timeout`, **off** by default
-(`msmtp --pretend` shows `timeout = off`): msmtp then waits on a silent server for as long as
-the kernel keeps the connection, which for an established connection with nothing to send is for
-ever. A blackholed session or a stalled reply holds the sending process until the server speaks
-or closes; measured, not shortened. With no time parameter at all there is nothing to scale:
-every time scale runs the stock settings, exactly.
+Debian installs no `/etc/msmtprc`. The one written here sets the log and an account per
+smarthost (host and port) and nothing else, so every other setting is msmtp's own default. The
+one that shapes cells is `timeout`, **off** by default (`msmtp --pretend` shows `timeout =
+off`): msmtp then waits on a silent server for as long as the kernel keeps the connection,
+which for an established connection with nothing to send is for ever. A blackholed session or
+a stalled reply holds the sending process until the server speaks or closes; measured, not
+shortened. With no time parameter at all there is nothing to scale: every time scale runs the
+stock settings, exactly.
 """
 
 from __future__ import annotations
