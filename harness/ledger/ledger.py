@@ -2,9 +2,11 @@
 
 Three sources, none complete alone: the scenario receiver's journal (what reached the receiver,
 every session), the bounce receiver's journal (the DSNs that came back), and the sender's queue
-(what it still holds). Joined, they give exactly one fate per recipient: delivered once,
-duplicated, bounced, still queued, or lost — lost being what no source accounts for, the worst
-outcome and the one the Libero outage produced.
+(what it still holds). A relay with one smarthost sends its DSNs there too (nullmailer), so a
+DSN for one of the case's messages in the scenario journal came back as well; its sessions
+are the bounce's, not attempts at the message. Joined, they give exactly one fate per
+recipient: delivered once, duplicated, bounced, still queued, or lost — lost being what no
+source accounts for, the worst outcome and the one the Libero outage produced.
 
 Times are real MTA seconds since the case's first injection: wall seconds times the time scale.
 """
@@ -114,6 +116,7 @@ class Ledger:
         ids = {s.message_id for s in self.submissions}
         with Journal(self.journal_path) as journal:
             delivered = [m for m in journal.messages() if m.message_id in ids]
+            relayed = journal.dsns() if self.journal_path != self.bounce_journal_path else []
             attempts = self._attempts(journal, now_mono)
             firings = journal.rule_firings()
             commands = frozenset(
@@ -127,7 +130,7 @@ class Ledger:
         with Journal(self.bounce_journal_path) as bounces:
             dsns = tuple(
                 (self.real(m.mono), m, parse_dsn(m.content))
-                for m in bounces.dsns()
+                for m in sorted([*bounces.dsns(), *relayed], key=lambda m: m.mono)
                 if m.dsn_for in ids
             )
             foreign = tuple(m for m in bounces.messages() if not m.is_dsn and _tagged(m, ids))
@@ -155,6 +158,8 @@ class Ledger:
             by_session.setdefault(event.session_id, []).append(event)
         attempts = []
         for session_id, events in sorted(by_session.items()):
+            if _carries_a_bounce(events):
+                continue  # a relay's DSN on its way through the smarthost: no attempt
             session = sessions.get(session_id)
             start = session.mono if session else events[0].mono
             stage, reply = _decisive(events)
@@ -270,6 +275,18 @@ class Ledger:
                 f"expected {wanted} recipient(s) {fate.value}, found {len(matching)}: "
                 f"{evidence.describe()}"
             )
+
+
+def _carries_a_bounce(events: Sequence[EventRecord]) -> bool:
+    """Whether the session's sender was null (`MAIL FROM:<>`): a DSN, not a message's attempt.
+    Only a relay's bounces reach a scenario's receiver (every other sender routes them to the
+    bounce receiver)."""
+    return any(
+        e.kind == "command"
+        and e.text.upper().startswith("MAIL FROM:")
+        and e.text[len("MAIL FROM:") :].strip().startswith("<>")
+        for e in events
+    )
 
 
 def _decisive(events: Sequence[EventRecord]) -> tuple[str, str | None]:

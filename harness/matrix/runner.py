@@ -2,7 +2,8 @@
 
 Cases share containers, never next hops (`harness.cases`): each (target, tier) pair gets one MTA
 container, except scenarios that hold a delivery process (blackholes, stalls), which get their
-own (`harness.cases.grouping`); with `isolate` every scenario gets its own. A run lasts about
+own (`harness.cases.grouping`); with `isolate`, and for a relay with one smarthost for all its
+mail (`SenderTarget.single_smarthost`), every scenario gets its own. A run lasts about
 as long as its longest scenario, not their sum.
 """
 
@@ -44,15 +45,35 @@ def matrix_groups(run: MatrixRun) -> list[Group]:
     for name in run.targets:
         # An MTA whose schedule is compiled in runs its stock configuration on a clock sped up
         # by the tier's scale (SenderTarget.warp_only); its log is kept, for the clock check.
-        warped = target_class(name).warp_only
+        driver = target_class(name)
+        warped = driver.warp_only
         for tier in Tier:
             scenarios = [s for s in run.scenarios if s.tier is tier]
-            sets = [[s] for s in scenarios] if run.isolate else sharing_sets(scenarios)
+            if run.isolate or driver.single_smarthost:
+                sets = _one_per_container(scenarios, driver)
+            else:
+                sets = sharing_sets(scenarios)
             groups += [
                 Group(name, run.time_scales[tier], members, keep_logs=warped, clock_warp=warped)
                 for members in sets
             ]
     return groups
+
+
+def _one_per_container(
+    scenarios: Sequence[Scenario], driver: type[SenderTarget]
+) -> list[list[Scenario]]:
+    """Every scenario in a container of its own, but those that do not apply to the target
+    (a relay's DNS/MX scenarios, never run) ride along with the first: a container started
+    for nothing but cells that say "n/a" would be wasted."""
+    if driver.dns_not_applicable is None:
+        return [[s] for s in scenarios]
+    runnable = [[s] for s in scenarios if not s.uses_dns]
+    riders = [s for s in scenarios if s.uses_dns]
+    if not runnable:
+        return [riders] if riders else []
+    runnable[0] += riders
+    return runnable
 
 
 def run_matrix(run: MatrixRun) -> Matrix:

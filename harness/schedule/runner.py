@@ -34,6 +34,7 @@ from harness.results import (
     Schedule,
     ScheduleResults,
 )
+from harness.scenarios import Scenario
 from harness.schedule.agreement import compare
 from harness.schedule.derive import derive_schedule
 from harness.schedule.variants import Variant, scenario_for
@@ -122,21 +123,27 @@ def schedule_groups(run: ScheduleRun) -> list[Group]:
     that may share one, and one more for each that holds deliveries (`blackhole`, whose
     five-minute greeting waits would otherwise delay the other variants' retries in Exim's
     queue runs); `mailstorm matrix` observes them after the matrix."""
-    sets = sharing_sets([scenario_for(v) for v in run.variants])
+    scenarios = [scenario_for(v) for v in run.variants]
+    shared = sharing_sets(scenarios)
+    alone = [[s] for s in scenarios]  # a relay with one smarthost: a receiver per container
+
+    def sets(target: str) -> list[list[Scenario]]:
+        return alone if target_class(target).single_smarthost else shared
+
     groups = [
         Group(target, scale, members, keep_logs=Variant.REFUSED in run.variants)
         for target in run.targets
         # an MTA with a compiled-in schedule has no scaled configuration to measure
         if not target_class(target).warp_only
         for scale in run.time_scales
-        for members in sets
+        for members in sets(target)
     ]
     groups += [
         # Warped runs always keep the log: it is how the clock is checked.
         Group(target, run.clock_warps[target], members, keep_logs=True, clock_warp=True)
         for target in run.targets
         if target in run.clock_warps
-        for members in sets
+        for members in sets(target)
     ]
     return groups
 

@@ -94,6 +94,10 @@ class SenderTarget(ContainerService):
     #: mta.c `mta_route_down`), so one scenario's refusals would block its neighbours; Sendmail
     #: reaches a port only through a mailer of its own and takes at most 25 mailers.
     state_per_address: ClassVar[bool] = False
+    #: True for a relay with one smarthost for all its mail (nullmailer's `remotes`): the
+    #: scenarios cannot share a container, each needs its own receiver as the smarthost, so the
+    #: matrix gives every scenario a container of its own (harness/matrix/runner.py).
+    single_smarthost: ClassVar[bool] = False
     #: Extra environment for the daemon under a clock warp (`launch_command`).
     warp_environment: ClassVar[Mapping[str, str]] = {}
     #: False for a sender that holds nothing (the no-queue control column): a failure ends

@@ -29,6 +29,14 @@
  * not yet due on the real clock and re-armed it, and no queue run ever came. Off by default: the
  * other MTAs keep libfaketime's own waits, on which their measurements were made.
  *
+ * Also: with MAILSTORM_WARP_STAT=1, stat(), lstat() and fstat() report a file's times on the
+ * fast clock. The kernel stamps files with the real time, and libfaketime's own stat wrappers do
+ * not cover glibc 2.33's stat() (measured in trixie: a program's time() is warped, the stat() of
+ * a file it just wrote is not). nullmailer ages a queued message as time() minus its file's
+ * mtime (send.cc, load_messages and send_all), so without this every message looked older by
+ * (K - 1) x the wall time between the daemon's start and the message's arrival. A file time m
+ * becomes now_fast - K x (now_real - m): where the fast clock was at that instant.
+ *
  * Built on the host by harness/containers/images.py and installed setuid beside libfaketime by
  * mailstorm-image-setup.sh, so setuid programs preload it too. For throwaway test containers.
  */
@@ -36,6 +44,7 @@
 #include <dlfcn.h>
 #include <poll.h>
 #include <sys/select.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -46,6 +55,7 @@
 static double speed_up = 1.0;
 static int wall_poll_ms = -1;
 static int warp_waits = 0;
+static int warp_stat = 0;
 
 static void read_speed_up(void) __attribute__((constructor));
 
@@ -63,6 +73,8 @@ static void read_speed_up(void)
         wall_poll_ms = atoi(wall);
     const char *waits = getenv("MAILSTORM_WARP_WAITS");
     warp_waits = waits != NULL && strcmp(waits, "1") == 0;
+    const char *stats = getenv("MAILSTORM_WARP_STAT");
+    warp_stat = stats != NULL && strcmp(stats, "1") == 0;
 }
 
 /* A wait of `value` on the fast clock in wall time, to the nanosecond; never zero when set. */
@@ -168,3 +180,61 @@ unsigned int alarm(unsigned int seconds)
     whole = (unsigned int)(left + 0.5);
     return whole != 0 ? whole : 1; /* a pending alarm is never reported as none */
 }
+
+/* A file time (real, from the kernel) moved onto the fast clock: where it read at that instant. */
+static void fast_file_time(struct timespec *stamp, double fast_now, double real_now)
+{
+    double real = (double)stamp->tv_sec + (double)stamp->tv_nsec / 1e9;
+    double fast = fast_now - speed_up * (real_now - real);
+    stamp->tv_sec = (time_t)fast;
+    stamp->tv_nsec = (long)((fast - (double)stamp->tv_sec) * 1e9);
+}
+
+/* The three times of a stat result on the fast clock (`struct stat` and `struct stat64` are
+ * one layout on 64-bit Linux, so the 64 variants pass their buffer's times the same way). */
+static int fast_file_times(int result, struct timespec *atim, struct timespec *mtim,
+                           struct timespec *ctim)
+{
+    struct timespec fast, real;
+    if (!warp_stat)
+        return result;
+    /* clock_gettime() is libfaketime's (preloaded after this library); the syscall is not. */
+    clock_gettime(CLOCK_REALTIME, &fast);
+    syscall(SYS_clock_gettime, CLOCK_REALTIME, &real);
+    double fast_now = (double)fast.tv_sec + (double)fast.tv_nsec / 1e9;
+    double real_now = (double)real.tv_sec + (double)real.tv_nsec / 1e9;
+    fast_file_time(atim, fast_now, real_now);
+    fast_file_time(mtim, fast_now, real_now);
+    fast_file_time(ctim, fast_now, real_now);
+    return result;
+}
+
+/* `buf` is only read when the call succeeded, and then it was filled. */
+#define FAST_TIMES(result, buf) \
+    ((result) != 0 ? (result) : fast_file_times(0, &(buf)->st_atim, &(buf)->st_mtim, \
+                                                &(buf)->st_ctim))
+
+/* stat() and friends, each passed on to the next definition (libfaketime's or glibc's). */
+#define WRAP_PATH_STAT(name, type)                                                     \
+    int name(const char *path, type *buf)                                            \
+    {                                                                                \
+        static int (*next)(const char *, type *);                                   \
+        if (next == NULL)                                                            \
+            next = (int (*)(const char *, type *))dlsym(RTLD_NEXT, #name);          \
+        return FAST_TIMES(next(path, buf), buf);                                     \
+    }
+#define WRAP_FD_STAT(name, type)                                                       \
+    int name(int fd, type *buf)                                                      \
+    {                                                                                \
+        static int (*next)(int, type *);                                            \
+        if (next == NULL)                                                            \
+            next = (int (*)(int, type *))dlsym(RTLD_NEXT, #name);                   \
+        return FAST_TIMES(next(fd, buf), buf);                                       \
+    }
+
+WRAP_PATH_STAT(stat, struct stat)
+WRAP_PATH_STAT(lstat, struct stat)
+WRAP_FD_STAT(fstat, struct stat)
+WRAP_PATH_STAT(stat64, struct stat64)
+WRAP_PATH_STAT(lstat64, struct stat64)
+WRAP_FD_STAT(fstat64, struct stat64)

@@ -15,7 +15,7 @@ ports, mta.c `mta_route_down`), so its scenarios each get an address of their ow
 (`state_per_address`).
 
 smtpd runs in the foreground (`smtpd -d`), which logs to stderr without stamps;
-`mailstorm-stamp` (image/) prefixes each line with the clock it runs on. The queue is
+`mailstorm-stamp` (a shared build file) prefixes each line with the clock it runs on. The queue is
 `smtpctl show queue`: one line per envelope, grouped here by message id.
 """
 

@@ -1,0 +1,53 @@
+"""Which containers a matrix and a schedule run start, by target (no container is started).
+
+A target that shares one (Postfix) gets one per tier, plus one per scenario that holds its
+deliveries. A relay with one smarthost for all its mail (nullmailer) cannot share one: each
+scenario needs its own receiver as the smarthost, so each runnable scenario gets a container,
+and its DNS/MX scenarios, never run on it, ride along with the first rather than start more.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.matrix import MatrixRun, matrix_groups
+from harness.scenarios import load_catalogue
+from harness.schedule import ScheduleRun, Variant
+from harness.schedule.runner import schedule_groups
+
+
+def groups_of(target: str, tmp_path: Path) -> list[list[str]]:
+    run = MatrixRun(targets=[target], scenarios=load_catalogue(), work_dir=tmp_path)
+    return [[s.id for s in group.scenarios] for group in matrix_groups(run)]
+
+
+def test_a_relay_with_one_smarthost_gets_a_container_per_scenario(tmp_path: Path) -> None:
+    catalogue = load_catalogue()
+    groups = groups_of("nullmailer", tmp_path)
+    runnable = [s.id for s in catalogue if not s.uses_dns]
+    assert sorted(g[0] for g in groups) == sorted(runnable)
+    riders = [s for g in groups for s in g[1:]]
+    assert sorted(riders) == sorted(s.id for s in catalogue if s.uses_dns)
+    # every scenario exactly once
+    assert sorted(s for g in groups for s in g) == sorted(s.id for s in catalogue)
+
+
+def test_a_sharing_target_gets_one_container_per_tier_and_per_blocking_scenario(
+    tmp_path: Path,
+) -> None:
+    groups = groups_of("postfix", tmp_path)
+    alone = [s.id for s in load_catalogue() if s.holds_deliveries]
+    assert len(groups) == 2 + len(alone)  # fine and coarse tiers share one each
+
+
+def test_a_schedule_run_gives_the_relay_a_receiver_per_variant(tmp_path: Path) -> None:
+    run = ScheduleRun(
+        targets=["nullmailer", "postfix"],
+        variants=list(Variant),
+        work_dir=tmp_path,
+        clock_warps={"nullmailer": 2880.0},
+    )
+    groups = schedule_groups(run)
+    relay = [[s.id for s in g.scenarios] for g in groups if g.target == "nullmailer"]
+    assert sorted(relay) == sorted([f"schedule-{v.value}"] for v in Variant)
+    assert all(g.clock_warp for g in groups if g.target == "nullmailer")
