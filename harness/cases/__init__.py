@@ -4,6 +4,7 @@ Both the matrix (`harness.matrix`) and the schedule runner (`harness.schedule`) 
 through it; neither imports the other.
 """
 
+from harness.cases.applicability import not_applicable_reason
 from harness.cases.engine import (
     Group,
     ObservedCase,
@@ -18,6 +19,7 @@ __all__ = [
     "Group",
     "ObservedCase",
     "give_up_window",
+    "not_applicable_reason",
     "observe_groups",
     "retry_window",
     "run_groups",

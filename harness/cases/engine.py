@@ -22,7 +22,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.cases.applicability import not_applicable_reason
 from harness.cases.exercise import (
+    held_behind_stalls,
     mx_exercise,
     not_exercised,
     refusal_exercise,
@@ -195,9 +197,10 @@ def _start_group(
     )
     site: MxSite | None = None
     own_addresses = target_class(name).state_per_address
-    # A relay to one smarthost looks up no MX: its DNS/MX cells say so and are not run.
-    why_not = target_class(name).dns_not_applicable
-    not_applicable = [s for s in scenarios if s.uses_dns] if why_not else []
+    # A relay to one smarthost looks up no MX, a sender of one message at a time never meets a
+    # session limit: such cells say why and are not run (applicability.py).
+    reasons = {s.id: not_applicable_reason(target_class(name), s) for s in scenarios}
+    not_applicable = [s for s in scenarios if reasons[s.id] is not None]
     scenarios = [s for s in scenarios if s not in not_applicable]
     try:
         site = start_mx_site(stack, scenarios, scale, prefix, own_addresses=own_addresses)
@@ -277,7 +280,7 @@ def _start_group(
         cases.append(case)
     for scenario in not_applicable:
         case = _unobserved_case(scenario, target, bounces, scale)
-        case.result = _unmeasured_result(case, not_applicable=why_not)
+        case.result = _unmeasured_result(case, not_applicable=reasons[scenario.id])
         cases.append(case)
     return cases, target
 
@@ -406,7 +409,9 @@ def _finish(case: _Case, evidence: CaseEvidence) -> None:
 
 def _exercise(case: _Case, evidence: CaseEvidence) -> tuple[FaultExercise, ...]:
     """How often each fault of the case fired (the receiver's rules; refusals from the log)."""
-    exercise = rule_exercise(case.scenario, evidence.rule_firings)
+    injected = [case.ledger.real(s.mono) for s in case.sent]
+    held = held_behind_stalls(case.scenario, evidence, injected)
+    exercise = rule_exercise(case.scenario, evidence.rule_firings, held)
     if case.scenario.uses_dns:
         return (*exercise, *mx_exercise(case.scenario, evidence))
     if case.scenario.refuse_until is None:

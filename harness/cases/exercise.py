@@ -22,14 +22,59 @@ from harness.targets import LogRecord, Submission
 REFUSAL = "connection refused (nothing listening)"
 
 
-def rule_exercise(scenario: Scenario, firings: Mapping[int, int]) -> tuple[FaultExercise, ...]:
-    """Each rule of the scenario's plan: how often it fired against its `min_fired`."""
+def rule_exercise(
+    scenario: Scenario, firings: Mapping[int, int], held: Mapping[int, int] | None = None
+) -> tuple[FaultExercise, ...]:
+    """Each rule of the scenario's plan: how often it fired against its `min_fired`, and how
+    many messages it held from the receiver (`held_behind_stalls`)."""
     return tuple(
         FaultExercise(
-            fault=rule.describe(), needed=rule.min_fired, fired=firings.get(rule.index, 0)
+            fault=rule.describe(),
+            needed=rule.min_fired,
+            fired=firings.get(rule.index, 0),
+            held=(held or {}).get(rule.index, 0),
         )
         for rule in scenario.plan.rules
     )
+
+
+def held_behind_stalls(
+    scenario: Scenario, evidence: CaseEvidence, injected: Sequence[float]
+) -> dict[int, int]:
+    """Per rule that stalls for ever: the messages it kept from the receiver without firing.
+
+    A sender that delivers one message at a time (nullmailer) waits on a session such a rule
+    stalls, and the messages sent meanwhile never reach the receiver: they met the outage
+    through the sender being held by it, as Exim's later messages meet a refusal through its
+    retry record (`refusal_exercise`). Counted, from the receiver's sessions: the messages
+    injected (`injected`, real seconds) after the start of a session that the rule's stage
+    left without a reply and that was still open when observation ended, less every session
+    that started after it (conservative: a message that had a session of its own is never
+    counted, only possibly one that had none).
+    """
+    held: dict[int, int] = {}
+    end = evidence.observed_for - _STILL_OPEN
+    for rule in scenario.plan.rules:
+        if not rule.action.stalls_forever:
+            continue
+        stages = {stage.value for stage in rule.match.stages}
+        open_at_end = [
+            a.t
+            for a in evidence.attempts
+            if a.reply is None and a.stage in stages and a.t + a.duration >= end
+        ]
+        if not open_at_end:
+            continue
+        since = min(open_at_end)
+        later_sessions = sum(1 for a in evidence.attempts if a.t > since)
+        waiting = sum(1 for t in injected if t > since)
+        if waiting > later_sessions:
+            held[rule.index] = waiting - later_sessions
+    return held
+
+
+#: Real seconds: a session whose end is this close to the end of observation was still open.
+_STILL_OPEN = 1.0
 
 
 def refusal_exercise(
@@ -118,7 +163,10 @@ def not_exercised(exercise: Sequence[FaultExercise]) -> str | None:
     if not short:
         return None
     return "fault not exercised: " + "; ".join(
-        f"{e.fault} fired {e.fired} time(s), the scenario needs {e.needed}" for e in short
+        f"{e.fault} fired {e.fired} time(s)"
+        + (f" and held {e.held} message(s)" if e.held else "")
+        + f", the scenario needs {e.needed}"
+        for e in short
     )
 
 

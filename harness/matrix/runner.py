@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.cases import Group, ObservedCase, run_groups, sharing_sets
+from harness.cases import Group, ObservedCase, not_applicable_reason, run_groups, sharing_sets
 from harness.results import CaseResult, Matrix, TargetInfo
 from harness.scenarios import Scenario, Tier
 from harness.targets import SenderTarget, target_class
@@ -64,12 +64,10 @@ def _one_per_container(
     scenarios: Sequence[Scenario], driver: type[SenderTarget]
 ) -> list[list[Scenario]]:
     """Every scenario in a container of its own, but those that do not apply to the target
-    (a relay's DNS/MX scenarios, never run) ride along with the first: a container started
+    (never run: a relay's DNS/MX scenarios) ride along with the first: a container started
     for nothing but cells that say "n/a" would be wasted."""
-    if driver.dns_not_applicable is None:
-        return [[s] for s in scenarios]
-    runnable = [[s] for s in scenarios if not s.uses_dns]
-    riders = [s for s in scenarios if s.uses_dns]
+    runnable = [[s] for s in scenarios if not_applicable_reason(driver, s) is None]
+    riders = [s for s in scenarios if not_applicable_reason(driver, s) is not None]
     if not runnable:
         return [riders] if riders else []
     runnable[0] += riders

@@ -61,6 +61,9 @@ def matrix_to_json_data(matrix: Matrix) -> dict[str, Any]:
         for key in ("connections", "lookups", "fates_vary", "not_applicable"):
             if not raw[key]:
                 del raw[key]  # only DNS/MX cells have them: the others' records stay as they were
+        for fault in raw["exercise"]:
+            if not fault["held"]:
+                del fault["held"]  # only a stall that held the sender has it
     for target, raw in zip(matrix.targets, data["targets"], strict=True):
         if target.schedule is not None:
             raw["schedule"] = schedule_to_json_data(target.schedule)
@@ -332,7 +335,10 @@ def _lookup(data: Fields) -> Lookup:
 
 def _exercise(data: Fields) -> FaultExercise:
     return FaultExercise(
-        fault=data.string("fault"), needed=data.integer("needed"), fired=data.integer("fired")
+        fault=data.string("fault"),
+        needed=data.integer("needed"),
+        fired=data.integer("fired"),
+        held=data.integer("held", 0),
     )
 
 

@@ -71,6 +71,12 @@ class Scenario:
         return bool(self.mx) or self.zone is not None
 
     @property
+    def limits_concurrent_sessions(self) -> bool:
+        """Whether a rule fires only while more than some number of sessions are open: its
+        fault needs a sender that opens sessions side by side."""
+        return any(rule.match.sessions_above is not None for rule in self.plan.rules)
+
+    @property
     def holds_deliveries(self) -> bool:
         """Whether a rule stalls for a minute or more (a blackhole, a slow greeting, a stall).
 

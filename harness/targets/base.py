@@ -108,6 +108,10 @@ class SenderTarget(ContainerService):
     #: scenario would measure the smarthost, another MTA; its cells say so (verdict n/a).
     #: None: the sender resolves the recipient's domain itself.
     dns_not_applicable: ClassVar[str | None] = None
+    #: Why a session limit cannot apply to the sender, for one that delivers one message at a
+    #: time (nullmailer): it never opens the second session the limit refuses, so the fault
+    #: would never fire; its cells say so (verdict n/a). None: it may open sessions side by side.
+    one_session_at_a_time: ClassVar[str | None] = None
     #: Settings timed with alarm(), which libfaketime keeps in whole seconds.
     alarm_parameters: ClassVar[tuple[str, ...]] = ()
     #: Under a clock warp, preload the exact alarm() before libfaketime (clock_warp.py), so

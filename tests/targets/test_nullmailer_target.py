@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import time
 
 import pytest
 
@@ -177,3 +178,58 @@ def test_a_smarthost_that_refuses_everything_refuses_the_dsn_and_nobody_hears(
     # the message's RCPT and the DSN's, both refused
     assert len(replies) == 2, replies
     assert all(r.startswith("550 ") for r in replies), replies
+
+
+def test_after_a_timed_out_delivery_it_waits_on_the_next_stalled_one_without_a_limit(
+    receiver_factory: ReceiverFactory, target_factory: TargetFactory, container_gateway: str
+) -> None:
+    """`sendtimeout` (1 h) kills a delivery the server never answers, and reads the child's
+    SIGCHLD from its self-pipe at once, before it has come (lib/selfpipe.cc, waitsig() without
+    a timeout reads the non-blocking pipe). The SIGCHLD arrives later and stays in the pipe, so
+    the next delivery's wait returns at once with it and nullmailer-send blocks in waitpid() on
+    the new child (send.cc, catchsender; lib/forkexec.cc, wait_status): a second server that
+    never answers holds it for good, with every other message behind it."""
+    scale = 600.0  # the 1 h timeout in 6 wall seconds
+    plan = '[[rule]]\nstage = "greeting"\nstall = "forever"\n'
+    receiver = receiver_factory(
+        parse_plan(plan), listen=[f"{container_gateway}:0"], time_scale=scale
+    )
+    routes = RouteTable.to_one([DOMAIN, BOUNCE_DOMAIN], receiver.host, receiver.port)
+    target = target_factory(NAME, routes, time_scale=scale)
+    target.submit([f"user@{DOMAIN}"])
+    timeout = target.scaling.get("sendtimeout").default_seconds
+
+    def sessions() -> list[tuple[float, float | None]]:
+        with receiver.journal() as journal:
+            ended = {e.session_id: e.mono for e in journal.events(kind="disconnect")}
+            return [(s.mono, ended.get(s.id)) for s in journal.sessions()]
+
+    def blocked_in_waitpid() -> str:
+        """nullmailer-send's current system call, read as its own user (root may not)."""
+        container = target.container.get_wrapped_container()
+        command = "cat /proc/$(pgrep -xo nullmailer-send)/syscall"
+        output = container.exec_run(["sh", "-c", command], user="mail").output
+        return output.decode() if isinstance(output, bytes) else ""
+
+    def held_past_two_timeouts() -> str:
+        found = sessions()
+        if len(found) < 2 or found[1][1] is not None:
+            return ""
+        open_for = (time.monotonic() - found[1][0]) * scale
+        return blocked_in_waitpid() if open_for > 2 * timeout else ""
+
+    syscall = wait_until(
+        held_past_two_timeouts,
+        timeout=60,
+        what="nullmailer's second stalled delivery to outlast twice its sendtimeout",
+        seen=lambda: f"sessions {sessions()}; log {target.exec(f'tail -5 {target.log_path}')}",
+    )
+    (first_start, first_end), (second_start, _) = sessions()[:2]
+    assert first_end is not None
+    # The first delivery was killed at its timeout: the receiver saw the sender hang up. (The
+    # timer starts when the protocol is forked, a few nullmailer seconds before it connects.)
+    assert timeout - BURST <= (first_end - first_start) * scale <= timeout + BURST
+    assert "Sending timed out, killing protocol" in target.exec(f"cat {target.log_path}")
+    # The second has no end, and nullmailer-send sits in wait4() (x86-64 system call 61).
+    assert syscall.split()[0] == "61", syscall
+    assert (time.monotonic() - second_start) * scale > 2 * timeout

@@ -29,13 +29,15 @@
  * not yet due on the real clock and re-armed it, and no queue run ever came. Off by default: the
  * other MTAs keep libfaketime's own waits, on which their measurements were made.
  *
- * Also: with MAILSTORM_WARP_STAT=1, stat(), lstat() and fstat() report a file's times on the
- * fast clock. The kernel stamps files with the real time, and libfaketime's own stat wrappers do
- * not cover glibc 2.33's stat() (measured in trixie: a program's time() is warped, the stat() of
- * a file it just wrote is not). nullmailer ages a queued message as time() minus its file's
- * mtime (send.cc, load_messages and send_all), so without this every message looked older by
- * (K - 1) x the wall time between the daemon's start and the message's arrival. A file time m
- * becomes now_fast - K x (now_real - m): where the fast clock was at that instant.
+ * Also: with MAILSTORM_WARP_STAT=1, stat(), lstat() and fstat() (and their 64 variants) report
+ * a file's times on the fast clock. The kernel stamps files with the real time, and every warp
+ * runs with NO_FAKE_STAT=1: libfaketime's own stat faking re-fakes a time the program wrote with
+ * utime() (Postfix's qmgr then skipped its deferred messages for ever, docs/clock-warp.md).
+ * nullmailer sets no file time; it ages a queued message as time() minus its file's mtime
+ * (send.cc, load_messages and send_all), so on the warped clock every message looked older by
+ * (K - 1) x the wall time between the daemon's start and the message's arrival (measured). A
+ * file time m becomes now_fast - K x (now_real - m): where the fast clock was at that instant.
+ * A program that writes file times with utime() and reads them back must not use it.
  *
  * Built on the host by harness/containers/images.py and installed setuid beside libfaketime by
  * mailstorm-image-setup.sh, so setuid programs preload it too. For throwaway test containers.

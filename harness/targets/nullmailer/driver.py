@@ -76,6 +76,8 @@ QUEUELIFETIME = ("queuelifetime", 7 * 86400.0)
 #: How much later than its pause a pass's attempt can come, in nullmailer seconds: the pass
 #: starts with a rescan, and the messages before this one in the pass are tried first.
 PASS_LATENESS = 10.0
+#: The queue lifetime compares whole seconds of time() with the file's mtime (send_all).
+AGE_SLACK = 1.0
 #: `Sending failed:` texts of the errors with ERR_PERMANENT_FLAG (lib/errcodes.h): the
 #: message is bounced, not kept.
 PERMANENT = (
@@ -115,6 +117,11 @@ class NullmailerTarget(SenderTarget):
         "nullmailer relays every message to the smarthosts in its remotes file and looks up no "
         "MX: a DNS/MX scenario would measure the smarthost, another MTA"
     )
+    one_session_at_a_time: ClassVar[str | None] = (
+        "nullmailer delivers one message at a time and waits for each delivery before the next "
+        "(send.cc, send_all and catchsender): it never opens the second session a session "
+        "limit refuses"
+    )
     #: The preload library beside libfaketime (mailstorm-alarm.c) puts the queue files' mtimes
     #: on the fast clock: nullmailer ages a message by its file's mtime, which the kernel
     #: stamps in real time and libfaketime leaves so (nullmailer sets no alarm).
@@ -122,8 +129,10 @@ class NullmailerTarget(SenderTarget):
     warp_environment: ClassVar[Mapping[str, str]] = {"MAILSTORM_WARP_STAT": "1"}
     #: 7 days, the queue lifetime, in 3.5 minutes of wall time.
     default_warp_factor: ClassVar[float | None] = 2880.0
-    #: Pauses are select() timeouts, exact on the fast clock; the age is whole seconds of time().
-    retry_clock_slack: ClassVar[float] = 1.0
+    #: The pause is a select() timeout from the end of a pass, on the fast clock: a retry never
+    #: comes sooner than the pause after the failed attempt ended, and no whole-second rounding
+    #: moves it (the whole seconds of time() touch only the queue lifetime: AGE_SLACK).
+    retry_clock_slack: ClassVar[float] = 0.0
 
     def scale_time(self) -> TimeScaling:
         return TimeScaling(
@@ -173,7 +182,7 @@ class NullmailerTarget(SenderTarget):
         """At the first failed pass after `queuelifetime`: at most `maxpause` after it."""
         lifetime = self.scaling.get(QUEUELIFETIME[0]).default_seconds
         longest = self.scaling.get(MAXPAUSE[0]).default_seconds
-        return lifetime - self.retry_clock_slack, lifetime + longest + PASS_LATENESS
+        return lifetime - AGE_SLACK, lifetime + longest + PASS_LATENESS
 
     def stock_retry_floor(self) -> tuple[float, str]:
         seconds = PAUSETIME[1]
