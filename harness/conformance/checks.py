@@ -341,6 +341,51 @@ def _waited(minimum: float, what: str) -> CheckFunction:
     return check
 
 
+#: Real seconds a session the server left silent may still be open at the end of observation
+#: before the check says no timeout ended it: far beyond every timeout the bundled senders set
+#: (the longest, nullmailer's `sendtimeout`, is an hour; RFC 5321's per-command minimums are
+#: 2 to 10 minutes).
+NO_TIMEOUT_AFTER = DAY
+
+
+def _client_timeout(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
+    """RFC 5321 4.5.3.2: "An SMTP client MUST provide a timeout mechanism". A session the
+    receiver left without a reply and that was still open when observation ended, after more
+    than NO_TIMEOUT_AFTER, is one no timeout ended: a deviation. Still open after less is
+    recorded (info); every such session ended by the sender passes."""
+    e = check.evidence
+    silent = [a for a in e.attempts if a.reply is None]
+    if not silent:
+        return Outcome.NOT_APPLICABLE, "the receiver left no session silent", {}
+    still_open = [e.observed_for - a.t for a in silent if a.t + a.duration >= e.observed_for - 1]
+    ended = [a.duration for a in silent if a.t + a.duration < e.observed_for - 1]
+    measured: dict[str, object] = {
+        "silent_sessions": len(silent),
+        "still_open": len(still_open),
+        "longest_open": round(max(still_open)) if still_open else None,
+        "longest_ended": round(max(ended)) if ended else None,
+    }
+    if still_open and max(still_open) > NO_TIMEOUT_AFTER:
+        waited = format_duration(max(still_open))
+        detail = (
+            f"a session the receiver left silent was still open after {waited}: no timeout ended it"
+        )
+        return Outcome.DEVIATION, detail, measured
+    if still_open:
+        waited = format_duration(max(still_open))
+        return (
+            Outcome.INFO,
+            f"a silent session was still open after {waited} when observation ended",
+            measured,
+        )
+    longest = format_duration(max(ended))
+    return (
+        Outcome.PASS,
+        f"the sender ended every silent session, the longest after {longest}",
+        measured,
+    )
+
+
 def _class_reading(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
     e = check.evidence
     retried = any(len(times) >= 2 for times in _per_message(e))
@@ -409,6 +454,7 @@ _FUNCTIONS: dict[str, CheckFunction] = {
     "sessions-under-421": _sessions_under_421,
     "greeting-timeout-5m": _waited(5 * MINUTE, "greeting"),
     "eod-timeout-10m": _waited(10 * MINUTE, "end-of-data reply"),
+    "client-timeout": _client_timeout,
     "code-class-reading": _class_reading,
     **MX_CHECKS,
 }

@@ -40,6 +40,7 @@ CHECK_CLAUSES: dict[str, CheckClause] = {
     "sessions-under-421": CheckClause("RFC5321 3.8", Level.INFO),
     "greeting-timeout-5m": CheckClause("RFC5321 4.5.3.2", Level.SHOULD),
     "eod-timeout-10m": CheckClause("RFC5321 4.5.3.2", Level.SHOULD),
+    "client-timeout": CheckClause("RFC5321 4.5.3.2", Level.MUST),
     "code-class-reading": CheckClause("RFC3463", Level.INFO),
     "mx-hosts-tried": CheckClause("RFC5321 5.1", Level.INFO),
     "mx-preference-order": CheckClause("RFC5321 5.1", Level.MUST),

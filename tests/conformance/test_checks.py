@@ -336,3 +336,28 @@ def test_a_bounce_outside_the_give_up_window_is_judged_on_the_measurement() -> N
     [check] = run_checks(("give-up-4d",), CheckInput(case, (), 1440.0, None, EXIM_GIVE_UP))
     assert check.measured["judged_on"] == "measurement"
     assert check.outcome is Outcome.DEVIATION
+
+
+def silent_sessions(*sessions: tuple[float, float], observed_for: float) -> CaseEvidence:
+    """Sessions (start, duration) the receiver never answered, observed for `observed_for`."""
+    attempts = tuple(Attempt(t=t, stage="greeting", reply=None, duration=d) for t, d in sessions)
+    return CaseEvidence((), attempts, (), (), (), observed_for=observed_for)
+
+
+@pytest.mark.parametrize(
+    ("sessions", "observed_for", "expected"),
+    [
+        # every silent session ended by the sender: Postfix's 5-minute greeting timeout
+        ([(0.0, 300.0), (600.0, 300.0)], 7200.0, Outcome.PASS),
+        # still open at the end, but for less than a day: not established
+        ([(0.0, 3600.0), (3660.0, 7200.0 - 3660.0)], 7200.0, Outcome.INFO),
+        # nullmailer in outage-72h-blackhole: its second session, at 1 h, open at 96 h
+        ([(90.0, 3590.0), (3745.0, 96 * 3600.0 - 3745.0)], 96 * 3600.0, Outcome.DEVIATION),
+        ([], 7200.0, Outcome.NOT_APPLICABLE),
+    ],
+)
+def test_client_timeout_fails_a_session_no_timeout_ended_within_a_day(
+    sessions: list[tuple[float, float]], observed_for: float, expected: Outcome
+) -> None:
+    case = silent_sessions(*sessions, observed_for=observed_for)
+    assert verdict("client-timeout", case) is expected
