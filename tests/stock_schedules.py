@@ -72,10 +72,25 @@ def assert_stock_sendmail_schedule(schedule: dict[str, Any]) -> None:
     assert 690 <= len(schedule["attempts"]) <= 730
 
 
+def assert_stock_nullmailer_schedule(schedule: dict[str, Any]) -> None:
+    """nullmailer's defaults (send.cc): a pass over the queue, then a pause of `pausetime`
+    (60 s) that doubles after every pass up to `maxpause` (24 h): retries 1, 3, 7, 15 ... minutes
+    after the first failure, once a day from 34 h (each pass's own time, a session and a
+    rescan, adds a little); 17 attempts in the 7 days observed. `queuelifetime` (7 days) ends
+    where observation does, and its give-up comes at the next failed pass, up to a day later:
+    not seen. No delay warning."""
+    _within(schedule, "first_retry", 60, 2 * 60)
+    _within(schedule, "longest_interval", DAY, DAY + 10 * 60)
+    assert schedule["warning"] is None
+    assert schedule["give_up"] is None
+    assert 16 <= len(schedule["attempts"]) <= 18
+
+
 #: The stock schedule check of each bundled target with a queue, by name.
 STOCK_SCHEDULE_CHECKS = {
     "postfix": assert_stock_postfix_schedule,
     "exim": assert_stock_exim_schedule,
     "opensmtpd": assert_stock_opensmtpd_schedule,
     "sendmail": assert_stock_sendmail_schedule,
+    "nullmailer": assert_stock_nullmailer_schedule,
 }
