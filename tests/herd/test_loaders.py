@@ -16,7 +16,7 @@ from harness.herd.model.loaders import (
     load_senders_toml,
     parse_mix,
 )
-from harness.herd.model.sender_classes import exim_default, postfix_default
+from harness.herd.model.sender_classes import exim_default, nullmailer_default, postfix_default
 
 SAMPLE = Path(__file__).with_name("data") / "schedule-sample.json"
 HOUR = 3600.0
@@ -38,6 +38,31 @@ def test_exim_default_follows_debians_retry_rule() -> None:
     assert hours[15] == 28.781
     assert hours[-1] == 96.0
     assert exim_default().anchor == "destination"
+
+
+def test_nullmailer_default_doubles_its_pause_from_a_minute_to_a_day() -> None:
+    minutes = [t / 60 for t in nullmailer_default().attempt_offsets()]
+    assert minutes[:6] == [0.0, 1.0, 3.0, 7.0, 15.0, 31.0]
+    assert minutes[11] == 2047.0  # 34.1 h: the pause has reached maxpause, 24 h
+    assert [b - a for a, b in itertools.pairwise(minutes[11:])] == [1440.0] * (len(minutes) - 12)
+    assert minutes[-1] <= 7 * 1440
+    assert nullmailer_default().anchor == "destination"
+
+
+def test_a_nullmailer_schedule_without_its_give_up_takes_the_documented_seven_days(
+    tmp_path: Path,
+) -> None:
+    """Its 7-day queue lifetime ends where a 7-day schedule observation does: not seen."""
+    path = tmp_path / "schedule.json"
+    path.write_text(
+        '{"schedules": [{"target": "nullmailer", "variant": "4xx", "time_scale": 2880,'
+        ' "method": "clock-warp", "schedule": {"target": "nullmailer", "version": "2.2",'
+        ' "variant": "4xx", "time_scale": 2880, "observed_for": 604800, "warning": null,'
+        ' "attempts": [0, 85, 270], "give_up": null}}]}'
+    )
+    [found] = load_schedule_json(path)
+    assert found.give_up == 7 * 86400
+    assert "documented default used" in found.source
 
 
 def test_measured_schedules_prefer_4xx_at_the_smallest_time_scale() -> None:

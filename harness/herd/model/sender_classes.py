@@ -256,5 +256,34 @@ def exim_default(share: float = 0.0) -> SenderClass:
     )
 
 
+def nullmailer_default(share: float = 0.0) -> SenderClass:
+    """nullmailer 2.2 with its defaults (src/send.cc): one pass over the whole queue to its
+    smarthost, then a pause of `pausetime` (60 s) doubling after every pass up to `maxpause`
+    (24 h), so retries at 60 x (2^n - 1) s for n = 1..11 (34.1 h), then every day; the
+    message is bounced at the first failed pass after `queuelifetime` (7 d). One message at a
+    time; every queued message is tried at each pass, so the schedule is the queue's
+    (anchored on the destination, its one smarthost). A new message resets the pause: not
+    modelled."""
+    return SenderClass(
+        name="nullmailer",
+        retry_offsets=tuple(60.0 * (2**n - 1) for n in range(1, 12)),
+        backoff=Backoff(DAY),
+        give_up=7 * DAY,
+        warning=None,
+        concurrency=1,
+        scan_interval=0.0,
+        anchor="destination",
+        share=share,
+        source=(
+            "documented default: nullmailer 2.2 src/send.cc pausetime=60s doubling to "
+            "maxpause=24h, queuelifetime=7d, one delivery at a time"
+        ),
+    )
+
+
 #: The built-in documented classes by name, used when no measured schedule is given.
-BUILTIN_CLASSES = {"postfix": postfix_default, "exim": exim_default}
+BUILTIN_CLASSES = {
+    "postfix": postfix_default,
+    "exim": exim_default,
+    "nullmailer": nullmailer_default,
+}
