@@ -9,16 +9,12 @@ Submissions return at once, as a web request does, so its sessions run while the
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from harness.pytest_plugin import ReceiverFactory, TargetFactory
 from harness.targets import (
-    BOUNCE_DOMAIN,
     REFUSED_FIELD,
     LogRecord,
-    RouteTable,
     SenderTarget,
     Submission,
 )
@@ -28,6 +24,7 @@ from tests.targets.test_sender_targets import (
     TIME_SCALE,
     assert_one_attempt_and_nothing_after,
     journal_summary,
+    refusing_routes,
     start,
 )
 
@@ -70,11 +67,8 @@ def test_a_450_is_logged_as_a_temporary_failure_and_never_retried(
 def test_a_refused_connection_is_logged_as_one_refused_attempt(
     receiver_factory: ReceiverFactory, target_factory: TargetFactory, container_gateway: str
 ) -> None:
-    # A port on the gateway that is bound and not listening: the kernel refuses connections.
-    with socket.socket() as bound:
-        bound.bind((container_gateway, 0))
-        closed_port = bound.getsockname()[1]
-        routes = RouteTable.to_one([DOMAIN, BOUNCE_DOMAIN], container_gateway, closed_port)
+    with refusing_routes(container_gateway) as routes:
+        closed_port = routes.routes[0][1][0].port
         target = target_factory(NAME, routes, time_scale=TIME_SCALE)
         sent = target.submit([f"user@{DOMAIN}"])
         [outcome] = wait_until(lambda: outcomes(target, sent), timeout=60, what="the refusal")

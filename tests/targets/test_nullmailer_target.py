@@ -10,7 +10,6 @@ smarthost that refuses everything refuses the DSN too, and nobody hears of the f
 from __future__ import annotations
 
 import itertools
-import socket
 import time
 
 import pytest
@@ -20,7 +19,13 @@ from harness.pytest_plugin import ReceiverFactory, TargetFactory
 from harness.targets import BOUNCE_DOMAIN, REFUSED_FIELD, LogRecord, RouteTable, SenderTarget
 from harness.targets.nullmailer.driver import PASS_LATENESS
 from harness.waiting import wait_until
-from tests.targets.test_sender_targets import DOMAIN, journal_summary, rcpt_decisions, start
+from tests.targets.test_sender_targets import (
+    DOMAIN,
+    journal_summary,
+    rcpt_decisions,
+    refusing_routes,
+    start,
+)
 
 pytestmark = pytest.mark.docker
 NAME = "nullmailer"
@@ -114,11 +119,7 @@ def test_the_pause_doubles_after_every_pass_and_a_new_message_resets_it(
 def test_a_refused_connection_is_an_attempt_in_its_log_and_the_message_stays(
     target_factory: TargetFactory, container_gateway: str
 ) -> None:
-    # A port on the gateway that is bound and not listening: the kernel refuses connections.
-    with socket.socket() as bound:
-        bound.bind((container_gateway, 0))
-        closed_port = bound.getsockname()[1]
-        routes = RouteTable.to_one([DOMAIN, BOUNCE_DOMAIN], container_gateway, closed_port)
+    with refusing_routes(container_gateway) as routes:
         target = target_factory(NAME, routes, time_scale=TIME_SCALE)
         sent = target.submit([f"user@{DOMAIN}", f"other@{DOMAIN}"])
 

@@ -11,6 +11,10 @@ with a failure is its own contract (test_noqueue_target.py).
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 
 from harness import MessageRecord, parse_plan
@@ -62,6 +66,15 @@ def start(
     receiver = receiver_factory(parse_plan(plan), listen=[f"{gateway}:0"], time_scale=TIME_SCALE)
     routes = RouteTable.to_one([DOMAIN, BOUNCE_DOMAIN], receiver.host, receiver.port)
     return receiver, target_factory(name, routes, time_scale=TIME_SCALE)
+
+
+@contextmanager
+def refusing_routes(gateway: str) -> Iterator[RouteTable]:
+    """Routes to a port on the gateway that is bound and not listening, for as long as the
+    block runs: the kernel refuses every connection to it."""
+    with socket.socket() as bound:
+        bound.bind((gateway, 0))
+        yield RouteTable.to_one([DOMAIN, BOUNCE_DOMAIN], gateway, bound.getsockname()[1])
 
 
 def journal_summary(receiver: Receiver) -> str:
