@@ -26,8 +26,9 @@ What it does on a failure is all in src/send.cc:
 Every time is a whole-second setting (`config_readint`) and `pausetime` 0 means "one pass and
 exit", so dividing them by k stops being exact at k > 60 and impossible at k > 60 x 60: the
 stock configuration runs on the warped clock instead (`warp_only`). A queued message's age is
-its file's mtime, which the kernel stamps in real time and libfaketime leaves so; the preload
-library beside it (`MAILSTORM_WARP_STAT`, mailstorm-alarm.c) puts it on the fast clock.
+its file's mtime, which the kernel stamps in real time and every warp leaves so (libfaketime's
+stat faking is off, NO_FAKE_STAT: docs/clock-warp.md); the preload library beside it
+(`MAILSTORM_WARP_STAT`, mailstorm-alarm.c) puts it on the fast clock.
 
 One remote list per daemon means one smarthost per container: every scenario gets its own
 (`single_smarthost`). In the matrix the scenario's receiver is the smarthost nullmailer relays
@@ -124,7 +125,7 @@ class NullmailerTarget(SenderTarget):
     )
     #: The preload library beside libfaketime (mailstorm-alarm.c) puts the queue files' mtimes
     #: on the fast clock: nullmailer ages a message by its file's mtime, which the kernel
-    #: stamps in real time and libfaketime leaves so (nullmailer sets no alarm).
+    #: stamps in real time and every warp leaves so (NO_FAKE_STAT; nullmailer sets no alarm).
     exact_alarm: ClassVar[bool] = True
     warp_environment: ClassVar[Mapping[str, str]] = {"MAILSTORM_WARP_STAT": "1"}
     #: 7 days, the queue lifetime, in 3.5 minutes of wall time.
