@@ -53,7 +53,6 @@ def held_behind_stalls(
     counted, only possibly one that had none).
     """
     held: dict[int, int] = {}
-    end = evidence.observed_for - _STILL_OPEN
     for rule in scenario.plan.rules:
         if not rule.action.stalls_forever:
             continue
@@ -61,7 +60,7 @@ def held_behind_stalls(
         open_at_end = [
             a.t
             for a in evidence.attempts
-            if a.reply is None and a.stage in stages and a.t + a.duration >= end
+            if a.reply is None and a.stage in stages and evidence.still_open(a)
         ]
         if not open_at_end:
             continue
@@ -71,10 +70,6 @@ def held_behind_stalls(
         if waiting > later_sessions:
             held[rule.index] = waiting - later_sessions
     return held
-
-
-#: Real seconds: a session whose end is this close to the end of observation was still open.
-_STILL_OPEN = 1.0
 
 
 def refusal_exercise(

@@ -357,22 +357,23 @@ def _client_timeout(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]
     silent = [a for a in e.attempts if a.reply is None]
     if not silent:
         return Outcome.NOT_APPLICABLE, "the receiver left no session silent", {}
-    still_open = [e.observed_for - a.t for a in silent if a.t + a.duration >= e.observed_for - 1]
-    ended = [a.duration for a in silent if a.t + a.duration < e.observed_for - 1]
+    still_open = [e.observed_for - a.t for a in silent if e.still_open(a)]
+    ended = [a.duration for a in silent if not e.still_open(a)]
+    longest_open = max(still_open, default=None)
     measured: dict[str, object] = {
         "silent_sessions": len(silent),
         "still_open": len(still_open),
-        "longest_open": round(max(still_open)) if still_open else None,
+        "longest_open": None if longest_open is None else round(longest_open),
         "longest_ended": round(max(ended)) if ended else None,
     }
-    if still_open and max(still_open) > NO_TIMEOUT_AFTER:
-        waited = format_duration(max(still_open))
+    if longest_open is not None and longest_open > NO_TIMEOUT_AFTER:
+        waited = format_duration(longest_open)
         detail = (
             f"a session the receiver left silent was still open after {waited}: no timeout ended it"
         )
         return Outcome.DEVIATION, detail, measured
-    if still_open:
-        waited = format_duration(max(still_open))
+    if longest_open is not None:
+        waited = format_duration(longest_open)
         return (
             Outcome.INFO,
             f"a silent session was still open after {waited} when observation ended",

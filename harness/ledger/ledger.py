@@ -35,6 +35,10 @@ from harness.waiting import WaitTimeout, wait_until
 _STAGE_ORDER = ["greeting", "ehlo", "mail", "rcpt", "data", "bdat", "eod", "quit"]
 
 
+#: Real seconds: a session whose end is this close to the end of observation was still open.
+STILL_OPEN_SLACK = 1.0
+
+
 class LedgerExpectationError(AssertionError, MailstormError):
     """An expectation on the ledger did not hold; the message lists what did happen."""
 
@@ -69,6 +73,12 @@ class CaseEvidence:
         """Every recipient is delivered (once or more) or bounced: nothing left to happen."""
         final = {Fate.DELIVERED, Fate.DUPLICATED, Fate.BOUNCED}
         return bool(self.fates) and all(f.fate in final for f in self.fates)
+
+    def still_open(self, attempt: Attempt) -> bool:
+        """Whether the session was still open when the evidence was read: its duration runs
+        to the end of observation (the ledger's `now` for a session without a disconnect), to
+        within STILL_OPEN_SLACK."""
+        return attempt.t + attempt.duration >= self.observed_for - STILL_OPEN_SLACK
 
     def counts(self) -> dict[str, int]:
         counts = {fate.value: 0 for fate in Fate}

@@ -66,8 +66,9 @@ def _one_per_container(
     """Every scenario in a container of its own, but those that do not apply to the target
     (never run: a relay's DNS/MX scenarios) ride along with the first: a container started
     for nothing but cells that say "n/a" would be wasted."""
-    runnable = [[s] for s in scenarios if not_applicable_reason(driver, s) is None]
-    riders = [s for s in scenarios if not_applicable_reason(driver, s) is not None]
+    applies = {s.id: not_applicable_reason(driver, s) is None for s in scenarios}
+    runnable = [[s] for s in scenarios if applies[s.id]]
+    riders = [s for s in scenarios if not applies[s.id]]
     if not runnable:
         return [riders] if riders else []
     runnable[0] += riders
