@@ -4,9 +4,11 @@ Three sources, none complete alone: the scenario receiver's journal (what reache
 every session), the bounce receiver's journal (the DSNs that came back), and the sender's queue
 (what it still holds). A relay with one smarthost sends its DSNs there too (nullmailer), so a
 DSN for one of the case's messages in the scenario journal came back as well; its sessions
-are the bounce's, not attempts at the message. Joined, they give exactly one fate per
-recipient: delivered once, duplicated, bounced, still queued, or lost — lost being what no
-source accounts for, the worst outcome and the one the Libero outage produced.
+are the bounce's, not attempts at the message; a bounce that smarthost refuses for now waits
+in the sender's queue (dma), and a message whose notice waits there was given up. Joined,
+they give exactly one fate per recipient: delivered once, duplicated, bounced, still queued,
+or lost — lost being what no source accounts for, the worst outcome and the one the Libero
+outage produced.
 
 Times are real MTA seconds since the case's first injection: wall seconds times the time scale.
 """
@@ -144,9 +146,12 @@ class Ledger:
                 if m.dsn_for in ids
             )
             foreign = tuple(m for m in bounces.messages() if not m.is_dsn and _tagged(m, ids))
-        queued = [q for q in self._queue() if q.message_id in ids]
+        held = list(self._queue())
+        queued = [q for q in held if q.message_id in ids]
+        senders = {s.sender.lower() for s in self.submissions}
+        notices = [q for q in held if not q.sender and _addressed_to(q, senders)]
         fates = tuple(
-            self._fate(s, r, delivered, dsns, queued, now_mono)
+            self._fate(s, r, delivered, dsns, queued, notices, now_mono)
             for s in self.submissions
             for r in s.recipients
         )
@@ -201,8 +206,11 @@ class Ledger:
         delivered: list[MessageRecord],
         dsns: tuple[tuple[float, MessageRecord, DeliveryReport], ...],
         queued: list[QueuedMessage],
+        notices: list[QueuedMessage],
         now_mono: float,
     ) -> RecipientFate:
+        """Delivered (once or more), bounced (its DSN received, or its notice still queued at
+        the sender), still queued, or lost."""
         copies = [
             m
             for m in delivered
@@ -249,6 +257,24 @@ class Ledger:
                     next_attempt_t=next_t,
                     injected_t=injected,
                 )
+        pending = [n for n in notices if _addressed_to(n, {submission.sender.lower()})]
+        if pending:
+            # Given up, its notice held at the sender: a relay's bounce goes to the smarthost
+            # that failed the message (dma), and waits there in the queue. Bounced, at the
+            # notice's arrival in the queue (a wall time).
+            arrival = min((n.arrival for n in pending if n.arrival), default=None)
+            settled = None
+            if arrival is not None:
+                ago = max(0.0, time.time() - arrival.timestamp()) * self.time_scale
+                settled = max(0.0, self.real(now_mono) - ago)
+            return RecipientFate(
+                submission.message_id,
+                recipient,
+                Fate.BOUNCED,
+                0,
+                settled_t=settled,
+                injected_t=injected,
+            )
         return RecipientFate(submission.message_id, recipient, Fate.LOST, 0, injected_t=injected)
 
     # -- expectations, for tests --------------------------------------------------------------
@@ -285,6 +311,10 @@ class Ledger:
                 f"expected {wanted} recipient(s) {fate.value}, found {len(matching)}: "
                 f"{evidence.describe()}"
             )
+
+
+def _addressed_to(message: QueuedMessage, addresses: set[str]) -> bool:
+    return any(r.address.lower() in addresses for r in message.recipients)
 
 
 def _carries_a_bounce(events: Sequence[EventRecord]) -> bool:

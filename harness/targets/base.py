@@ -112,6 +112,10 @@ class SenderTarget(ContainerService):
     #: time (nullmailer): it never opens the second session the limit refuses, so the fault
     #: would never fire; its cells say so (verdict n/a). None: it may open sessions side by side.
     one_session_at_a_time: ClassVar[str | None] = None
+    #: Why the sender's bounce is no RFC 3464 report, for one that writes a plain notice (dma's
+    #: text/plain "Mail delivery failed"): the contract tests then ask for that notice, and
+    #: the conformance checks judge its form. None: it sends a delivery-status report.
+    plain_bounce: ClassVar[str | None] = None
     #: Settings timed with alarm(), which libfaketime keeps in whole seconds.
     alarm_parameters: ClassVar[tuple[str, ...]] = ()
     #: Under a clock warp, preload the exact alarm() before libfaketime (clock_warp.py), so

@@ -39,6 +39,9 @@
  * file time m becomes now_fast - K x (now_real - m): where the fast clock was at that instant.
  * A program that writes file times with utime() and reads them back must not use it.
  *
+ * Also: sleep() that returns what glibc's returns (libfaketime's returns garbage), and with
+ * MAILSTORM_WARP_NAPS=1 takes what a nap overslept off the next (see sleep()).
+ *
  * Built on the host by harness/containers/images.py and installed setuid beside libfaketime by
  * mailstorm-image-setup.sh, so setuid programs preload it too. For throwaway test containers.
  */
@@ -46,6 +49,7 @@
 #include <dlfcn.h>
 #include <poll.h>
 #include <sys/select.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -58,6 +62,8 @@ static double speed_up = 1.0;
 static int wall_poll_ms = -1;
 static int warp_waits = 0;
 static int warp_stat = 0;
+static int warp_naps = 0;
+static double nap_debt = 0.0; /* fast seconds the last sleep() overslept (MAILSTORM_WARP_NAPS) */
 
 static void read_speed_up(void) __attribute__((constructor));
 
@@ -77,6 +83,10 @@ static void read_speed_up(void)
     warp_waits = waits != NULL && strcmp(waits, "1") == 0;
     const char *stats = getenv("MAILSTORM_WARP_STAT");
     warp_stat = stats != NULL && strcmp(stats, "1") == 0;
+    const char *naps = getenv("MAILSTORM_WARP_NAPS");
+    warp_naps = naps != NULL && strcmp(naps, "1") == 0;
+    if (warp_naps)
+        prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL); /* the default 50 us is x K on the fast clock */
 }
 
 /* A wait of `value` on the fast clock in wall time, to the nanosecond; never zero when set. */
@@ -145,6 +155,48 @@ int nanosleep(const struct timespec *request, struct timespec *remaining)
     if (result != 0 && remaining != NULL)
         *remaining = fast_time(left);
     return (int)result;
+}
+
+/* sleep() as glibc's: one nanosleep() (this library's, then libfaketime's), returning the time
+ * left only when a signal cut it short. libfaketime's sleep() (src/libfaketime.c, v0.9.10 and
+ * its master of 2026) returns the seconds of a `rem` the real nanosleep() never wrote after a
+ * full sleep: stack garbage times the speed-up. dma counts its pause as `slept += 30 -
+ * sleep(30)` (dma.c, deliver), so the garbage ended every pause after one nap: measured, a
+ * retry every 30 fast seconds instead of after 5 minutes.
+ *
+ * With MAILSTORM_WARP_NAPS=1, what a sleep() overslept on the fast clock is taken off the next
+ * one, and the process's timer slack is 1 ns. A wake-up comes some 0.2 ms of wall time late,
+ * which is K times that on the fast clock: dma's 3-hour pause, 360 naps of 30 s, measured
+ * 3h04m at x2880 where the real clock gives 3 h and some 40 ms. A chain of naps now ends where
+ * its fast-clock total says, within one wake-up. */
+static double fast_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now); /* libfaketime's: the fast clock */
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+unsigned int sleep(unsigned int seconds)
+{
+    struct timespec request = {(time_t)seconds, 0}, left = {0, 0};
+    double asked = (double)seconds, before = 0.0, overslept;
+    if (warp_naps && seconds != 0) {
+        asked = (double)seconds - nap_debt;
+        if (asked < 0.0)
+            asked = 0.0;
+        request.tv_sec = (time_t)asked;
+        request.tv_nsec = (long)((asked - (double)request.tv_sec) * 1e9);
+        before = fast_now();
+    }
+    if (nanosleep(&request, &left) == 0) {
+        if (warp_naps && seconds != 0) {
+            overslept = fast_now() - before - asked;
+            nap_debt = overslept < 0.0 ? 0.0 : overslept > seconds ? (double)seconds : overslept;
+        }
+        return 0;
+    }
+    nap_debt = 0.0;
+    return (unsigned int)left.tv_sec + (left.tv_nsec >= 500000000L ? 1U : 0U);
 }
 
 int poll(struct pollfd *fds, nfds_t nfds, int timeout)
