@@ -6,6 +6,7 @@ import contextlib
 import smtplib
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,40 @@ def test_each_fate_is_established(receivers: tuple[Receiver, Receiver]) -> None:
     for fate in evidence.fates:
         assert fate.injected_t == pytest.approx(sent_at[fate.message_id]), fate
     assert len({f.injected_t for f in evidence.fates}) == 5  # five submissions, one after another
+
+
+def test_a_message_whose_notice_waits_in_the_senders_queue_was_bounced(
+    receivers: tuple[Receiver, Receiver],
+) -> None:
+    """A relay sends its bounce to the smarthost that failed the message (dma): while that
+    refuses it too, the notice waits in the sender's queue. The message was given up, at the
+    notice's arrival; another sender's notice, or a message no notice is for, says nothing."""
+    case, bounces = receivers
+    refused = submit(case, ["gone@r.test"])
+    written = datetime.now(UTC)  # given up after its one attempt, before the next submission
+    silent = submit(case, ["gone@r.test"])
+    notices = [
+        QueuedMessage("N1", "", (QueuedRecipient(refused.sender),), "queued", written, None),
+        QueuedMessage("N2", "", (QueuedRecipient("someone@else.test"),), "queued", None, None),
+    ]
+    ledger = Ledger(
+        journal=case.journal_path,
+        bounce_journal=bounces.journal_path,
+        time_scale=SCALE,
+        queue=lambda: notices,
+    )
+    ledger.add(refused)
+    ledger.add(silent)
+    case.wait_idle()
+    evidence = ledger.read(time.monotonic())
+    fates = {f.message_id: f for f in evidence.fates}
+    assert fates[refused.message_id].fate is Fate.BOUNCED
+    assert fates[silent.message_id].fate is Fate.LOST
+    # settled at the notice's arrival, in real seconds since the first submission
+    settled = fates[refused.message_id].settled_t
+    expected = (written.timestamp() - refused.wall) * SCALE
+    assert settled == pytest.approx(expected, abs=0.01 * SCALE)
+    assert not evidence.dsns
 
 
 def test_failed_expectation_shows_what_happened(receivers: tuple[Receiver, Receiver]) -> None:
