@@ -24,7 +24,9 @@ QUEUEING = [
     n for n in target_names() if target_class(n).queues and not target_class(n).single_smarthost
 ]
 
-SCENARIOS = ["refused", "rcpt-550", "rcpt-450", "greylist"]
+#: Each observed for 2 real hours (greylist's 3 would add a wall minute to CI and the same
+#: prompt retry rcpt-450 asks for).
+SCENARIOS = ["refused", "rcpt-550", "rcpt-450"]
 
 
 @pytest.mark.docker

@@ -32,8 +32,11 @@ mail.c (github.com/corecode/dma, tag v0.13):
   `dma -q` picks it up. The connect has no timeout but the kernel's.
 - **Its bounce is no DSN**: a text/plain "Mail delivery failed" with the original headers
   (`bounce`), from the null sender, spooled and delivered like any message: through the
-  smarthost. A bounce that fails permanently is discarded ("can not bounce a bounce message");
-  one that fails for now waits in the queue, and the ledger counts the message as bounced.
+  smarthost. A notice refused for good is not bounced again, but 0.13 logs "can not bounce a
+  bounce message, discarding" and exits without removing it (`bounce`; upstream added the
+  `delqueue` in f52ebb4, October 2025): it stays queued and every flush tries it again, for
+  ever, as it does one refused for now. The ledger counts a message whose notice is queued as
+  bounced (harness/ledger).
 
 Every time is a constant, so the stock program runs on the warped clock (`warp_only`), and
 the cron job's flush with it (`CRON_FLUSH`). A message's age, and the flush file's, is a file's
@@ -192,11 +195,11 @@ class DmaTarget(SenderTarget):
     # -- schedule -------------------------------------------------------------------------------
 
     def first_retry_window(self) -> tuple[float, float]:
-        """The end of the nap in which the cron job's flush came (at least one nap, 30 s), or
-        MIN_RETRY after the failed attempt ended when no flush came first."""
-        nap = SLEEP_TIMEOUT[1]
+        """At once, when the failure was the process's death (CON_TIMEOUT's abort) and a flush
+        comes right after; the end of the nap in which a flush came; or MIN_RETRY after the
+        failed attempt ended when no flush came first."""
         pause = self.scaling.get(MIN_RETRY[0]).default_seconds
-        return nap - self.retry_clock_slack, pause + NAP_LATENESS
+        return 0.0, pause + NAP_LATENESS
 
     def give_up_window(self) -> tuple[float, float]:
         """At the first failed attempt after MAX_TIMEOUT: the cron job's flush makes one at
@@ -229,7 +232,7 @@ class DmaTarget(SenderTarget):
                 "sh",
                 "-c",
                 f'cd {SPOOL_DIR} && for f in Q*; do [ -f "$f" ] || continue; '
-                'echo "== $f $(stat -c %Y "$f")"; cat "$f"; done',
+                'echo "== $f $(stat -c %.9Y "$f")"; cat "$f"; done',
             ]
         )
         return parse_queue_listing(listing)
@@ -329,13 +332,19 @@ def attempt_records(lines: Sequence[LogRecord]) -> list[LogRecord]:
 
 
 def parse_queue_listing(listing: str) -> list[QueuedMessage]:
-    """`== Q<id> <mtime>` then the queue file's `Key: value` lines, per recipient's file."""
+    """`== Q<id> <mtime>` then the queue file's `Key: value` lines, per recipient's file. The
+    mtime has its fraction: a notice's arrival is when its message was given up, and a whole
+    second at x2880 is 48 minutes."""
     messages: list[QueuedMessage] = []
     for chunk in listing.split("== ")[1:]:
         header, *lines = chunk.splitlines()
         file, _, mtime = header.partition(" ")
         info = dict(line.partition(": ")[::2] for line in lines if ": " in line)
-        if "Recipient" not in info or not mtime.isdigit():
+        try:
+            arrival = datetime.fromtimestamp(float(mtime), UTC)
+        except ValueError:
+            arrival = None
+        if "Recipient" not in info or arrival is None:
             raise TargetError(f"dma: a queue file it cannot read: {chunk!r}")
         sender = info.get("Sender", "")
         messages.append(
@@ -344,7 +353,7 @@ def parse_queue_listing(listing: str) -> list[QueuedMessage]:
                 sender=sender,
                 recipients=(QueuedRecipient(info["Recipient"]),),
                 status="queued",
-                arrival=datetime.fromtimestamp(int(mtime), UTC),
+                arrival=arrival,
                 next_attempt=None,
                 message_id=id_from_address(sender),
             )
