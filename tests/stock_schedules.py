@@ -86,7 +86,6 @@ def assert_stock_nullmailer_schedule(schedule: dict[str, Any]) -> None:
     assert 16 <= len(schedule["attempts"]) <= 18
 
 
-
 def assert_stock_dma_schedule(schedule: dict[str, Any]) -> None:
     """Debian's dma (dma.h, dma.c; /etc/cron.d/dma): the cron job's `dma -q` every 5 minutes
     wakes the sleeping delivery at the end of its 30-s nap with the backoff reset, so retries
@@ -98,6 +97,7 @@ def assert_stock_dma_schedule(schedule: dict[str, Any]) -> None:
     assert schedule["warning"] is None
     _within(schedule, "give_up", 5 * DAY, 5 * DAY + 10 * 60)
     assert 1400 <= len(schedule["attempts"]) <= 1480
+
 
 #: The stock schedule check of each bundled target with a queue, by name.
 STOCK_SCHEDULE_CHECKS = {

@@ -231,7 +231,12 @@ class Ledger:
             if message.dsn_for != submission.message_id:
                 continue
             block = report.for_recipient(recipient)
-            failed = block.action == "failed" if block else not report.recipients
+            if block is not None:
+                failed = block.action == "failed"
+            else:
+                failed = not report.recipients and _plain_notice_names(
+                    message.content, recipient, submission.recipients
+                )
             if failed:
                 return RecipientFate(
                     submission.message_id,
@@ -310,6 +315,16 @@ class Ledger:
                 f"expected {wanted} recipient(s) {fate.value}, found {len(matching)}: "
                 f"{evidence.describe()}"
             )
+
+
+def _plain_notice_names(content: bytes, recipient: str, recipients: Sequence[str]) -> bool:
+    """Whether a bounce without a delivery-status report is about `recipient`: it is when it
+    names no recipient of the message in angle brackets (it is about the whole message), or
+    names this one (dma's notice: "There was an error delivering your mail to <c@...>",
+    `X-Original-To: <c@...>`; the original's To: header it quotes has no brackets)."""
+    text = content.decode("utf-8", errors="replace").lower()
+    named = {r.lower() for r in recipients if f"<{r.lower()}>" in text}
+    return not named or recipient.lower() in named
 
 
 def _mono_of(wall: float) -> float:

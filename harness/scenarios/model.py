@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from harness.receiver.plan import FaultPlan
+from harness.receiver.plan import FaultPlan, Reply, Stage
 from harness.scenarios.mx import MxHostSpec
 
 #: A stall this long (real seconds) or longer holds a sender's delivery process for minutes.
@@ -75,6 +75,17 @@ class Scenario:
         """Whether a rule fires only while more than some number of sessions are open: its
         fault needs a sender that opens sessions side by side."""
         return any(rule.match.sessions_above is not None for rule in self.plan.rules)
+
+    @property
+    def limits_recipients_per_transaction(self) -> bool:
+        """Whether a rule answers RCPT with RFC 3463's 4.5.3/5.5.3, "too many recipients": its
+        fault needs a sender that gives one transaction more than one recipient."""
+        return any(
+            Stage.RCPT in rule.match.stages
+            and isinstance(rule.action.outcome, Reply)
+            and (rule.action.outcome.enhanced or "")[1:] == ".5.3"
+            for rule in self.plan.rules
+        )
 
     @property
     def holds_deliveries(self) -> bool:

@@ -112,6 +112,10 @@ class SenderTarget(ContainerService):
     #: time (nullmailer): it never opens the second session the limit refuses, so the fault
     #: would never fire; its cells say so (verdict n/a). None: it may open sessions side by side.
     one_session_at_a_time: ClassVar[str | None] = None
+    #: Why a recipient limit cannot apply to the sender, for one that sends every recipient
+    #: in a transaction of its own (dma): a "452 4.5.3 too many recipients" never fires; its
+    #: cells say so (verdict n/a). None: it may give one transaction several recipients.
+    one_recipient_per_transaction: ClassVar[str | None] = None
     #: Why the sender's bounce is no RFC 3464 report, for one that writes a plain notice (dma's
     #: text/plain "Mail delivery failed"): the contract tests then ask for that notice, and
     #: the conformance checks judge its form. None: it sends a delivery-status report.

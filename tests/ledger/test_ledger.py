@@ -153,6 +153,39 @@ def test_a_message_whose_notice_waits_in_the_senders_queue_was_bounced(
     assert not evidence.dsns
 
 
+def test_a_plain_notice_bounces_the_recipient_it_names_and_no_other(
+    receivers: tuple[Receiver, Receiver],
+) -> None:
+    """dma's bounce is no delivery-status report, one per recipient: "There was an error
+    delivering your mail to <user@r.test>", the original headers below. It settles the
+    recipient it names in angle brackets; a notice that names none settles them all."""
+    case, bounces = receivers
+    sent = submit(case, ["user@r.test", "gone@r.test"])  # both refused
+    whole = submit(case, ["user@r.test", "gone@r.test"])
+    for submission, named in ((sent, "<user@r.test>"), (whole, "your message")):
+        notice = (
+            "From: MAILER-DAEMON <>\r\nSubject: Mail delivery failed\r\n\r\n"
+            f"There was an error delivering {named}.\r\n\r\n"
+            f"To: user@r.test, gone@r.test\r\nX-Mailstorm-Id: {submission.message_id}\r\n"
+        )
+        with smtplib.SMTP(bounces.host, bounces.port, timeout=10) as client:
+            client.sendmail("<>", [submission.sender], notice.encode())
+    ledger = Ledger(
+        journal=case.journal_path, bounce_journal=bounces.journal_path, time_scale=SCALE
+    )
+    ledger.add(sent)
+    ledger.add(whole)
+    case.wait_idle()
+    bounces.wait_idle()
+    fates = {(f.message_id, f.recipient): f.fate for f in ledger.read(time.monotonic()).fates}
+    assert fates == {
+        (sent.message_id, "user@r.test"): Fate.BOUNCED,
+        (sent.message_id, "gone@r.test"): Fate.LOST,
+        (whole.message_id, "user@r.test"): Fate.BOUNCED,
+        (whole.message_id, "gone@r.test"): Fate.BOUNCED,
+    }
+
+
 def test_failed_expectation_shows_what_happened(receivers: tuple[Receiver, Receiver]) -> None:
     case, bounces = receivers
     ledger = Ledger(

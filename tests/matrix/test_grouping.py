@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.cases.applicability import not_applicable_reason
 from harness.matrix import MatrixRun, matrix_groups
 from harness.scenarios import load_catalogue
 from harness.schedule import ScheduleRun, Variant
 from harness.schedule.runner import schedule_groups
+from harness.targets import target_class
 
 
 def groups_of(target: str, tmp_path: Path) -> list[list[str]]:
@@ -32,6 +34,19 @@ def test_a_relay_with_one_smarthost_gets_a_container_per_scenario(tmp_path: Path
     assert sorted(riders) == sorted(never_run)
     # every scenario exactly once
     assert sorted(s for g in groups for s in g) == sorted(s.id for s in catalogue)
+
+
+def test_a_sender_with_a_transaction_per_recipient_skips_the_recipient_limits() -> None:
+    """dma gives every recipient a transaction of its own: the "452 4.5.3 too many recipients"
+    scenarios never fire on it and are n/a with its reason; the other senders run them."""
+    limits = [s.id for s in load_catalogue() if s.limits_recipients_per_transaction]
+    assert sorted(limits) == ["rcpt-452-too-many", "rcpt-452-too-many-no-pipelining"]
+    for scenario in load_catalogue():
+        reason = not_applicable_reason(target_class("dma"), scenario)
+        if scenario.id in limits:
+            assert reason is not None
+            assert "transaction of its own" in reason
+        assert not_applicable_reason(target_class("postfix"), scenario) is None
 
 
 def test_a_sharing_target_gets_one_container_per_tier_and_per_blocking_scenario(

@@ -129,6 +129,11 @@ class DmaTarget(SenderTarget):
         "dma's bounce is a text/plain notice with the original headers (mail.c, bounce): no "
         "delivery-status part, no Action or Status for a program to read"
     )
+    one_recipient_per_transaction: ClassVar[str | None] = (
+        "dma queues every recipient on its own and delivers each in a session and transaction "
+        "of its own (spool.c, one queue file per recipient; dma.c, go_background): no "
+        "transaction has a second recipient for a recipient limit to refuse"
+    )
     #: The queue files' mtimes on the fast clock (dma ages a message by its queue file),
     #: CON_TIMEOUT's alarm() to the fraction of a wall second, sleep() that returns 0 after a
     #: full nap (libfaketime's returns garbage, which cut every pause to one nap),
