@@ -40,6 +40,7 @@ from harness.ledger import (
     Ledger,
     case_warp_uncertainty,
     logged_attempts,
+    without_notice_sessions,
 )
 from harness.receiver import ACCEPT_ALL, ListenSpec, Receiver, Reply
 from harness.results import CaseResult, DsnEvidence, FaultExercise, Outcome, empty_fates
@@ -404,6 +405,7 @@ def _finish(case: _Case, evidence: CaseEvidence) -> None:
         raise CompressionArtifactError("; ".join(artifacts))
     if case.keep_logs or case.scenario.refuse_until is not None or case.target.clock_warp:
         case.logs = tuple(case.target.logs())
+    evidence = without_notice_sessions(evidence, case.logs, case.sent, case.time_scale)
     case.result, case.evidence = _result(case, evidence, _exercise(case, evidence)), evidence
 
 

@@ -9,6 +9,7 @@ from harness.ledger.clock_check import (
     warp_uncertainty,
 )
 from harness.ledger.ledger import CaseEvidence, Ledger, LedgerExpectationError
+from harness.ledger.notices import without_notice_sessions
 from harness.ledger.refused import (
     held_by_refusals,
     is_held_by_refusals,
@@ -30,4 +31,5 @@ __all__ = [
     "trusted_warp_uncertainty",
     "unseen_attempts",
     "warp_uncertainty",
+    "without_notice_sessions",
 ]

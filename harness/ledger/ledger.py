@@ -63,6 +63,9 @@ class CaseEvidence:
     #: they come from the wire and the harness DNS, not the journals)
     connections: tuple[Connection, ...] = ()
     lookups: tuple[Lookup, ...] = ()
+    #: bounce notices for the case's messages still in the sender's queue (a relay's, refused
+    #: by its smarthost for now): bounced, but the notice may yet be delivered
+    notices_pending: int = 0
 
     def failure_dsn(self) -> tuple[float, MessageRecord, DeliveryReport] | None:
         """The first DSN that reports a failure (delay warnings come before it, or alone)."""
@@ -72,9 +75,14 @@ class CaseEvidence:
         return None
 
     def settled(self) -> bool:
-        """Every recipient is delivered (once or more) or bounced: nothing left to happen."""
+        """Every recipient is delivered (once or more) or bounced, and no notice waits in the
+        sender's queue: nothing left to happen."""
         final = {Fate.DELIVERED, Fate.DUPLICATED, Fate.BOUNCED}
-        return bool(self.fates) and all(f.fate in final for f in self.fates)
+        return (
+            bool(self.fates)
+            and all(f.fate in final for f in self.fates)
+            and not self.notices_pending
+        )
 
     def still_open(self, attempt: Attempt) -> bool:
         """Whether the session was still open when the evidence was read: its duration runs
@@ -164,6 +172,7 @@ class Ledger:
             observed_for=self.real(now_mono),
             rule_firings=firings,
             commands=commands,
+            notices_pending=len(notices),
         )
 
     def _attempts(self, journal: Journal, now_mono: float) -> tuple[Attempt, ...]:

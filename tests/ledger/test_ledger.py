@@ -151,6 +151,9 @@ def test_a_message_whose_notice_waits_in_the_senders_queue_was_bounced(
     expected = (written.timestamp() - refused.wall) * SCALE
     assert settled == pytest.approx(expected, abs=0.01 * SCALE)
     assert not evidence.dsns
+    # the notice may yet be delivered: the case is not settled while it waits
+    assert evidence.notices_pending == 1
+    assert not evidence.settled()
 
 
 def test_a_plain_notice_bounces_the_recipient_it_names_and_no_other(

@@ -80,9 +80,7 @@ SYSLOGD = "busybox syslogd -t -s 0 -O {log}"
 #: fifth minute of the clock. A cron daemon would start its jobs without the warp's environment
 #: (a job gets the crontab's), so this loop runs them instead, on the MTA's clock, at the same
 #: minutes.
-CRON_FLUSH = (
-    "while sleep $(( {period} - $(date +%s) % {period} )); do /usr/sbin/dma -q; done"
-)
+CRON_FLUSH = "while sleep $(( {period} - $(date +%s) % {period} )); do /usr/sbin/dma -q; done"
 #: The cron job's period, in seconds.
 FLUSH_PERIOD = ("cron.d/dma", 300.0)
 #: The schedule's constants (dma.h), in seconds: the first pause, the longest, a message's
@@ -236,8 +234,10 @@ class DmaTarget(SenderTarget):
             [
                 "sh",
                 "-c",
-                f'cd {SPOOL_DIR} && for f in Q*; do [ -f "$f" ] || continue; '
-                'echo "== $f $(stat -c %.9Y "$f")"; cat "$f"; done',
+                # read whole or skipped: a file delivered meanwhile is gone, not unreadable
+                f"cd {SPOOL_DIR} && for f in Q*; do "
+                'm=$(stat -c %.9Y "$f" 2>/dev/null) && c=$(cat "$f" 2>/dev/null) || continue; '
+                'printf "== %s %s\n%s\n" "$f" "$m" "$c"; done',
             ]
         )
         return parse_queue_listing(listing)

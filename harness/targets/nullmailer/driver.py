@@ -204,8 +204,11 @@ class NullmailerTarget(SenderTarget):
             [
                 "sh",
                 "-c",
+                # read whole or skipped: a file delivered meanwhile is gone, not unreadable
                 f'cd {QUEUE_DIR} && for f in *; do [ -f "$f" ] || continue; '
-                'echo "== $f $(stat -c %Y "$f")"; sed "/^$/q" "$f"; done',
+                'm=$(stat -c %Y "$f" 2>/dev/null) && '
+                'c=$(sed "/^$/q" "$f" 2>/dev/null) || continue; '
+                'printf "== %s %s\n%s\n" "$f" "$m" "$c"; done',
             ]
         )
         return parse_queue_listing(listing)
