@@ -20,7 +20,7 @@ import time
 from abc import abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, ClassVar
@@ -44,7 +44,7 @@ from harness.targets.clock_warp import (
 )
 from harness.targets.readiness import CommandSucceeds, TargetStartError
 from harness.targets.records import LogRecord, QueuedMessage
-from harness.targets.routes import Resolver, RouteTable
+from harness.targets.routes import Hop, Resolver, RouteTable
 from harness.targets.time_scaling import TimeScaling
 from harness.waiting import wait_until
 
@@ -418,6 +418,26 @@ class SenderTarget(ContainerService):
         """A shell command run on the MTA's clock: the fast one under a warp (so what it writes
         or compares with the current time, such as a message's age, is consistent)."""
         return under_warp(command) if self.clock_warp else command
+
+    def log_clock_now(self) -> datetime:
+        """Now on the clock the MTA stamps its log with (the fast one under a warp): what
+        gives year-less syslog stamps their year (`syslog_time`)."""
+        now = datetime.now(UTC)
+        if self.clock is None:
+            return now
+        return datetime.fromtimestamp(self.clock.to_fake(now.timestamp()), UTC)
+
+    def smarthost(self) -> Hop:
+        """The one next hop of every routed domain but the bounce domain's, for a relay with
+        one smarthost (`single_smarthost`: nullmailer, dma), whose bounces go there too."""
+        hops = {hops[0] for domain, hops in self.routes.routes if domain != self.bounce_domain}
+        if len(hops) != 1:
+            raise TargetError(
+                f"{self.name}: relays every message to one smarthost; the routes name "
+                f"{len(hops)} next hops ({', '.join(sorted(f'{h.host}:{h.port}' for h in hops))})"
+            )
+        [hop] = hops
+        return hop
 
     def real_time(self, stamp: datetime | None) -> datetime | None:
         """A time the MTA wrote (log, queue), as a real instant: unchanged without a warp."""

@@ -67,7 +67,6 @@ from harness.message_ids import id_from_address
 from harness.results import ScaledParameter
 from harness.targets.base import SenderTarget, TargetError
 from harness.targets.records import REFUSED_FIELD, LogRecord, QueuedMessage, QueuedRecipient
-from harness.targets.routes import Hop
 from harness.targets.syslog_time import syslog_time
 from harness.targets.time_scaling import TimeScaling
 
@@ -157,18 +156,6 @@ class DmaTarget(SenderTarget):
             ),
         )
 
-    def smarthost(self) -> Hop:
-        """The one next hop of every routed domain but the bounce domain's (dma's bounces go
-        to its smarthost like any message)."""
-        hops = {hops[0] for domain, hops in self.routes.routes if domain != self.bounce_domain}
-        if len(hops) != 1:
-            raise TargetError(
-                f"{self.name}: relays every message to one smarthost; the routes name "
-                f"{len(hops)} next hops ({', '.join(sorted(f'{h.host}:{h.port}' for h in hops))})"
-            )
-        [hop] = hops
-        return hop
-
     def configure(self) -> None:
         """The smarthost and its port, the host's name; every other setting Debian's."""
         hop = self.smarthost()
@@ -247,7 +234,7 @@ class DmaTarget(SenderTarget):
         if found is None:
             return None
         return LogRecord(
-            time=syslog_time(found.group("time"), self._log_clock_now()),
+            time=syslog_time(found.group("time"), self.log_clock_now()),
             process="dma",
             queue_id=found.group("queue_id"),
             text=found.group("text"),
@@ -257,12 +244,6 @@ class DmaTarget(SenderTarget):
     def logs(self) -> list[LogRecord]:
         """One record per spooled recipient, per delivery attempt and per bounce."""
         return attempt_records(super().logs())
-
-    def _log_clock_now(self) -> datetime:
-        now = datetime.now(UTC)
-        if self.clock is None:
-            return now
-        return datetime.fromtimestamp(self.clock.to_fake(now.timestamp()), UTC)
 
 
 def attempt_records(lines: Sequence[LogRecord]) -> list[LogRecord]:

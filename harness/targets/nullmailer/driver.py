@@ -53,7 +53,6 @@ from harness.durations import format_duration
 from harness.message_ids import id_from_address
 from harness.targets.base import SenderTarget, TargetError
 from harness.targets.records import REFUSED_FIELD, LogRecord, QueuedMessage, QueuedRecipient
-from harness.targets.routes import Hop
 from harness.targets.time_scaling import TimeScaling, scale_whole_seconds
 
 CONFIG_DIR = "/etc/nullmailer"
@@ -143,18 +142,6 @@ class NullmailerTarget(SenderTarget):
                 for name, seconds in (PAUSETIME, MAXPAUSE, SENDTIMEOUT, QUEUELIFETIME)
             ),
         )
-
-    def smarthost(self) -> Hop:
-        """The one next hop of every routed domain but the bounce domain's (nullmailer's DSNs
-        go to its smarthost like any message)."""
-        hops = {hops[0] for domain, hops in self.routes.routes if domain != self.bounce_domain}
-        if len(hops) != 1:
-            raise TargetError(
-                f"{self.name}: relays every message to one smarthost; the routes name "
-                f"{len(hops)} next hops ({', '.join(sorted(f'{h.host}:{h.port}' for h in hops))})"
-            )
-        [hop] = hops
-        return hop
 
     def configure(self) -> None:
         """The smarthost in `remotes`, the host's name in `/etc/mailname` (Debian's nullmailer

@@ -342,18 +342,10 @@ class SendmailTarget(SenderTarget):
                 name, value = REFUSED_FIELD
                 fields[name] = value
         return LogRecord(
-            time=syslog_time(found.group("time"), self._log_clock_now()),
+            time=syslog_time(found.group("time"), self.log_clock_now()),
             process=found.group("process"),
             queue_id=found.group("queue_id"),
             text=text,
             fields=fields,
             raw=line,
         )
-
-    def _log_clock_now(self) -> datetime:
-        """Now on the clock the log was stamped with (the fast one under a warp), to give
-        its year-less stamps their year."""
-        now = datetime.now(UTC)
-        if self.clock is None:
-            return now
-        return datetime.fromtimestamp(self.clock.to_fake(now.timestamp()), UTC)
