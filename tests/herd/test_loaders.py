@@ -16,7 +16,12 @@ from harness.herd.model.loaders import (
     load_senders_toml,
     parse_mix,
 )
-from harness.herd.model.sender_classes import exim_default, nullmailer_default, postfix_default
+from harness.herd.model.sender_classes import (
+    dma_default,
+    exim_default,
+    nullmailer_default,
+    postfix_default,
+)
 
 SAMPLE = Path(__file__).with_name("data") / "schedule-sample.json"
 HOUR = 3600.0
@@ -47,6 +52,14 @@ def test_nullmailer_default_doubles_its_pause_from_a_minute_to_a_day() -> None:
     assert [b - a for a, b in itertools.pairwise(minutes[11:])] == [1440.0] * (len(minutes) - 12)
     assert minutes[-1] <= 7 * 1440
     assert nullmailer_default().anchor == "destination"
+
+
+def test_dma_default_retries_at_every_cron_flush_for_five_days() -> None:
+    offsets = dma_default().attempt_offsets()
+    assert [b - a for a, b in itertools.pairwise(offsets)] == [300.0] * (len(offsets) - 1)
+    assert offsets[-1] <= 5 * 86400
+    assert len(offsets) == 5 * 288 + 1  # the first attempt, then every 5 minutes for 5 days
+    assert (dma_default().anchor, dma_default().scan_interval) == ("destination", 300.0)
 
 
 def test_a_nullmailer_schedule_without_its_give_up_takes_the_documented_seven_days(

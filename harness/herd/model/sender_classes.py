@@ -281,9 +281,36 @@ def nullmailer_default(share: float = 0.0) -> SenderClass:
     )
 
 
+def dma_default(share: float = 0.0) -> SenderClass:
+    """dma 0.13 as Debian installs it (dma.h, dma.c; /etc/cron.d/dma): its own pauses (5 min,
+    then 1.5 to 2.5 times the last, up to 3 h) never run long, because the cron job's `dma -q`
+    every 5 minutes wakes every sleeping delivery, which retries at the end of its 30-second
+    nap with its pause reset. So every queued message is tried at each flush, every 5 minutes
+    of the wall clock (cron's `*/5`: on every such host at the same minutes), until the first
+    failure after 5 days. No delay warning. One process per queued recipient and no limit on
+    them: the concurrency toward us is its queue's size, 10 assumed here."""
+    return SenderClass(
+        name="dma",
+        retry_offsets=(),
+        backoff=Backoff(300.0),
+        give_up=5 * DAY,
+        warning=None,
+        concurrency=10,
+        scan_interval=300.0,
+        anchor="destination",
+        share=share,
+        source=(
+            "documented default: dma 0.13 dma.h MAX_TIMEOUT=5d, Debian's /etc/cron.d/dma "
+            "`dma -q` every 5 min (flushqueue_since resets every sleeping delivery's pause); "
+            "one process per recipient, no limit (concurrency 10: an assumption)"
+        ),
+    )
+
+
 #: The built-in documented classes by name, used when no measured schedule is given.
 BUILTIN_CLASSES = {
     "postfix": postfix_default,
     "exim": exim_default,
     "nullmailer": nullmailer_default,
+    "dma": dma_default,
 }
