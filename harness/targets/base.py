@@ -195,9 +195,11 @@ class SenderTarget(ContainerService):
     def configure(self) -> None:
         """Write routes, time parameters and logging into the container's MTA configuration."""
 
-    @abstractmethod
     def start_mta(self) -> None:
-        """Start the MTA daemon (the container is up and configured)."""
+        """Start the MTA daemon (the container is up and configured): by default its
+        `foreground_command`, detached, on the real clock (nullmailer, OpenSMTPD, dma); an MTA
+        with a daemon mode of its own overrides it."""
+        self.container.get_wrapped_container().exec_run(self.foreground_command(), detach=True)
 
     def foreground_command(self) -> list[str]:
         """The MTA daemon in the foreground, for running it under a clock warp."""

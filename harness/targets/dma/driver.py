@@ -166,9 +166,6 @@ class DmaTarget(SenderTarget):
             mode=0o644,
         )
 
-    def start_mta(self) -> None:
-        self.container.get_wrapped_container().exec_run(self.foreground_command(), detach=True)
-
     def foreground_command(self) -> list[str]:
         """The syslog daemon, then Debian's cron job in the foreground: dma has no daemon of
         its own, and the processes each submission starts run on the clock the submission
@@ -309,7 +306,7 @@ def attempt_records(lines: Sequence[LogRecord]) -> list[LogRecord]:
             outcome = {"status": "bounced", "bounce": found.group("bounce_id")}
         if outcome is None:
             continue
-        if outcome["status"] != "bounced" or "bounce" not in outcome:
+        if "bounce" not in outcome:  # `bouncing as` follows the outcome that ended it
             connecting.pop(queue_id, None)
         records.append(replace(line, fields={**base(queue_id), **outcome}))
     for queue_id in list(connecting):

@@ -154,9 +154,6 @@ class NullmailerTarget(SenderTarget):
             f"chmod 0666 {self.log_path}"
         )
 
-    def start_mta(self) -> None:
-        self.container.get_wrapped_container().exec_run(self.foreground_command(), detach=True)
-
     def foreground_command(self) -> list[str]:
         return ["sh", "-c", DAEMON.format(log=shlex.quote(self.log_path))]
 

@@ -118,9 +118,6 @@ class OpenSmtpdTarget(SenderTarget):
         self.put_file(CONFIG_FILE, "\n".join(lines) + "\n")
         self.exec(["smtpd", "-n", "-f", CONFIG_FILE])
 
-    def start_mta(self) -> None:
-        self.container.get_wrapped_container().exec_run(self.foreground_command(), detach=True)
-
     def foreground_command(self) -> list[str]:
         return ["sh", "-c", DAEMON.format(log=shlex.quote(self.log_path))]
 
