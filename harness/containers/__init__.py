@@ -11,6 +11,7 @@ from __future__ import annotations
 from harness.containers.base_image import DEFAULT_SUITE, SUITES, check_suite, ensure_base_image
 from harness.containers.cleanup import CleanupResult, remove_all, remove_own, remove_stale
 from harness.containers.engine import bridge_gateway, docker_client
+from harness.containers.exec_output import CommandResult, ExecStreamError, run_in_container
 from harness.containers.images import ensure_derived_image, ensure_image
 from harness.containers.labels import run_labels
 from harness.containers.ryuk import disable_ryuk
@@ -26,7 +27,9 @@ __all__ = [
     "PUBLISH_HOST",
     "SUITES",
     "CleanupResult",
+    "CommandResult",
     "ContainerService",
+    "ExecStreamError",
     "ServiceError",
     "TargetMetadata",
     "bridge_gateway",
@@ -41,5 +44,6 @@ __all__ = [
     "remove_all",
     "remove_own",
     "remove_stale",
+    "run_in_container",
     "run_labels",
 ]

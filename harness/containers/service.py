@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Self, cast
 from testcontainers.core.container import DockerContainer
 
 from harness.containers.base_image import DEFAULT_SUITE
+from harness.containers.exec_output import run_in_container
 from harness.containers.images import ensure_image
 from harness.containers.labels import run_labels
 from harness.containers.ryuk import disable_ryuk
@@ -150,10 +151,8 @@ class ContainerService(ABC):
     def exec(self, command: Sequence[str] | str, *, check: bool = True) -> str:
         """Run a command in the container; its output (stdout and stderr together)."""
         argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
-        result = self.container.get_wrapped_container().exec_run(argv)
-        raw = result.output
-        assert isinstance(raw, bytes)  # exec_run without stream=True returns bytes
-        output = raw.decode("utf-8", "replace")
+        result = run_in_container(self.container.get_wrapped_container(), argv)
+        output = result.text
         if check and result.exit_code != 0:
             shown = " ".join(argv)
             raise self.error_type(

@@ -6,6 +6,7 @@ from typing import Any
 
 from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
+from harness.containers.exec_output import run_in_container
 from harness.errors import MailstormError
 
 
@@ -26,9 +27,9 @@ class CommandSucceeds(WaitStrategy):
         wrapped: Any = container.get_wrapped_container()
 
         def check() -> bool:
-            result = wrapped.exec_run(self.command)
-            self.last_output = result.output.decode("utf-8", "replace")
-            return bool(result.exit_code == 0)
+            result = run_in_container(wrapped, self.command)
+            self.last_output = result.text
+            return result.exit_code == 0
 
         if not self._poll(check):
             raise TargetStartError(

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import docker
 import pytest
 
+from harness.containers import run_in_container
 from harness.containers.labels import run_labels
 from harness.containers.mx_network import MxNetwork
 
@@ -82,12 +83,11 @@ def test_each_mx_host_answers_on_its_own_addresses(
             )
             stack.callback(container.remove, force=True)
             for host, address in addresses:
-                code, output = container.exec_run(
-                    ["bash", "-c", f"exec 3<>/dev/tcp/{address}/25 && head -n 1 <&3"]
+                result = run_in_container(
+                    container, ["bash", "-c", f"exec 3<>/dev/tcp/{address}/25 && head -n 1 <&3"]
                 )
-                assert code == 0, output
-                assert isinstance(output, bytes)
-                assert output.decode().strip() == f"220 {host} at {address}"
+                assert result.exit_code == 0, result.text
+                assert result.text.strip() == f"220 {host} at {address}"
     assert engine.networks.list(names=[name]) == []
     shown = subprocess.run(["ip", "-br", "address"], capture_output=True, text=True, check=True)
     assert bridge not in shown.stdout

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from harness import parse_plan
+from harness.containers import run_in_container
 from harness.pytest_plugin import ReceiverFactory, TargetFactory
 from harness.targets import BOUNCE_DOMAIN, REFUSED_FIELD, LogRecord, RouteTable, SenderTarget
 from harness.targets.nullmailer.driver import PASS_LATENESS
@@ -209,8 +210,7 @@ def test_after_a_timed_out_delivery_it_waits_on_the_next_stalled_one_without_a_l
         """nullmailer-send's current system call, read as its own user (root may not)."""
         container = target.container.get_wrapped_container()
         command = "cat /proc/$(pgrep -xo nullmailer-send)/syscall"
-        output = container.exec_run(["sh", "-c", command], user="mail").output
-        return output.decode() if isinstance(output, bytes) else ""
+        return run_in_container(container, ["sh", "-c", command], user="mail").text
 
     def held_past_two_timeouts() -> str:
         found = sessions()
