@@ -82,14 +82,24 @@ ensure_test_tools() {
   ensure_chromium
 }
 
-ensure_c_compiler() {
-  # ensure_c_compiler: image builds compile a small preload library on the host
-  # (harness/containers/native_build.py: the images carry no compiler). Debian root: install gcc.
-  command -v cc >/dev/null || command -v gcc >/dev/null && return 0
-  if is_debian_root; then
-    apt_install gcc libc6-dev
-  else
-    echo "mailstorm: image builds need a C compiler (cc or gcc) on this machine" >&2
+ensure_build_tools() {
+  # ensure_build_tools: what image builds run on the host. A C compiler for the small preload
+  # library (harness/containers/native_build.py: the images carry no compiler), and npm for
+  # the npm packages of an image with a lock file (harness/containers/npm_packages.py: Haraka;
+  # containers cannot reach the registry). Debian root: installed with apt; elsewhere said.
+  if ! command -v cc >/dev/null && ! command -v gcc >/dev/null; then
+    if is_debian_root; then
+      apt_install gcc libc6-dev
+    else
+      echo "mailstorm: image builds need a C compiler (cc or gcc) on this machine" >&2
+    fi
+  fi
+  if ! command -v npm >/dev/null; then
+    if is_debian_root; then
+      apt_install npm
+    else
+      echo "mailstorm: the Haraka image needs npm on this machine to fetch its packages" >&2
+    fi
   fi
 }
 

@@ -3,7 +3,8 @@
 The build context is the folder's `image/` plus the shared build files (`build_files/`: the
 clock-warp library and the package list, in one place for every image), assembled in a
 temporary directory; a C source among them is also compiled there into its shared library
-(`native_build.py`). The tag is `mailstorm/<name>:<hash>`, the hash covering exactly those files
+(`native_build.py`), and a folder's npm lock file is installed there by the host's npm
+(`npm_packages.py`). The tag is `mailstorm/<name>:<hash>`, the hash covering exactly those files
 and the base image (tag and id, so each Debian suite has its own): a changed Dockerfile, shared
 file or rebuilt base gives a new tag, and a change to a driver or a config template (which are
 not in the image) does not. Builds
@@ -31,6 +32,7 @@ from harness.containers.cache import cache_dir, exclusive_lock
 from harness.containers.engine import docker_client
 from harness.containers.labels import ImageKind, image_labels
 from harness.containers.native_build import compile_shared_library, compiled_name
+from harness.containers.npm_packages import install_npm_packages, needs_npm_packages
 from harness.containers.target_metadata import TargetMetadata
 from harness.errors import ImageBuildError
 
@@ -123,6 +125,8 @@ def _build(client: docker.DockerClient, metadata: TargetMetadata, tag: str, base
             shutil.copyfile(path, destination)
             if relative.endswith(".c"):
                 compile_shared_library(path, Path(context) / compiled_name(relative))
+        if needs_npm_packages(Path(context)):
+            install_npm_packages(Path(context))
         _build_context(
             client, metadata.name, metadata.image_directory, Path(context), tag, base_tag
         )

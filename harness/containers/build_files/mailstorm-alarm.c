@@ -42,13 +42,22 @@
  * Also: sleep() that returns what glibc's returns (libfaketime's returns garbage), and with
  * MAILSTORM_WARP_NAPS=1 takes what a nap overslept off the next (see sleep()).
  *
+ * Also: with MAILSTORM_WARP_EPOLL=1, epoll_wait() and epoll_pwait() wait their timeout divided by
+ * the speed-up to the nanosecond (epoll_pwait2), and the timer slack is 1 ns. libfaketime divides
+ * the milliseconds in integers (src/libfaketime.c, epoll_wait): at x1440 every timeout under
+ * 1.44 s becomes 0 and an event loop spins on the CPU until its timer is due. Node (Haraka) waits
+ * only there, and Haraka's outbound timer queue ticks every second (outbound/timer_queue.js), so
+ * the daemon spun a core for its whole run.
+ *
  * Built on the host by harness/containers/images.py and installed setuid beside libfaketime by
  * mailstorm-image-setup.sh, so setuid programs preload it too. For throwaway test containers.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/select.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -63,6 +72,7 @@ static int wall_poll_ms = -1;
 static int warp_waits = 0;
 static int warp_stat = 0;
 static int warp_naps = 0;
+static int warp_epoll = 0;
 static double nap_debt = 0.0; /* fast seconds the last sleep() overslept (MAILSTORM_WARP_NAPS) */
 
 static void read_speed_up(void) __attribute__((constructor));
@@ -85,7 +95,9 @@ static void read_speed_up(void)
     warp_stat = stats != NULL && strcmp(stats, "1") == 0;
     const char *naps = getenv("MAILSTORM_WARP_NAPS");
     warp_naps = naps != NULL && strcmp(naps, "1") == 0;
-    if (warp_naps)
+    const char *epoll = getenv("MAILSTORM_WARP_EPOLL");
+    warp_epoll = epoll != NULL && strcmp(epoll, "1") == 0;
+    if (warp_naps || warp_epoll)
         prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL); /* the default 50 us is x K on the fast clock */
 }
 
@@ -209,6 +221,39 @@ int poll(struct pollfd *fds, nfds_t nfds, int timeout)
     if (next_poll == NULL)
         next_poll = (int (*)(struct pollfd *, nfds_t, int))dlsym(RTLD_NEXT, "poll");
     return next_poll(fds, nfds, timeout);
+}
+
+/* An epoll wait of `timeout` fast milliseconds in wall time, to the nanosecond (see the top). */
+static int wall_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout,
+                           const sigset_t *sigmask)
+{
+    struct timespec fast = {timeout / 1000, (long)(timeout % 1000) * 1000000L};
+    struct timespec wait = wall_wait(fast);
+    return (int)syscall(SYS_epoll_pwait2, epfd, events, maxevents, &wait, sigmask,
+                        (size_t)(_NSIG / 8));
+}
+
+int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
+{
+    static int (*next_epoll_wait)(int, struct epoll_event *, int, int);
+    if (warp_epoll && timeout > 0)
+        return wall_epoll_wait(epfd, events, maxevents, timeout, NULL);
+    if (next_epoll_wait == NULL)
+        next_epoll_wait = (int (*)(int, struct epoll_event *, int, int))dlsym(RTLD_NEXT,
+                                                                              "epoll_wait");
+    return next_epoll_wait(epfd, events, maxevents, timeout);
+}
+
+int epoll_pwait(int epfd, struct epoll_event *events, int maxevents, int timeout,
+                const sigset_t *sigmask)
+{
+    static int (*next_epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+    if (warp_epoll && timeout > 0)
+        return wall_epoll_wait(epfd, events, maxevents, timeout, sigmask);
+    if (next_epoll_pwait == NULL)
+        next_epoll_pwait = (int (*)(int, struct epoll_event *, int, int, const sigset_t *))dlsym(
+            RTLD_NEXT, "epoll_pwait");
+    return next_epoll_pwait(epfd, events, maxevents, timeout, sigmask);
 }
 
 unsigned int alarm(unsigned int seconds)
