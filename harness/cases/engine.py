@@ -603,7 +603,12 @@ def _time_uncertainty(case: _Case, evidence: CaseEvidence) -> float | None:
         if not reached or not evidence.attempts:
             continue
         cost = case_warp_uncertainty(
-            case.logs, submission, evidence, case.time_scale, target.retry_clock_slack
+            case.logs,
+            submission,
+            evidence,
+            case.time_scale,
+            target.retry_clock_slack,
+            chained=target.chained_delays,
         )
         measured.append(cost or 0.0)
     return max(measured)

@@ -31,10 +31,13 @@ from harness.containers.labels import run_labels
 from harness.errors import DockerUnavailableError, MailstormError
 from harness.lifecycle import Lifecycle
 
-#: IPv4 subnets tried in turn: 172.30.N.0/24; IPv6: fd00:6d73:N::/112 ("ms"; small enough for
-#: the engine to allocate a range of it: a /64 range fails in Docker 20.10).
+#: IPv4 subnets tried in turn: 172.30.N.0/24; IPv6: 2001:db8:6d73:N::/112 ("ms"; small enough
+#: for the engine to allocate a range of it: a /64 range fails in Docker 20.10). The IPv6 range
+#: is the documentation prefix (RFC 3849, never routed), not a unique local one (fc00::/7):
+#: Haraka counts a ULA as its own host's and skips such an MX (haraka-net-utils
+#: `is_local_ipv6`, outbound `local_mx_ok=false`), so a ULA MX does not look like a real one.
 IPV4_SUBNETS = tuple(f"172.30.{n}.0/24" for n in range(256))
-IPV6_PREFIX = "fd00:6d73"
+IPV6_PREFIX = "2001:db8:6d73"
 #: The first MX host's offset in its subnet (.10, ::a); at most this many hosts per network.
 FIRST_HOST, MAX_HOSTS = 10, 100
 

@@ -29,7 +29,14 @@ from dataclasses import dataclass
 
 from harness.ledger.ledger import CaseEvidence
 from harness.results import Attempt
-from harness.targets import HELD_FIELD, REFUSED_FIELD, LogRecord, Submission, queue_ids_of
+from harness.targets import (
+    DECISION_FIELD,
+    HELD_FIELD,
+    REFUSED_FIELD,
+    LogRecord,
+    Submission,
+    queue_ids_of,
+)
 from harness.targets.clock_warp import ClockWarpError
 
 #: Wall seconds: the MTA logs a deferral milliseconds after the reply; the clock's origin is
@@ -201,7 +208,9 @@ def warp_uncertainty(
     )
     decided: float | None = None
     for record in ours:
-        if QUEUE_ACTIVE in record.text and record.time is not None:
+        if record.time is not None and (
+            QUEUE_ACTIVE in record.text or record.fields.get(DECISION_FIELD[0]) == DECISION_FIELD[1]
+        ):
             decided = record.time.timestamp()
         elif decided is not None and (attempt := _logged_attempt(record)) is not None:
             # the attempt this activation led to: its session is the one nearest its outcome
@@ -277,11 +286,17 @@ def case_warp_uncertainty(
     evidence: CaseEvidence,
     time_scale: float,
     slack: float,
+    *,
+    chained: bool = False,
 ) -> float | None:
     """`trusted_warp_uncertainty` of one observed case: its sessions as the evidence holds
     them, compared with what the MTA logged up to when they were read (`observed_for` after
-    the `submission` the case's clock counts from)."""
-    return trusted_warp_uncertainty(
+    the `submission` the case's clock counts from).
+
+    `chained`: the MTA counts each delay from the end of the previous attempt (Haraka), so
+    every attempt's cost, stretched by K, moves every later time: the ± on the case's times is
+    the cost of one attempt times the attempts before its last one (plus the slack), not one."""
+    per_attempt = trusted_warp_uncertainty(
         logs,
         submission,
         evidence.attempts,
@@ -289,3 +304,6 @@ def case_warp_uncertainty(
         slack,
         until=submission.wall + evidence.observed_for / time_scale,
     )
+    if per_attempt is None or not chained:
+        return per_attempt
+    return (per_attempt - slack) * max(1, len(evidence.attempts) - 1) + slack

@@ -200,7 +200,12 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
         submission = case.submissions[0]
         try:
             warp_u = case_warp_uncertainty(
-                case.logs, submission, evidence, case.time_scale, target.retry_clock_slack
+                case.logs,
+                submission,
+                evidence,
+                case.time_scale,
+                target.retry_clock_slack,
+                chained=target.chained_delays,
             )
         except ClockWarpError as error:
             return MeasuredSchedule(

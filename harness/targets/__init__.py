@@ -18,6 +18,7 @@ from harness.targets.base import (
 )
 from harness.targets.readiness import CommandSucceeds, TargetStartError
 from harness.targets.records import (
+    DECISION_FIELD,
     HELD_FIELD,
     REFUSED_FIELD,
     LogRecord,
@@ -47,6 +48,7 @@ from harness.targets.user_target import (
 __all__ = [
     "ALL_TARGETS",
     "BOUNCE_DOMAIN",
+    "DECISION_FIELD",
     "HELD_FIELD",
     "REFUSED_FIELD",
     "SENDER_HOSTNAME",

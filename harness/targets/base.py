@@ -126,6 +126,12 @@ class SenderTarget(ContainerService):
     #: the `alarm_parameters` keep their fractions of a wall second instead of being truncated
     #: (and cancelled under one second). Each target says why it needs it, or why not.
     exact_alarm: ClassVar[bool] = False
+    #: True for an MTA that counts each retry delay from the end of the previous attempt
+    #: (Haraka's temp-fail timer queue), not from the message's arrival or a queue run's clock:
+    #: under a warp every attempt's wall cost, times K, moves all later attempts, so the ± on
+    #: a warped case's times is one attempt's cost times the attempts before the last
+    #: (harness/ledger/clock_check.py, `case_warp_uncertainty`).
+    chained_delays: ClassVar[bool] = False
     #: Wall seconds by which the MTA's own clock handling can move a retry from where its
     #: scaled schedule puts it: whole-second times and comparison slack. Each MTA states its
     #: source; k times this is the ± on a measured retry time (`retry_uncertainty`).

@@ -32,6 +32,10 @@ REFUSED_FIELD = ("attempt", "refused")
 #: The field a driver sets on a deferral made without connecting because the MTA holds the
 #: destination as down after refusals (`attempt=held`; harness/ledger/refused.py).
 HELD_FIELD = ("attempt", "held")
+#: The field a driver sets on the record of its MTA's decision to try a message now (Haraka's
+#: `get_mx` hook), when its wording is not one the ledger reads itself (Postfix's `(queue
+#: active)`): the start of an attempt's wall cost under a clock warp (harness/ledger).
+DECISION_FIELD = ("decision", "try")
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,13 @@ from harness.durations import format_duration
 from harness.message_ids import id_from_address
 from harness.results import ScaledParameter
 from harness.targets.base import SenderTarget, TargetError
-from harness.targets.records import REFUSED_FIELD, LogRecord, QueuedMessage, QueuedRecipient
+from harness.targets.records import (
+    DECISION_FIELD,
+    REFUSED_FIELD,
+    LogRecord,
+    QueuedMessage,
+    QueuedRecipient,
+)
 from harness.targets.time_scaling import TimeScaling
 
 HOME = "/etc/haraka"
@@ -87,6 +93,9 @@ class HarakaTarget(SenderTarget):
     default_warp_factor: ClassVar[float | None] = 2880.0
     #: The timer queue fires a due retry at its next 1-second tick.
     retry_clock_slack: ClassVar[float] = TIMER_TICK
+    #: Each delay starts when the previous attempt's deferral is handled (hmail.js,
+    #: `deferred_respond`: `temp_fail_queue.add(..., delay)`).
+    chained_delays: ClassVar[bool] = True
 
     def scale_time(self) -> TimeScaling:
         return TimeScaling(
@@ -201,6 +210,8 @@ def parse_log_line(line: str) -> LogRecord | None:
       session had a reply), `reason`.
     - `Failed to get socket: connect ECONNREFUSED ip:port` (outbound, the hmail's uuid): a
       refused connection, one per MX tried (`attempt=refused`).
+    - Haraka's line for the `get_mx` hook (info): the decision to try the hmail now, the start
+      of an attempt's cost (DECISION_FIELD).
     - `Ongoing connection failed to host:port : ...` and `Remote end host:port closed ...`: a
       session that reached the receiver and failed without a reply to defer on; Haraka tries
       the next MX, and after the last logs the deferral with no relay.
@@ -232,6 +243,9 @@ def parse_log_line(line: str) -> LogRecord | None:
     queue_id = str(entry.get("uuid", "-"))
     if queue_id == "-" or entry.get("origin") != "outbound":
         return None
+    if entry.get("hook") == "get_mx":
+        key, value = DECISION_FIELD
+        return LogRecord(time, "haraka/outbound", queue_id, "get_mx", {key: value}, line)
     if refused := _REFUSED.match(message):
         key, value = REFUSED_FIELD
         fields = {"status": "deferred", "relay": "none", key: value, "host": refused["relay"]}
