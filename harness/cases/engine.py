@@ -39,6 +39,7 @@ from harness.ledger import (
     CaseEvidence,
     Ledger,
     case_warp_uncertainty,
+    latency_timeouts,
     logged_attempts,
     without_notice_sessions,
 )
@@ -401,6 +402,11 @@ def _listen(site: MxSite | None, scenario: Scenario, gateway: str) -> list[Liste
 def _finish(case: _Case, evidence: CaseEvidence) -> None:
     """The case's result, unless the compression shaped it: then it is an error, not a cell."""
     artifacts = case.target.compression_artifacts([s.message_id for s in case.sent])
+    timeout = case.target.reply_timeout
+    if case.target.clock_warp and timeout is not None:
+        artifacts += latency_timeouts(
+            case.ledger.journal_path, time_scale=case.time_scale, reply_timeout=timeout
+        )
     if artifacts:
         raise CompressionArtifactError("; ".join(artifacts))
     if case.keep_logs or case.scenario.refuse_until is not None or case.target.clock_warp:

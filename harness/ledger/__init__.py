@@ -8,6 +8,7 @@ from harness.ledger.clock_check import (
     unseen_attempts,
     warp_uncertainty,
 )
+from harness.ledger.latency_timeouts import latency_timeouts
 from harness.ledger.ledger import CaseEvidence, Ledger, LedgerExpectationError
 from harness.ledger.notices import without_notice_sessions
 from harness.ledger.refused import (
@@ -26,6 +27,7 @@ __all__ = [
     "held_by_refusals",
     "is_held_by_refusals",
     "is_refused_attempt",
+    "latency_timeouts",
     "logged_attempts",
     "refused_attempts",
     "trusted_warp_uncertainty",

@@ -126,6 +126,12 @@ class SenderTarget(ContainerService):
     #: the `alarm_parameters` keep their fractions of a wall second instead of being truncated
     #: (and cancelled under one second). Each target says why it needs it, or why not.
     exact_alarm: ClassVar[bool] = False
+    #: The MTA's shortest wait for a reply, in its own seconds, when it is short enough for the
+    #: harness's wall-clock latency to exhaust it under a clock warp (Haraka: 30 s, 10 ms of
+    #: wall time at x2880): a warped case in which the sender gave a session up that long after
+    #: the receiver's last reply, no stall running, is an error (harness/ledger/
+    #: latency_timeouts.py). None: its timeouts are minutes, far from any wall latency x K.
+    reply_timeout: ClassVar[float | None] = None
     #: True for an MTA that counts each retry delay from the end of the previous attempt
     #: (Haraka's temp-fail timer queue), not from the message's arrival or a queue run's clock:
     #: under a warp every attempt's wall cost, times K, moves all later attempts, so the ± on

@@ -93,6 +93,9 @@ class HarakaTarget(SenderTarget):
     default_warp_factor: ClassVar[float | None] = 2880.0
     #: The timer queue fires a due retry at its next 1-second tick.
     retry_clock_slack: ClassVar[float] = TIMER_TICK
+    #: `connect_timeout` is also the idle timeout of every session's socket (client_pool.js):
+    #: 30 s for each reply, 10 ms of wall time at x2880.
+    reply_timeout: ClassVar[float | None] = CONNECT_TIMEOUT[1]
     #: Each delay starts when the previous attempt's deferral is handled (hmail.js,
     #: `deferred_respond`: `temp_fail_queue.add(..., delay)`).
     chained_delays: ClassVar[bool] = True

@@ -1,0 +1,58 @@
+"""Sessions a warped sender gave up because of the harness's wall-clock latency, not the plan.
+
+On a clock warped by K, every millisecond of wall time between a reply of the receiver and the
+sender's next move is K milliseconds to the sender: the receiver's own work, the loopback's
+TCP (a delayed ACK holding back a Nagle-delayed segment: 40 ms, two minutes at x2880), the
+engine's scheduling. A sender whose reply timeout is short can time out on that alone. Haraka
+waits 30 s (`connect_timeout`, its sockets' idle timeout), which is 10 ms of wall time at x2880;
+it then closes the session and sends the message again, and the receiver, which had stored it,
+sees a duplicate the harness made.
+
+The receiver journals a client's FIN (`eof`), and every decision a rule of the plan made. A
+half-close that came at least the sender's reply timeout, on its clock, after the receiver's last
+reply in that session, with no rule deciding anything in between (a stall of the plan is such a
+decision: a client that gives up on it is the fault working), is such a give-up: the case's
+cell would be the harness's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.receiver.journal import HALF_CLOSED, Journal
+
+#: A give-up counts when the silence reached this share of the timeout on the sender's clock:
+#: the wall times are the receiver's, read a little after the sender's.
+TIMEOUT_SHARE = 0.9
+
+
+def latency_timeouts(
+    journal_path: Path, *, time_scale: float, reply_timeout: float
+) -> tuple[str, ...]:
+    """Why each such session is the harness's (empty: none), in the journal at `journal_path`
+    of a case whose sender ran on a clock warped by `time_scale` and times out after
+    `reply_timeout` seconds of its own without a reply."""
+    found: list[str] = []
+    with Journal(journal_path) as journal:
+        events = journal.events()
+    last_reply: dict[int, tuple[float, str]] = {}
+    planned: set[int] = set()  #: sessions where a rule decided since the last reply
+    for event in events:
+        if event.kind == "reply":
+            last_reply[event.session_id] = (event.mono, event.text)
+            planned.discard(event.session_id)
+        elif event.kind == "decision" and event.rule is not None:
+            planned.add(event.session_id)
+        elif event.kind == "eof" and event.text == HALF_CLOSED and event.session_id not in planned:
+            previous = last_reply.get(event.session_id)
+            if previous is None:
+                continue
+            waited = (event.mono - previous[0]) * time_scale
+            if waited >= TIMEOUT_SHARE * reply_timeout:
+                found.append(
+                    f"session {event.session_id}: the sender closed it {waited:.0f}s (its clock) "
+                    f"after the reply {previous[1][:40]!r}, {waited / time_scale * 1000:.1f} ms "
+                    f"of wall time with no stall of the plan running: its {reply_timeout:g}s "
+                    "reply timeout ran out on the harness's latency"
+                )
+    return tuple(found)
