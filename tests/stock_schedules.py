@@ -101,6 +101,18 @@ def assert_stock_dma_schedule(schedule: dict[str, Any]) -> None:
     assert 1400 <= len(schedule["attempts"]) <= 1480
 
 
+def assert_stock_haraka_schedule(schedule: dict[str, Any]) -> None:
+    """Haraka's outbound defaults (outbound/config.js): the n-th deferral waits 2^(n+5) s,
+    counted from the deferral, 13 failures in all: retries 64 s to 36.4 h apart, the give-up
+    at the 13th, 2^18 - 64 s = 72.8 h after the first plus the twelve attempts' own time. No
+    delay warning."""
+    _within(schedule, "first_retry", 64, 64 + 60)
+    _within(schedule, "longest_interval", 2**17, 2**17 + 60)
+    _within(schedule, "give_up", 2**18 - 64, 2**18 - 64 + 12 * 60)
+    assert schedule["warning"] is None
+    assert len(schedule["attempts"]) == 13
+
+
 #: The stock schedule check of each bundled target with a queue, by name.
 STOCK_SCHEDULE_CHECKS = {
     "postfix": assert_stock_postfix_schedule,
@@ -109,4 +121,5 @@ STOCK_SCHEDULE_CHECKS = {
     "sendmail": assert_stock_sendmail_schedule,
     "nullmailer": assert_stock_nullmailer_schedule,
     "dma": assert_stock_dma_schedule,
+    "haraka": assert_stock_haraka_schedule,
 }

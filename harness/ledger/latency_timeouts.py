@@ -9,17 +9,17 @@ it then closes the session and sends the message again, and the receiver, which 
 sees a duplicate the harness made.
 
 The receiver journals a client's FIN (`eof`), and every decision a rule of the plan made. A
-half-close that came at least the sender's reply timeout, on its clock, after the receiver's last
-reply in that session, with no rule deciding anything in between (a stall of the plan is such a
-decision: a client that gives up on it is the fault working), is such a give-up: the case's
-cell would be the harness's.
+half-close that came at least the sender's reply timeout, on its clock, after the receiver's
+last reply in that session, with no rule deciding anything from then to the receiver's next
+reply (a stall of the plan is such a decision: a client that gives up on it is the fault
+working), is such a give-up: the case's cell would be the harness's.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from harness.receiver.journal import HALF_CLOSED, Journal
+from harness.receiver.journal import HALF_CLOSED, EventRecord, Journal
 
 #: A give-up counts when the silence reached this share of the timeout on the sender's clock:
 #: the wall times are the receiver's, read a little after the sender's.
@@ -35,24 +35,38 @@ def latency_timeouts(
     found: list[str] = []
     with Journal(journal_path) as journal:
         events = journal.events()
-    last_reply: dict[int, tuple[float, str]] = {}
-    planned: set[int] = set()  #: sessions where a rule decided since the last reply
+    sessions: dict[int, list[EventRecord]] = {}
     for event in events:
-        if event.kind == "reply":
-            last_reply[event.session_id] = (event.mono, event.text)
-            planned.discard(event.session_id)
-        elif event.kind == "decision" and event.rule is not None:
-            planned.add(event.session_id)
-        elif event.kind == "eof" and event.text == HALF_CLOSED and event.session_id not in planned:
-            previous = last_reply.get(event.session_id)
-            if previous is None:
+        sessions.setdefault(event.session_id, []).append(event)
+    for session_id, session in sessions.items():
+        for index, event in enumerate(session):
+            if event.kind != "eof" or event.text != HALF_CLOSED:
                 continue
-            waited = (event.mono - previous[0]) * time_scale
+            replies_before = [e for e in session[:index] if e.kind == "reply"]
+            if not replies_before:
+                continue
+            last = replies_before[-1]
+            if _plan_acted(session, after=last, until_reply_after=index):
+                continue
+            waited = (event.mono - last.mono) * time_scale
             if waited >= TIMEOUT_SHARE * reply_timeout:
                 found.append(
-                    f"session {event.session_id}: the sender closed it {waited:.0f}s (its clock) "
-                    f"after the reply {previous[1][:40]!r}, {waited / time_scale * 1000:.1f} ms "
-                    f"of wall time with no stall of the plan running: its {reply_timeout:g}s "
+                    f"session {session_id}: the sender closed it {waited:.0f}s (its clock) "
+                    f"after the reply {last.text[:40]!r}, {waited / time_scale * 1000:.1f} ms "
+                    f"of wall time with no rule of the plan acting: its {reply_timeout:g}s "
                     "reply timeout ran out on the harness's latency"
                 )
     return tuple(found)
+
+
+def _plan_acted(session: list[EventRecord], *, after: EventRecord, until_reply_after: int) -> bool:
+    """Whether a rule decided anything between the reply `after` and the first reply after the
+    event at `until_reply_after` (a FIN that came with the command is read before the command
+    is decided)."""
+    start = session.index(after) + 1
+    for event in session[start:]:
+        if event.kind == "decision" and event.rule is not None:
+            return True
+        if event.kind == "reply" and session.index(event) > until_reply_after:
+            return False
+    return False
