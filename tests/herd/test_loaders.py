@@ -19,6 +19,7 @@ from harness.herd.model.loaders import (
 from harness.herd.model.sender_classes import (
     dma_default,
     exim_default,
+    haraka_default,
     nullmailer_default,
     postfix_default,
 )
@@ -52,6 +53,15 @@ def test_nullmailer_default_doubles_its_pause_from_a_minute_to_a_day() -> None:
     assert [b - a for a, b in itertools.pairwise(minutes[11:])] == [1440.0] * (len(minutes) - 12)
     assert minutes[-1] <= 7 * 1440
     assert nullmailer_default().anchor == "destination"
+
+
+def test_haraka_default_doubles_from_64_s_and_gives_up_at_its_13th_attempt() -> None:
+    offsets = haraka_default().attempt_offsets()
+    intervals = [b - a for a, b in itertools.pairwise(offsets)]
+    assert intervals == [2.0 ** (n + 5) for n in range(1, 13)]
+    assert len(offsets) == 13
+    assert offsets[-1] == haraka_default().give_up == 2**18 - 64  # 72.8 hours
+    assert haraka_default().next_attempt(offsets[-1]) is None
 
 
 def test_dma_default_retries_at_every_cron_flush_for_five_days() -> None:

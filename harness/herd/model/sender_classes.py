@@ -307,10 +307,34 @@ def dma_default(share: float = 0.0) -> SenderClass:
     )
 
 
+def haraka_default(share: float = 0.0) -> SenderClass:
+    """Haraka 3.1.6's outbound defaults (outbound/config.js, hmail.js): the n-th deferral
+    waits 2^(n+5) s, counted from that deferral, and the 13th failure bounces; so attempts at
+    64 s, 192 s, 448 s, ... after the first, doubling, the last 72.8 h after it, which is the
+    give-up. Each message on its own timer (no queue run). No delay warning. One connection
+    per queued message and domain, limited only by `concurrency_max` (10000): 10 assumed."""
+    intervals = [float(2 ** (n + 5)) for n in range(1, 13)]
+    offsets = tuple(itertools.accumulate(intervals))
+    return SenderClass(
+        name="haraka",
+        retry_offsets=offsets,
+        give_up=offsets[-1],
+        warning=None,
+        concurrency=10,
+        share=share,
+        source=(
+            "documented default: Haraka 3.1.6 outbound/config.js (no temp_fail_intervals: "
+            "2^(n+5) s after the n-th failure, maxTempFailures=13, give-up 72.8 h); one "
+            "connection per queued message (concurrency 10: an assumption)"
+        ),
+    )
+
+
 #: The built-in documented classes by name, used when no measured schedule is given.
 BUILTIN_CLASSES = {
     "postfix": postfix_default,
     "exim": exim_default,
     "nullmailer": nullmailer_default,
     "dma": dma_default,
+    "haraka": haraka_default,
 }
