@@ -144,11 +144,13 @@ class HarakaTarget(SenderTarget):
     # -- schedule -------------------------------------------------------------------------------
 
     def first_retry_window(self) -> tuple[float, float]:
-        """64 s after the failure, at the timer's next tick."""
+        """64 s after the deferral, at the timer's next tick; the deferral comes at the end of
+        the failed attempt, up to `connect_timeout` after its start (a silent server)."""
         return self._window(FIRST_INTERVAL[0], TIMER_TICK)
 
     def give_up_window(self) -> tuple[float, float]:
-        """The 13th failure: twelve intervals after the first, each retry up to a tick late."""
+        """The 13th failure: twelve intervals after the first, each retry up to a tick late
+        (and the last attempt up to `connect_timeout` long)."""
         return self._window(GIVE_UP[0], TIMER_TICK * len(INTERVALS))
 
     def _window(self, name: str, late: float) -> tuple[float, float]:
