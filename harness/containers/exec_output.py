@@ -11,7 +11,8 @@ thread that lost the GIL), a short command's whole output is gone, `exit_code` 0
 met it as an Exim target whose `cat /etc/init.d/exim4` came back empty.
 
 `run_in_container` reads the same stream through that buffered reader instead, so nothing
-that came with the headers is skipped, and takes the exit code from the exec's inspection.
+that came with the headers is skipped, with no timeout on the command (docker-py's has none
+either), and takes the exit code from the exec's inspection.
 """
 
 from __future__ import annotations
@@ -67,7 +68,11 @@ def run_in_container(
                 f"starting `{' '.join(command)}` in {container.name}: the engine answered "
                 f"{response.status_code}, not {SWITCHING_PROTOCOLS} with the command's stream"
             )
-        output = _read_frames(response.raw._fp.fp)
+        reader = response.raw._fp.fp
+        # A command may run longer than the client's request timeout (Sendmail's submission
+        # waits a minute for a DNS timeout): the stream waits for it, as docker-py's does.
+        reader.raw._sock.settimeout(None)
+        output = _read_frames(reader)
     finally:
         response.close()
     exit_code = api.exec_inspect(exec_id)["ExitCode"]

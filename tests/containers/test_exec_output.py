@@ -95,3 +95,15 @@ def test_stdout_and_stderr_and_the_user_are_the_commands(container: Container) -
     result = run_in_container(container, ["sh", "-c", "id -un; echo oops >&2"], user="nobody")
     assert sorted(result.text.splitlines()) == ["nobody", "oops"]
     assert result.exit_code == 0
+
+
+def test_a_command_may_outlast_the_clients_request_timeout(container: Container) -> None:
+    """Sendmail's submission waits a minute for a DNS timeout, as long as the engine client's
+    request timeout: the stream of a command is read without one."""
+    impatient = docker.from_env(timeout=1)
+    try:
+        same = impatient.containers.get(str(container.id))
+        result = run_in_container(same, ["sh", "-c", "sleep 2; echo done"])
+    finally:
+        impatient.close()
+    assert (result.exit_code, result.text) == (0, "done\n")
