@@ -22,6 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import docker.errors
+import requests
+
 from harness.errors import MailstormError
 
 #: Docker's multiplexed stream (no TTY): a frame is an 8-byte header (stream id, three zero
@@ -50,7 +53,19 @@ class CommandResult:
 def run_in_container(
     container: Any, command: Sequence[str], *, user: str | None = None
 ) -> CommandResult:
-    """Run `command` in `container` (a docker-py Container) and wait for it to end."""
+    """Run `command` in `container` (a docker-py Container) and wait for it to end; an
+    ExecStreamError when the engine cannot be reached or answers with an error, so that one
+    case's failure is that case's error, not the run's."""
+    try:
+        return _run(container, command, user)
+    except (OSError, requests.RequestException, docker.errors.DockerException) as error:
+        raise ExecStreamError(
+            f"`{' '.join(command)}` in {getattr(container, 'name', container)}: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+
+
+def _run(container: Any, command: Sequence[str], user: str | None) -> CommandResult:
     api = container.client.api
     argv = list(command)
     created = api.exec_create(container.id, argv, stdout=True, stderr=True, user=user or "")
