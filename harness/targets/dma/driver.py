@@ -78,8 +78,14 @@ SYSLOGD = "busybox syslogd -t -s 0 -O {log}"
 #: Debian's /etc/cron.d/dma (`*/5 * * * * root ... /usr/sbin/dma -q`): a queue flush at every
 #: fifth minute of the clock. A cron daemon would start its jobs without the warp's environment
 #: (a job gets the crontab's), so this loop runs them instead, on the MTA's clock, at the same
-#: minutes.
-CRON_FLUSH = "while sleep $(( {period} - $(date +%s) % {period} )); do /usr/sbin/dma -q; done"
+#: minutes, once each: a sleep that wakes a moment before its minute (`date +%s` has whole
+#: seconds) waits the rest, or the loop would flush again a second later (CI caught a retry 30 s
+#: after a flush's retry: a second flush after the new pause had begun).
+CRON_FLUSH = (
+    "while :; do now=$(date +%s); next=$(( (now / {period} + 1) * {period} )); "
+    "sleep $(( next - now )); while [ $(date +%s) -lt $next ]; do sleep 0.2; done; "
+    "/usr/sbin/dma -q; done"
+)
 #: The cron job's period, in seconds.
 FLUSH_PERIOD = ("cron.d/dma", 300.0)
 #: The schedule's constants (dma.h), in seconds: the first pause, the longest, a message's
