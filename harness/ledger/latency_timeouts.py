@@ -42,11 +42,11 @@ def latency_timeouts(
         for index, event in enumerate(session):
             if event.kind != "eof" or event.text != HALF_CLOSED:
                 continue
-            replies_before = [e for e in session[:index] if e.kind == "reply"]
+            replies_before = [i for i in range(index) if session[i].kind == "reply"]
             if not replies_before:
                 continue
-            last = replies_before[-1]
-            if _plan_acted(session, after=last, until_reply_after=index):
+            last = session[replies_before[-1]]
+            if _plan_acted(session, after=replies_before[-1], eof=index):
                 continue
             waited = (event.mono - last.mono) * time_scale
             if waited >= TIMEOUT_SHARE * reply_timeout:
@@ -59,14 +59,14 @@ def latency_timeouts(
     return tuple(found)
 
 
-def _plan_acted(session: list[EventRecord], *, after: EventRecord, until_reply_after: int) -> bool:
-    """Whether a rule decided anything between the reply `after` and the first reply after the
-    event at `until_reply_after` (a FIN that came with the command is read before the command
+def _plan_acted(session: list[EventRecord], *, after: int, eof: int) -> bool:
+    """Whether a rule decided anything between the reply at index `after` and the first reply
+    after the FIN at index `eof` (a FIN that came with the command is read before the command
     is decided)."""
-    start = session.index(after) + 1
-    for event in session[start:]:
+    for index in range(after + 1, len(session)):
+        event = session[index]
         if event.kind == "decision" and event.rule is not None:
             return True
-        if event.kind == "reply" and session.index(event) > until_reply_after:
+        if event.kind == "reply" and index > eof:
             return False
     return False
