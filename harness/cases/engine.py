@@ -31,6 +31,7 @@ from harness.cases.exercise import (
     rule_exercise,
     unused_extension,
 )
+from harness.cases.host_stalls import HostStallProbe
 from harness.cases.mx_site import MxSite, start_mx_site
 from harness.conformance import CheckInput, GiveUpWindow, RetryWindow, run_checks
 from harness.containers import bridge_gateway, docker_client
@@ -38,9 +39,9 @@ from harness.errors import MailstormError
 from harness.ledger import (
     CaseEvidence,
     Ledger,
-    case_warp_uncertainty,
     latency_timeouts,
     logged_attempts,
+    target_warp_uncertainty,
     without_notice_sessions,
 )
 from harness.receiver import ACCEPT_ALL, ListenSpec, Receiver, Reply
@@ -91,6 +92,10 @@ class _Case:
     late: list[tuple[int, float]] = field(default_factory=list)
     #: injections into this case slower than SLOW_INJECTION, not yet reported
     slow: list[str] = field(default_factory=list)
+    #: the run's wake-up lateness probe; a warped case's ± counts its worst stall
+    stalls: HostStallProbe | None = None
+    #: the longest wall time (s) the host kept a waiting process from the CPU during the case
+    host_stall: float = 0.0
 
     @property
     def name(self) -> str:
@@ -126,6 +131,8 @@ class ObservedCase:
     evidence: CaseEvidence | None  #: None when a harness error ended the case
     submissions: tuple[Submission, ...] = ()
     logs: tuple[LogRecord, ...] = ()  #: the MTA's log at the case's end, when its group kept it
+    #: the longest wall time (s) the host kept a waiting process from the CPU during the case
+    host_stall: float = 0.0
 
 
 def observe_groups(
@@ -142,7 +149,14 @@ def observe_groups(
 def _observed(cases: Sequence[_Case]) -> list[ObservedCase]:
     return [
         ObservedCase(
-            c.scenario, c.target, c.time_scale, c.result, c.evidence, tuple(c.sent), c.logs
+            c.scenario,
+            c.target,
+            c.time_scale,
+            c.result,
+            c.evidence,
+            tuple(c.sent),
+            c.logs,
+            c.host_stall,
         )
         for c in cases
         if c.result is not None
@@ -169,13 +183,16 @@ def _run_groups(
     finally:
         client.close()
     with ExitStack() as stack:
+        stalls = stack.enter_context(HostStallProbe())
         per_group: list[list[_Case]] = []
         targets: list[SenderTarget] = []
         for group in groups:
-            started, target = _start_group(stack, work_dir, progress, gateway, group)
+            started, target = _start_group(stack, work_dir, progress, gateway, group, stalls)
             per_group.append(started)
             targets.append(target)
         _observe([case for cases in per_group for case in cases], progress)
+        worst = stalls.worst_between(0.0, time.time())
+        progress(f"the host's worst stall while cases ran: {worst * 1000:.0f} ms (in each ± x K)")
     return per_group, targets
 
 
@@ -185,6 +202,7 @@ def _start_group(
     progress: Callable[[str], None],
     gateway: str,
     group: Group,
+    stalls: HostStallProbe,
 ) -> tuple[list[_Case], SenderTarget]:
     name, scale, scenarios = group.target, group.time_scale, group.scenarios
     mode = "warp" if group.clock_warp else "k"
@@ -272,6 +290,7 @@ def _start_group(
                 injections,
                 keep_logs=group.keep_logs,
                 site=site if scenario.uses_dns else None,
+                stalls=stalls,
             )
         )
     for scenario in unrunnable:
@@ -411,6 +430,8 @@ def _finish(case: _Case, evidence: CaseEvidence) -> None:
         raise CompressionArtifactError("; ".join(artifacts))
     if case.keep_logs or case.scenario.refuse_until is not None or case.target.clock_warp:
         case.logs = tuple(case.target.logs())
+    if case.stalls is not None and case.sent:
+        case.host_stall = case.stalls.worst_between(case.sent[0].wall, time.time())
     evidence = without_notice_sessions(evidence, case.logs, case.sent, case.time_scale)
     case.result, case.evidence = _result(case, evidence, _exercise(case, evidence)), evidence
 
@@ -597,10 +618,14 @@ def _time_uncertainty(case: _Case, evidence: CaseEvidence) -> float | None:
     in this case's own log against the receiver's sessions (`warp_uncertainty`, as for a
     schedule), the largest over its messages; a case none of whose sessions the MTA logged
     keeps the MTA's own whole second. A log that does not match the receiver's sessions means
-    part of the MTA ran on another clock: the case is an error, not a cell."""
+    part of the MTA ran on another clock: the case is an error, not a cell.
+
+    Either way the host's worst stall during the case (`host_stalls.py`), times the scale, is
+    added: a process woken late does everything late, and its own log says it was on time."""
     target = case.target
     if not target.clock_warp:
-        return target.retry_uncertainty()
+        slack = target.retry_uncertainty()
+        return None if slack is None else slack + case.time_scale * case.host_stall
     measured = [target.retry_clock_slack]
     for sent in case.sent:
         # the receiver's session times count from the case's first message: anchor there
@@ -608,13 +633,8 @@ def _time_uncertainty(case: _Case, evidence: CaseEvidence) -> float | None:
         reached = [a for a in logged_attempts(case.logs, submission.sender) if a.reached_receiver]
         if not reached or not evidence.attempts:
             continue
-        cost = case_warp_uncertainty(
-            case.logs,
-            submission,
-            evidence,
-            case.time_scale,
-            target.retry_clock_slack,
-            chained=target.chained_delays,
+        cost = target_warp_uncertainty(
+            target, case.logs, submission, evidence, case.time_scale, case.host_stall
         )
         measured.append(cost or 0.0)
     return max(measured)

@@ -34,6 +34,7 @@ from harness.targets import (
     HELD_FIELD,
     REFUSED_FIELD,
     LogRecord,
+    SenderTarget,
     Submission,
     queue_ids_of,
 )
@@ -288,10 +289,15 @@ def case_warp_uncertainty(
     slack: float,
     *,
     chained: bool = False,
+    host_stall: float = 0.0,
 ) -> float | None:
     """`trusted_warp_uncertainty` of one observed case: its sessions as the evidence holds
     them, compared with what the MTA logged up to when they were read (`observed_for` after
     the `submission` the case's clock counts from).
+
+    `host_stall`: the longest wall time the host kept a waiting process from the CPU during
+    the case (`harness.cases.host_stalls`). The MTA's log stamps a late wake-up when it ran, so
+    the log cannot show it: K times the stall is added to one attempt's cost.
 
     `chained`: the MTA counts each delay from the end of the previous attempt (Haraka), so
     every attempt's cost, stretched by K, moves every later time: the ± on the case's times is
@@ -304,6 +310,30 @@ def case_warp_uncertainty(
         slack,
         until=submission.wall + evidence.observed_for / time_scale,
     )
-    if per_attempt is None or not chained:
+    if per_attempt is None:
+        return None
+    per_attempt += time_scale * host_stall
+    if not chained:
         return per_attempt
     return (per_attempt - slack) * max(1, len(evidence.attempts) - 1) + slack
+
+
+def target_warp_uncertainty(
+    target: SenderTarget,
+    logs: Sequence[LogRecord],
+    submission: Submission,
+    evidence: CaseEvidence,
+    time_scale: float,
+    host_stall: float = 0.0,
+) -> float | None:
+    """`case_warp_uncertainty` with what the target says of its clock: its whole-second slack
+    and whether its delays are chained. The matrix and the schedule runner both use it."""
+    return case_warp_uncertainty(
+        logs,
+        submission,
+        evidence,
+        time_scale,
+        target.retry_clock_slack,
+        chained=target.chained_delays,
+        host_stall=host_stall,
+    )

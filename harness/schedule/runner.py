@@ -25,7 +25,7 @@ from harness.cases import (
 from harness.conformance import CheckInput, run_checks
 from harness.errors import MailstormError
 from harness.ledger import CaseEvidence, refused_attempts
-from harness.ledger.clock_check import case_warp_uncertainty, unseen_attempts
+from harness.ledger.clock_check import target_warp_uncertainty, unseen_attempts
 from harness.results import (
     Agreement,
     Attempt,
@@ -199,13 +199,8 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
     if target.clock_warp and variant is not Variant.REFUSED and case.submissions:
         submission = case.submissions[0]
         try:
-            warp_u = case_warp_uncertainty(
-                case.logs,
-                submission,
-                evidence,
-                case.time_scale,
-                target.retry_clock_slack,
-                chained=target.chained_delays,
+            warp_u = target_warp_uncertainty(
+                target, case.logs, submission, evidence, case.time_scale, case.host_stall
             )
         except ClockWarpError as error:
             return MeasuredSchedule(
@@ -223,7 +218,10 @@ def _measured(case: ObservedCase, variant: Variant) -> MeasuredSchedule:
         parameters=target.scaling.parameters,
         method=method,
     )
-    uncertainty = warp_u if target.clock_warp else target.retry_uncertainty()
+    uncertainty = warp_u
+    if not target.clock_warp and (slack := target.retry_uncertainty()) is not None:
+        # a process the host woke late is late by the stall times the scale (host_stalls.py)
+        uncertainty = slack + case.time_scale * case.host_stall
     window = target.first_retry_window()
     schedule = dataclasses.replace(
         schedule, time_uncertainty=uncertainty, first_retry_window=window
