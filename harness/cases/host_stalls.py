@@ -65,6 +65,13 @@ class HostStallProbe:
                     self._late.append(late)
             due = now + self._period
 
+    def longest(self, count: int = 3) -> list[tuple[float, float]]:
+        """The `count` longest stalls as (wall instant the wake-up was due, lateness), longest
+        first: when they happened tells what caused them."""
+        with self._lock:
+            pairs = list(zip(self._walls, self._late, strict=True))
+        return sorted(pairs, key=lambda pair: -pair[1])[:count]
+
     def worst_between(self, start: float, end: float) -> float:
         """The longest lateness (wall seconds) of a wake-up due from `start` to `end` (Unix
         time); 0.0 when none was recorded."""
