@@ -1,7 +1,8 @@
 """`mailstorm herd`: the reopening herd — model it, load-test it, measure it with real MTAs.
 
 Three steps, one module each, so the model (pure arithmetic), the Locust runs and the
-container experiment stay apart: `model` (harness.cli.herd_model_command), `run`
+container experiment stay apart: `model` (harness.cli.herd_model_command; `loss`, the loss
+curves by outage length, harness.cli.herd_loss_command, is the same model), `run`
 (harness.cli.herd_run_command) and `reopen` (harness.cli.herd_reopen_command); `locustfile`
 prints where `run`'s locustfile is, for `locust -f` by hand.
 """
@@ -15,6 +16,7 @@ from typing import Any
 #: Subcommand modules under harness.cli, in help order; each has `register(subparsers)`.
 HERD_COMMAND_MODULES = (
     "herd_model_command",
+    "herd_loss_command",
     "herd_run_command",
     "herd_reopen_command",
     "herd_locustfile_command",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,13 @@ from typing import Any
 from harness.durations import parse_duration
 from harness.errors import HerdError, MatrixFormatError
 from harness.herd.model.sender_classes import BUILTIN_CLASSES, Backoff, SenderClass
-from harness.results import MeasuredSchedule, Method, choose_schedule, read_schedule_json
+from harness.results import (
+    VARIANT_PREFERENCE,
+    MeasuredSchedule,
+    Method,
+    choose_schedule,
+    read_schedule_json,
+)
 from harness.targets.registry import SUITE_SEPARATOR
 
 #: The TOML shipped with mailstorm: Postfix and Exim documented defaults and a provider class.
@@ -37,6 +43,7 @@ _CLASS_KEYS = {
     "hosts",
     "scan_interval",
     "anchor",
+    "evidence",
 }
 
 
@@ -100,8 +107,9 @@ def _class_from_table(table: Any, where: str) -> SenderClass:
     for key in ("concurrency", "hosts"):
         if key in table:
             fields[key] = _integer(table[key], f"{where}.{key}")
-    if "anchor" in table:
-        fields["anchor"] = table["anchor"]
+    for key in ("anchor", "evidence"):
+        if key in table:
+            fields[key] = table[key]
     fields.setdefault("share", base.share if base else 0.0)
     try:
         if base is not None:
@@ -114,12 +122,19 @@ def _class_from_table(table: Any, where: str) -> SenderClass:
         raise HerdError(f"{where}: {error}") from None
 
 
-def load_schedule_json(path: str | Path) -> tuple[SenderClass, ...]:
+def load_schedule_json(
+    path: str | Path,
+    variants: Sequence[str] = VARIANT_PREFERENCE,
+    *,
+    required: bool = True,
+) -> tuple[SenderClass, ...]:
     """One class per target measured by `mailstorm schedule` (or `mailstorm matrix`).
 
     The file is read by `harness.results.read_schedule_json`, and per target the measurement
-    that stands for it is `harness.results.choose_schedule`'s: variant 4xx if measured (else
-    blackhole, else refused), under a clock warp if it was, else at the smallest time scale.
+    that stands for it is `harness.results.choose_schedule`'s: the first of `variants` it was
+    measured for (by default 4xx, else blackhole, else refused; a target measured for none of
+    them has no class), under a clock warp if it was, else at the smallest time scale.
+    `required`: a file with no such measurement is an error (else: no classes).
     Offsets are counted from the first attempt; the give-up too. Concurrency, queue scan and
     anchoring come from the documented class of the same MTA when there is one; the schedule
     is extended by its last interval up to the give-up.
@@ -129,9 +144,13 @@ def load_schedule_json(path: str | Path) -> tuple[SenderClass, ...]:
         measured = read_schedule_json(path).measured
     except MatrixFormatError as error:
         raise HerdError(str(error)) from None
-    targets = dict.fromkeys(m.target for m in measured if m.schedule is not None and not m.error)
-    chosen = [choose_schedule(measured, target) for target in targets]
-    if not chosen:
+    targets = dict.fromkeys(
+        m.target
+        for m in measured
+        if m.schedule is not None and not m.error and m.variant in variants
+    )
+    chosen = [choose_schedule(measured, target, variants) for target in targets]
+    if not chosen and required:
         raise HerdError(f"{path}: no measured schedule in it (every entry has an error)")
     return tuple(_measured_class(measured.index(m), m, path) for m in chosen if m is not None)
 
@@ -187,6 +206,7 @@ def _measured_class(index: int, measured: MeasuredSchedule, path: Path) -> Sende
             anchor=base.anchor if base else "message",
             share=0.0,
             source=source,
+            evidence="measured",
         )
     except ValueError as error:
         raise HerdError(f"{where}: {error}") from None

@@ -12,6 +12,7 @@ proportion, and each refused part comes back one retry interval later: the echoe
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -224,13 +225,13 @@ class _Simulation:
 
     def _queue_backlog(self, sender: SenderClass, arrival: float, messages: float) -> None:
         if sender.anchor == "destination":
-            hosts = self.host_offsets[sender.name]
-            at = next(t for t in hosts if t >= self.reopen)
-            self._schedule(sender, at, 0, arrival, messages)
+            self._schedule(sender, self._first_host_attempt(sender), 0, arrival, messages)
             return
         offsets = self.offsets[sender.name]
-        k = next((k for k, o in enumerate(offsets) if arrival + o >= self.reopen), None)
-        if k is None:  # its last attempt was during the outage: bounced at its give-up
+        # the first attempt at or after reopening (offsets are sorted: a sender measured over
+        # days has a thousand of them, and the loss curves ask for every cohort of many outages)
+        k = bisect.bisect_left(offsets, self.reopen - arrival)
+        if k == len(offsets):  # its last attempt was during the outage: bounced at its give-up
             self.bounced_after[sender.name] += messages
             return
         self._schedule(sender, arrival + offsets[k], k, arrival, messages)
@@ -276,7 +277,8 @@ class _Simulation:
         return pieces
 
     def _first_host_attempt(self, sender: SenderClass) -> float:
-        return next(t for t in self.host_offsets[sender.name] if t >= self.reopen)
+        hosts = self.host_offsets[sender.name]
+        return hosts[bisect.bisect_left(hosts, self.reopen)]
 
     def _last_release(self) -> float:
         """Until when new mail may still be held (destination-anchored senders wait for their

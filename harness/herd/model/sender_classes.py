@@ -20,6 +20,12 @@ from typing import Literal
 #: keeps one retry state per destination host, so every queued message waits for the host's next
 #: retry time, counted from the host's first failure (Exim; see docs/herd-model.md).
 Anchor = Literal["message", "destination"]
+#: Where a class's numbers come from, shown beside every result made from it: "measured" by
+#: `mailstorm schedule`/`matrix`; "documented" by the MTA's or the provider's own documentation
+#: (documented, not measured); "assumption" stated by the user or by us; "weak" documented by
+#: nobody, a guess bracketed by a range (Gmail).
+Evidence = Literal["measured", "documented", "assumption", "weak"]
+EVIDENCE: tuple[Evidence, ...] = ("measured", "documented", "assumption", "weak")
 
 DAY = 86400.0
 
@@ -70,6 +76,7 @@ class SenderClass:
     hosts: int | None = None
     scan_interval: float = 0.0
     anchor: Anchor = "message"
+    evidence: Evidence = "documented"
 
     def __post_init__(self) -> None:
         where = f"sender class {self.name!r}"
@@ -93,6 +100,8 @@ class SenderClass:
             raise ValueError(f"{where}: scan_interval must be >= 0")
         if self.anchor not in ("message", "destination"):
             raise ValueError(f"{where}: anchor must be 'message' or 'destination'")
+        if self.evidence not in EVIDENCE:
+            raise ValueError(f"{where}: evidence must be one of {', '.join(EVIDENCE)}")
 
     def attempt_offsets(self, until: float | None = None) -> tuple[float, ...]:
         """Every attempt, 0 first, up to and including `until` (default: `give_up`): the
