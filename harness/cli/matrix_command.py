@@ -14,9 +14,11 @@ from harness.main_job import (
     REFERENCE_DIR,
     MainJob,
     MainJobResult,
+    MergeJob,
     run_main_job,
+    run_merge_job,
 )
-from harness.matrix import DEFAULT_TIME_SCALES
+from harness.matrix import DEFAULT_TIME_SCALES, Shard
 from harness.report import format_differences, load_baseline
 from harness.results import Schedule
 from harness.scenarios import Scenario, Tier, load_catalogue, load_scenario, select
@@ -30,8 +32,23 @@ def register(commands: Any) -> None:
         description=(
             "Start each sender MTA in a container, point it at a receiver per scenario, inject "
             "messages, and establish every message's fate; write matrix.json, matrix.md, "
-            "matrix.html and JUnit XML under REPORTS/<run-id>/ and REPORTS/latest/."
+            "matrix.html and JUnit XML under REPORTS/<run-id>/ and REPORTS/latest/. "
+            "`mailstorm matrix merge DIR...` joins the run directories of `--shard` runs into "
+            "one matrix (with --baseline, --write-baseline, --update-reference, --reports)."
         ),
+    )
+    parser.add_argument(
+        "merge",
+        nargs="*",
+        metavar="merge DIR",
+        help="`merge` and the shards' run directories (or their matrix.json files)",
+    )
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only shard I of N: a deterministic, balanced share of the containers and "
+        "schedules; run every I from 1 to N with the same other arguments, then "
+        "`mailstorm matrix merge` (docs/sharding.md)",
     )
     parser.add_argument(
         "--targets",
@@ -104,6 +121,9 @@ def register(commands: Any) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
+    if arguments.merge:
+        return _merge(arguments)
+    shard = Shard.parse(arguments.shard) if arguments.shard else None
     targets = chosen_targets(arguments.targets, arguments.target_dir or [])
     scenarios = _scenarios(arguments.scenario)
     scales = _time_scales(arguments.time_scale)
@@ -120,16 +140,45 @@ def run(arguments: argparse.Namespace) -> int:
         reference_dir=REFERENCE_DIR if arguments.update_reference else None,
         isolate=arguments.isolate,
         progress=lambda line: print(f"  {line}", flush=True),
+        shard=shard,
     )
     print(
         f"mailstorm matrix: {len(scenarios)} scenarios x {len(targets)} targets "
         f"({', '.join(targets)}); time scales "
         + ", ".join(f"{tier.value} {scales[tier]:g}" for tier in Tier)
+        + (f"; shard {shard.label}" if shard else "")
     )
     longest = max(s.observe / scales[s.tier] for s in scenarios)
     print(f"the longest scenario observes for {longest / 60:.1f} min of wall time at most")
     result = run_main_job(job)
     _print_schedules(result, arguments.schedules)
+    return _report(result, arguments, job.reference_dir)
+
+
+def _merge(arguments: argparse.Namespace) -> int:
+    """`mailstorm matrix merge DIR...`: the shards joined, reported and compared."""
+    words = list(arguments.merge)
+    if words[0] != "merge":
+        raise MailstormError(
+            f"matrix: unexpected argument {words[0]!r} (did you mean `matrix merge DIR...`?)"
+        )
+    if len(words) < 2:
+        raise MailstormError("matrix merge: give the shards' run directories")
+    job = MergeJob(
+        parts=[Path(w) for w in words[1:]],
+        reports=Path(arguments.reports),
+        scenario_order=[s.id for s in load_catalogue()],
+        baseline=load_baseline(arguments.baseline) if arguments.baseline else None,
+        write_baseline=Path(arguments.write_baseline) if arguments.write_baseline else None,
+        reference_dir=REFERENCE_DIR if arguments.update_reference else None,
+    )
+    result = run_merge_job(job)
+    print(f"mailstorm matrix merge: {len(job.parts)} shards, {len(result.matrix.cases)} cells")
+    return _report(result, arguments, job.reference_dir)
+
+
+def _report(result: MainJobResult, arguments: argparse.Namespace, reference: Path | None) -> int:
+    """The run's verdicts, files, reference and baseline comparison; the exit code."""
     print(
         f"done in {result.minutes:.1f} min: "
         + ", ".join(f"{n} {v}" for v, n in sorted(result.verdicts.items()))
@@ -142,8 +191,8 @@ def run(arguments: argparse.Namespace) -> int:
     for kind, path in result.written.items():
         print(f"  {kind}: {path}")
     print(f"  (the same under {arguments.reports}/latest/)")
-    if job.reference_dir is not None:
-        print(f"reference results updated in {job.reference_dir}/")
+    if reference is not None:
+        print(f"reference results updated in {reference}/")
     if result.differences is not None:
         if result.differences:
             print(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cases import Group, ObservedCase, not_applicable_reason, run_groups, sharing_sets
+from harness.matrix.shards import Shard, shard_of
 from harness.results import CaseResult, Matrix, TargetInfo
 from harness.scenarios import Scenario, Tier
 from harness.targets import SenderTarget, target_class
@@ -36,6 +37,8 @@ class MatrixRun:
     #: one container per scenario instead of per tier: slower, for showing that sharing a
     #: container does not change a verdict
     isolate: bool = False
+    #: run only this shard's containers (harness.matrix.shards); None: all of them
+    shard: Shard | None = None
 
 
 def matrix_groups(run: MatrixRun) -> list[Group]:
@@ -60,6 +63,11 @@ def matrix_groups(run: MatrixRun) -> list[Group]:
     return groups
 
 
+def group_cost(group: Group) -> float:
+    """What a container costs a shard: its cases, and one more for starting it."""
+    return len(group.scenarios) + 1.0
+
+
 def _one_per_container(
     scenarios: Sequence[Scenario], driver: type[SenderTarget]
 ) -> list[list[Scenario]]:
@@ -76,8 +84,10 @@ def _one_per_container(
 
 
 def run_matrix(run: MatrixRun) -> Matrix:
-    """Run every case and return the matrix; containers and receivers are gone afterwards."""
-    observed, targets = run_groups(matrix_groups(run), run.work_dir, run.progress)
+    """Run every case (of the run's shard) and return the matrix; containers and receivers are
+    gone afterwards."""
+    groups = shard_of(matrix_groups(run), run.shard, cost=group_cost)
+    observed, targets = run_groups(groups, run.work_dir, run.progress)
     return Matrix(
         run_id=run.run_id,
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

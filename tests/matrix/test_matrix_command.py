@@ -41,7 +41,7 @@ def matrix(*arguments: str, timeout: float = 600) -> subprocess.CompletedProcess
 
 
 @pytest.mark.docker
-def test_quick_matrix_twice_gives_the_same_verdicts(tmp_path: Path) -> None:
+def test_quick_matrix_then_its_shards_merged_give_the_same_verdicts(tmp_path: Path) -> None:
     reports, baseline = tmp_path / "reports", tmp_path / "baseline.json"
     # The first run also measures each target's stock retry schedule under a clock warp,
     # after the matrix, once (about 3 minutes: Exim's 4 days at x1800). The matrix measures
@@ -110,18 +110,38 @@ def test_quick_matrix_twice_gives_the_same_verdicts(tmp_path: Path) -> None:
         assert bounced["dsn"]["remote_reply_code"] in (550, None), bounced["dsn"]
         assert deferred["fates"]["queued"] == 1, deferred
         assert deferred["observed_for"] >= 7200 - 600
-    second = matrix(
-        *QUICK,
-        "--time-scale",
-        "600",
-        "--no-schedules",
-        "--reports",
-        str(reports),
-        "--baseline",
-        str(baseline),
+    # Again, in two shards (as two machines would run it), merged and compared with the first
+    # run's baseline after the merge: the same verdicts, every cell once.
+    shards = []
+    for index in (1, 2):
+        shard_reports = tmp_path / f"shard{index}"
+        run = matrix(
+            *QUICK,
+            "--time-scale",
+            "600",
+            "--no-schedules",
+            "--shard",
+            f"{index}/2",
+            "--reports",
+            str(shard_reports),
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert f"shard {index}/2" in run.stdout
+        shards.append(shard_reports / "latest")
+    cells = [
+        {(c["scenario"], c["target"]) for c in json.loads((d / "matrix.json").read_text())["cases"]}
+        for d in shards
+    ]
+    assert cells[0]
+    assert cells[1]
+    assert not cells[0] & cells[1]
+    assert cells[0] | cells[1] == set(cases)
+    merged = matrix(
+        "merge", *map(str, shards), "--reports", str(reports), "--baseline", str(baseline)
     )
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "no difference from the baseline" in second.stdout
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert "2 shards, 12 cells" in merged.stdout
+    assert "no difference from the baseline" in merged.stdout
 
 
 @pytest.mark.docker
@@ -168,6 +188,11 @@ def test_a_changed_result_fails_against_the_baseline(tmp_path: Path) -> None:
         (["--time-scale", "medium=5"], "unknown tier 'medium'"),
         (["--time-scale", "0"], "K must be > 0"),
         (["--baseline", "/nonexistent/baseline.json"], "/nonexistent/baseline.json"),
+        (["--shard", "3/2"], "expected I/N with 1 <= I <= N"),
+        (["--shard", "half"], "expected I/N, e.g. 1/2"),
+        (["merge"], "give the shards' run directories"),
+        (["merge", "/nonexistent/shard"], "no matrix.json there"),
+        (["postfix"], "unexpected argument 'postfix'"),
     ],
 )
 def test_bad_input_is_a_clear_error(tmp_path: Path, arguments: list[str], message: str) -> None:
