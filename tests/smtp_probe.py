@@ -41,14 +41,23 @@ class Probe:
     """Walks one SMTP session: `until(stage)` performs the stages in order up to `stage`."""
 
     def __init__(
-        self, host: str, port: int, *, timeout: float = 10.0, recipient: str = "user@receiver.test"
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float = 10.0,
+        recipient: str = "user@receiver.test",
+        source: str | None = None,
     ) -> None:
+        """`source`: the client's own address (a loopback 127.0.0.x), as many hosts would."""
         self.host = host
         self.port = port
         self.message_id = new_message_id()
         self.sender = sender_address(self.message_id, "bounces.test")
         self.recipient = recipient
-        self.client = smtplib.SMTP(timeout=timeout)
+        self.client = smtplib.SMTP(
+            timeout=timeout, source_address=(source, 0) if source is not None else None
+        )
         self.seen: dict[Stage, Observed] = {}
 
     def close(self) -> None:

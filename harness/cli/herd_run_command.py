@@ -133,6 +133,21 @@ def register(commands: Any) -> None:
         "--no-pipelining", action="store_true", help="never pipeline MAIL/RCPT/DATA"
     )
     parser.add_argument(
+        "--source-addresses",
+        default="",
+        metavar="ADDRESSES",
+        help="client addresses the herd connects from, one per connection slot: "
+        "127.0.0.2-127.0.0.51, a CIDR or a comma list (loopback; others with --allow-remote): "
+        "many sending hosts, as a receiver's per-IP limits see them",
+    )
+    parser.add_argument(
+        "--per-ip-sessions",
+        type=positive_int,
+        metavar="N",
+        help="embedded receiver: 421 at the greeting above N sessions from one client address "
+        "(besides --max-sessions in all)",
+    )
+    parser.add_argument(
         "--attempt-log",
         action="store_true",
         help="write every attempt of every message (herd-*.attempts.csv in the run directory)",
@@ -159,6 +174,8 @@ def run(arguments: argparse.Namespace) -> int:
         timeout=arguments.timeout,
         pipelining=not arguments.no_pipelining,
         attempt_log=arguments.attempt_log,
+        source_addresses=arguments.source_addresses,
+        per_ip_sessions=arguments.per_ip_sessions,
     )
     # Refuse a bad curve or target before a run directory is made for it.
     curve_from_option(config.curve)

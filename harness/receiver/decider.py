@@ -72,6 +72,8 @@ class Decider:
         self.time_scale = time_scale
         self._clock = clock
         self.open_sessions = 0
+        #: open sessions per client address (the sessions' `client`), for client_sessions_above
+        self.client_sessions: dict[str, int] = {}
         self.plan = plan
         self.reset(plan)
 
@@ -148,6 +150,11 @@ class Decider:
         ):
             return False
         if match.sessions_above is not None and self.open_sessions <= match.sessions_above:
+            return False
+        if (
+            match.client_sessions_above is not None
+            and self.client_sessions.get(facts.client, 0) <= match.client_sessions_above
+        ):
             return False
         if match.after is not None or match.before is not None:
             elapsed = self.elapsed_real()

@@ -86,7 +86,8 @@ class Match:
     one harness message; `pair_attempt` counts RCPT commands for one sender/recipient pair;
     `greylist` holds while the client/sender/recipient triplet was first seen less than that
     many seconds ago; `sessions_above` holds while more than that many sessions are open
-    (this one included).
+    (this one included); `client_sessions_above` the same counting only the sessions from this
+    session's client address: per-IP admission control, as receivers throttle a herd.
     """
 
     stages: frozenset[Stage]
@@ -101,6 +102,7 @@ class Match:
     after: float | None = None
     before: float | None = None
     sessions_above: int | None = None
+    client_sessions_above: int | None = None
     greylist: float | None = None
     probability: float | None = None
 

@@ -50,6 +50,7 @@ _RULE_KEYS = frozenset(
         "after",
         "before",
         "sessions_above",
+        "client_sessions_above",
         "greylist",
         "probability",
         "stall",
@@ -232,6 +233,7 @@ def _match(raw: Mapping[str, Any], where: _Where) -> Match:
         after=after,
         before=before,
         sessions_above=_optional_count(raw, "sessions_above", where),
+        client_sessions_above=_optional_count(raw, "client_sessions_above", where),
         greylist=_optional_duration(raw, "greylist", where),
         probability=_probability(raw.get("probability"), where),
     )

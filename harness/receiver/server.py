@@ -75,11 +75,19 @@ class ReceiverCore:
     def session_opened(self, session: FaultySMTP) -> None:
         self.sessions.add(session)
         self.decider.open_sessions += 1
+        per_client = self.decider.client_sessions
+        per_client[session.client] = per_client.get(session.client, 0) + 1
         self.idle.clear()
 
     def session_closed(self, session: FaultySMTP) -> None:
         self.sessions.discard(session)
         self.decider.open_sessions -= 1
+        per_client = self.decider.client_sessions
+        left = per_client.get(session.client, 0) - 1
+        if left > 0:
+            per_client[session.client] = left
+        else:
+            per_client.pop(session.client, None)
         if not self.sessions:
             self.idle.set()
 

@@ -228,3 +228,39 @@ def test_locustfile_refuses_a_remote_host_by_itself(tmp_path: Path) -> None:
     )
     assert run.returncode == 2, run.stderr[-2000:]
     assert "192.0.2.1:25 is not a loopback address" in run.stderr
+
+
+def test_a_herd_from_50_addresses_is_seen_per_address_by_the_receiver(
+    write_curve: Callable[..., Path], tmp_path: Path
+) -> None:
+    """60 slots bound to 50 loopback addresses against the embedded receiver with a per-IP
+    limit of one session: the receiver sees the 50 hosts, the summary gives each one's 421
+    share, and every message gets through (a 421 is retried)."""
+    curve = write_curve(curve_document([(0.0, 100.0), (2.0, 100.0)], concurrency=60))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    result = run_load(
+        LoadRunConfig(
+            curve=str(curve),
+            time_factor=1.0,
+            max_sessions=1000,
+            session_time=0.05,
+            per_ip_sessions=1,
+            source_addresses="127.0.0.2-127.0.0.51",
+            run_time=60,
+        ),
+        run_dir=run_dir,
+    )
+    receiver = result.summary.receiver
+    assert receiver is not None
+    clients = receiver["clients"]
+    assert set(clients) == {f"127.0.0.{i}" for i in range(2, 52)}
+    assert sum(row["refused_421"] for row in clients.values()) == receiver["refused_421"]
+    assert sum(row["messages"] for row in clients.values()) == receiver["messages"]
+    for address, row in clients.items():
+        assert row["sessions"] >= row["refused_421"] + row["messages"], address
+    assert result.summary.delivered == result.summary.offered == 200
+    assert "client addresses: 50" in result.summary.report()
+    lines = (run_dir / "clients.csv").read_text().splitlines()
+    assert lines[0] == "client,sessions,refused_421,messages"
+    assert len(lines) == 51

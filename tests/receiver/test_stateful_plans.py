@@ -138,6 +138,33 @@ def test_admission_control_421_above_n_sessions(receiver_factory: ReceiverFactor
             probe.close()
 
 
+def test_per_client_admission_421s_one_address_and_admits_the_others(
+    receiver_factory: ReceiverFactory,
+) -> None:
+    """Two sessions per client address: the third from 127.0.0.2 gets 421 while 127.0.0.3 is
+    admitted, and 127.0.0.2 is admitted again once one of its sessions ended."""
+    receiver = receiver_factory(
+        parse_plan(
+            '[[rule]]\nstage = "greeting"\nclient_sessions_above = 2\n'
+            'reply = "421 4.7.0 too many connections from your address"'
+        )
+    )
+    held = [Probe(receiver.host, receiver.port, source="127.0.0.2") for _ in range(2)]
+    try:
+        assert [probe.step(Stage.GREETING).code for probe in held] == [220, 220]
+        with Probe(receiver.host, receiver.port, source="127.0.0.2") as third:
+            assert third.step(Stage.GREETING).code == 421
+        with Probe(receiver.host, receiver.port, source="127.0.0.3") as neighbour:
+            assert neighbour.step(Stage.GREETING).code == 220
+        held.pop().close()
+        until(lambda: receiver.open_sessions == 1, what="the receiver to see one open session")
+        with Probe(receiver.host, receiver.port, source="127.0.0.2") as again:
+            assert again.step(Stage.GREETING).code == 220
+    finally:
+        for probe in held:
+            probe.close()
+
+
 def greeting_codes(receiver: Receiver, sessions: int) -> list[int]:
     codes = []
     for _ in range(sessions):

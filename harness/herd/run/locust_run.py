@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
-from harness.errors import HerdError
+from harness.errors import HerdError, MailstormError
 from harness.herd.run.curve import ArrivalCurve, curve_from_option
+from harness.herd.run.source_addresses import parse_source_addresses
 from harness.herd.run.summary import LoadSummary, summarize
 from harness.herd.run.target import check_target
 from harness.ports import free_port
@@ -72,6 +73,10 @@ class LoadRunConfig:
     attempt_log: bool = False
     #: recipients are user@stage-N.<domain>
     domain: str = "herd.mailstorm.test"
+    #: client addresses the users connect from, one each (source_addresses.py syntax)
+    source_addresses: str = ""
+    #: the embedded receiver's per-IP limit: sessions from one address above this get 421
+    per_ip_sessions: int | None = None
     reports: Path = Path("reports")
     run_dir: Path | None = None
     extra_locust_args: tuple[str, ...] = field(default=())
@@ -88,23 +93,41 @@ class LoadRunConfig:
             "workers": self.workers >= 0,
             "timeout": self.timeout > 0,
             "session-time": self.session_time >= 0,
+            "per-ip-sessions": self.per_ip_sessions is None or self.per_ip_sessions >= 1,
         }
         for name, good in checks.items():
             if not good:
                 raise LoadRunError(f"--{name}: out of range")
+        try:
+            parse_source_addresses(self.source_addresses, allow_remote=self.allow_remote)
+        except MailstormError as error:
+            raise LoadRunError(f"--source-addresses: {error}") from None
 
 
-def admission_plan(max_sessions: int, session_time: float) -> FaultPlan:
-    """The embedded receiver's capacity model: N concurrent sessions, then 421 at greeting;
-    each accepted message takes `session_time` seconds before its 250."""
-    rules: list[dict[str, object]] = [
+def admission_plan(
+    max_sessions: int, session_time: float, per_ip_sessions: int | None = None
+) -> FaultPlan:
+    """The embedded receiver's capacity model: N concurrent sessions, and with
+    `per_ip_sessions` M from one client address, then 421 at greeting; each accepted message
+    takes `session_time` seconds before its 250."""
+    rules: list[dict[str, object]] = []
+    if per_ip_sessions is not None:
+        rules.append(
+            {
+                "name": "per-IP admission control",
+                "stage": "greeting",
+                "client_sessions_above": per_ip_sessions,
+                "reply": "421 4.7.0 too many connections from your address, try again later",
+            }
+        )
+    rules.append(
         {
             "name": "admission control",
             "stage": "greeting",
             "sessions_above": max_sessions,
             "reply": "421 4.7.0 too many connections, try again later",
         }
-    ]
+    )
     if session_time > 0:
         rules.append(
             {"name": "session time", "stage": "eod", "stall": f"{session_time * 1000:g}ms"}
@@ -138,15 +161,22 @@ def run_load(
             journal_path = run_dir / "journal.sqlite"
             receiver = stack.enter_context(
                 Receiver(
-                    admission_plan(config.max_sessions, config.session_time),
+                    admission_plan(
+                        config.max_sessions, config.session_time, config.per_ip_sessions
+                    ),
                     listen=[f"{HOST}:0"],
                     journal=journal_path,
                 )
             )
             host, port = receiver.host, receiver.port
+            per_ip = (
+                ""
+                if config.per_ip_sessions is None
+                else f" or {config.per_ip_sessions} from one address"
+            )
             target_label = (
-                f"embedded receiver {host}:{port} (421 above {config.max_sessions} sessions, "
-                f"{config.session_time * 1000:g} ms per message)"
+                f"embedded receiver {host}:{port} (421 above {config.max_sessions} sessions"
+                f"{per_ip}, {config.session_time * 1000:g} ms per message)"
             )
         else:
             host, port = check_target(config.target, allow_remote=config.allow_remote)
@@ -217,6 +247,8 @@ def locust_arguments(config: LoadRunConfig, host: str, port: int, out: Path) -> 
         repr(config.timeout),
         "--herd-domain",
         config.domain,
+        "--herd-source-addresses",
+        config.source_addresses,
         "--herd-out",
         str(out),
     ]

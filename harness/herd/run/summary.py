@@ -77,7 +77,7 @@ class LoadSummary:
     latency: list[PhaseLatency]
     failures: list[FailureRow]
     by_class: dict[str, dict[str, int]]
-    receiver: dict[str, int] | None = None
+    receiver: dict[str, Any] | None = None
     #: (wall second, offered/s, accepted/s, deferred/s, backlog, users)
     series: list[tuple[float, float, float, float, float, float]] = field(default_factory=list)
     plots: list[str] = field(default_factory=list)
@@ -121,6 +121,7 @@ class LoadSummary:
                 f"{self.receiver['messages']} messages accepted, "
                 f"{self.receiver['refused_421']} refused with 421 at the greeting"
             )
+            lines += client_lines(self.receiver.get("clients", {}))
         lines.append("")
         lines.append("failures by phase and code (share of sessions):")
         if not self.failures:
@@ -149,6 +150,14 @@ class LoadSummary:
     def write(self, run_dir: Path) -> None:
         self.plots = write_plots(self, run_dir)
         (run_dir / "summary.json").write_text(json.dumps(self.record(), indent=2) + "\n")
+        clients = (self.receiver or {}).get("clients", {})
+        if clients:  # the per-address view: what a receiver that throttles per IP saw
+            rows = ["client,sessions,refused_421,messages"]
+            rows += [
+                f"{address},{row['sessions']},{row['refused_421']},{row['messages']}"
+                for address, row in sorted(clients.items())
+            ]
+            (run_dir / "clients.csv").write_text("\n".join(rows) + "\n")
         plots = "".join(f"\n![{name}]({name})\n" for name in self.plots)
         (run_dir / "summary.md").write_text(
             f"# Herd load run\n\n```\n{self.report()}\n```\n{plots}"
@@ -335,16 +344,46 @@ def _number(text: str | None) -> float:
         return math.nan
 
 
-def journal_counts(path: Path) -> dict[str, int]:
-    """What the embedded receiver saw: sessions, accepted messages, 421s at the greeting."""
+def journal_counts(path: Path) -> dict[str, Any]:
+    """What the embedded receiver saw: sessions, accepted messages, 421s at the greeting; and
+    per client address (`clients`: address -> its sessions, 421s and accepted messages), the
+    view of a receiver that throttles per IP."""
     with Journal(path) as journal:
         sessions = journal.sessions()
         messages = journal.messages()
         replies = journal.events(kind="reply")
-    refused = sum(
-        1 for event in replies if event.stage == "greeting" and event.text.startswith("421")
-    )
-    return {"sessions": len(sessions), "messages": len(messages), "refused_421": refused}
+    refused_sessions = {
+        event.session_id
+        for event in replies
+        if event.stage == "greeting" and event.text.startswith("421")
+    }
+    client_of = {session.id: session.client for session in sessions}
+    clients: dict[str, dict[str, int]] = {}
+    for session in sessions:
+        row = clients.setdefault(session.client, {"sessions": 0, "refused_421": 0, "messages": 0})
+        row["sessions"] += 1
+        row["refused_421"] += session.id in refused_sessions
+    for message in messages:
+        clients[client_of[message.session_id]]["messages"] += 1
+    return {
+        "sessions": len(sessions),
+        "messages": len(messages),
+        "refused_421": len(refused_sessions),
+        "clients": clients,
+    }
+
+
+def client_lines(clients: dict[str, dict[str, int]]) -> list[str]:
+    """The per-address view in a few lines: how many addresses, and the share of each one's
+    sessions refused with 421 (min, median, max)."""
+    if not clients:
+        return []
+    shares = sorted(row["refused_421"] / row["sessions"] for row in clients.values())
+    median = shares[len(shares) // 2]
+    return [
+        f"client addresses: {len(clients)}; 421 share of each address's sessions: "
+        f"min {shares[0]:.0%}, median {median:.0%}, max {shares[-1]:.0%}"
+    ]
 
 
 def write_plots(summary: LoadSummary, run_dir: Path) -> list[str]:

@@ -31,6 +31,7 @@ from harness.errors import MailstormError
 from harness.herd.run.curve import ArrivalCurve, Pacer, WorkerShare
 from harness.herd.run.load.arrival_curve import CURVE_OPTION_HELP, DEFAULT, curve_from_option
 from harness.herd.run.load.message_source import ATTEMPT_FIELDS, Attempt, MessageSource
+from harness.herd.run.source_addresses import SourcePool, parse_source_addresses
 from harness.herd.run.target import check_target
 
 logger = logging.getLogger("mailstorm.herd")
@@ -92,6 +93,12 @@ def add_arguments(parser: Any) -> None:
         help="allow a target that is not a loopback address",
     )
     group.add_argument(
+        "--herd-source-addresses",
+        default="",
+        help="client addresses to connect from, one per user (127.0.0.2-127.0.0.51, a CIDR, "
+        "or a comma list): a herd from many hosts, as per-IP limits see it",
+    )
+    group.add_argument(
         "--herd-domain",
         default="herd.mailstorm.test",
         help="recipients are user@stage-N.DOMAIN (the target must accept those subdomains)",
@@ -126,6 +133,7 @@ class HerdSettings:
     out: str
     domain: str = "herd.mailstorm.test"
     attempt_log: bool = False
+    source_addresses: tuple[str, ...] = ()
 
     @classmethod
     def from_options(cls, options: Any) -> HerdSettings:
@@ -143,6 +151,10 @@ class HerdSettings:
             out=str(getattr(options, "herd_out", "") or ""),
             domain=str(getattr(options, "herd_domain", "") or "herd.mailstorm.test"),
             attempt_log=bool(getattr(options, "herd_attempt_log", False)),
+            source_addresses=parse_source_addresses(
+                str(getattr(options, "herd_source_addresses", "") or ""),
+                allow_remote=bool(getattr(options, "herd_allow_remote", False)),
+            ),
         )
         for name in ("time_factor", "volume", "timeout"):
             if getattr(settings, name) <= 0:
@@ -160,6 +172,8 @@ class HerdRuntime:
         self.share = WorkerShare()
         self.source: MessageSource | None = None
         self.address: tuple[str, int] | None = None
+        #: the client addresses this process's users connect from, one each in turn
+        self.sources = SourcePool(self.settings.source_addresses)
         self.workers_total = 1
         self.workers_done: set[int] = set()
         self.shape_ticks: list[dict[str, float]] = []
@@ -231,6 +245,7 @@ class HerdRuntime:
             logger.info("herd: %d workers share the curve", len(clients))
             return
         self.address = check_target(environment.host or "", allow_remote=self.settings.allow_remote)
+        self.sources = SourcePool(self.settings.source_addresses)
         pacer = Pacer(
             self.curve,
             time_factor=self.settings.time_factor,

@@ -118,6 +118,7 @@ class SmtpSession:
         "helo",
         "pipelining",
         "report",
+        "source",
         "timeout",
     )
 
@@ -129,8 +130,11 @@ class SmtpSession:
         timeout: float,
         report: PhaseReporter,
         pipelining: bool = True,
+        source: str | None = None,
     ) -> None:
+        """`source`: the client address to connect from (one sending host of the herd)."""
         self.address = address
+        self.source = source
         self.helo = helo
         self.timeout = timeout
         self.report = report
@@ -151,7 +155,11 @@ class SmtpSession:
         phase = CONNECT
         try:
             try:
-                sock = socket.create_connection(self.address, timeout=self.timeout)
+                sock = socket.create_connection(
+                    self.address,
+                    timeout=self.timeout,
+                    source_address=None if self.source is None else (self.source, 0),
+                )
             except OSError as error:
                 report(CONNECT, time.perf_counter() - started, _transport_failure(error))
                 return DEFERRED

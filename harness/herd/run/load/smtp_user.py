@@ -71,6 +71,8 @@ class SmtpSlot(User):
             timeout=settings.timeout,
             report=report,
             pipelining=settings.pipelining,
+            # one sending host per slot: its own client address when the run has a pool
+            source=runtime.sources.take(),
         )
         while True:
             message = source.take()
