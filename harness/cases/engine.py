@@ -354,6 +354,9 @@ def _observe(cases: list[_Case], progress: Callable[[str], None]) -> None:
             # Haraka retry due an hour after a 96-hour window delivered in one run, bounced in
             # another, and stayed queued in a third).
             for overdue in _overdue(cases):
+                # finishing many at once (after the first injection pass) takes a while:
+                # the messages due meanwhile go out between them
+                _inject_all_due(cases)
                 _poll_safely(overdue)
             if case.result is None:
                 _poll_safely(case)
