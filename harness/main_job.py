@@ -210,6 +210,7 @@ class MergeJob:
     parts: Sequence[Path]
     reports: Path = Path("reports")
     scenario_order: Sequence[str] = ()
+    target_order: Sequence[str] = ()
     baseline: Baseline | Matrix | None = None
     write_baseline: Path | None = None
     reference_dir: Path | None = None
@@ -219,7 +220,9 @@ def run_merge_job(job: MergeJob) -> MainJobResult:
     """The merged matrix's reports, reference copy and baseline comparison: after the merge,
     so a regression in any shard fails the merged run."""
     started = time.monotonic()
-    matrix, schedules = merge_shards([read_shard(p) for p in job.parts], job.scenario_order)
+    matrix, schedules = merge_shards(
+        [read_shard(p) for p in job.parts], job.scenario_order, job.target_order
+    )
     run_dir = create_run_dir(job.reports, "matrix-merged")
     if schedules is not None:
         write_schedule_reports(schedules, run_dir)

@@ -168,6 +168,12 @@ def _merge(arguments: argparse.Namespace) -> int:
         parts=[Path(w) for w in words[1:]],
         reports=Path(arguments.reports),
         scenario_order=[s.id for s in load_catalogue()],
+        # the run's columns in its order; without --targets, by name (as the default run's)
+        target_order=(
+            chosen_targets(arguments.targets, arguments.target_dir or [])
+            if arguments.targets
+            else ()
+        ),
         baseline=load_baseline(arguments.baseline) if arguments.baseline else None,
         write_baseline=Path(arguments.write_baseline) if arguments.write_baseline else None,
         reference_dir=REFERENCE_DIR if arguments.update_reference else None,

@@ -53,11 +53,14 @@ def read_shard(path: Path) -> ShardResult:
 
 
 def merge_shards(
-    shards: Sequence[ShardResult], scenario_order: Sequence[str] = ()
+    shards: Sequence[ShardResult],
+    scenario_order: Sequence[str] = (),
+    target_order: Sequence[str] = (),
 ) -> tuple[Matrix, ScheduleResults | None]:
-    """The one matrix of all the shards, its cells in `scenario_order` (unknown ids after, by
-    name) and then in the targets' order of the first shard that names them; and the shards'
-    schedules together (None when no shard measured any)."""
+    """The one matrix of all the shards, its cells in `scenario_order` and then in
+    `target_order` (the run's `--targets`: a shard knows only the targets it ran), names
+    missing from either after the others, by name; and the shards' schedules together (None
+    when no shard measured any)."""
     if not shards:
         raise MailstormError("matrix merge: give the shards' run directories")
     owner: dict[tuple[str, str], Path] = {}
@@ -73,7 +76,13 @@ def merge_shards(
                 )
             owner[key] = shard.path
             cases.append(case)
-    targets = _merged_targets([t for s in shards for t in s.matrix.targets])
+    wanted = {name: i for i, name in enumerate(target_order)}
+    targets = tuple(
+        sorted(
+            _merged_targets([t for s in shards for t in s.matrix.targets]),
+            key=lambda t: (wanted.get(t.name, len(wanted)), t.name),
+        )
+    )
     rank = {scenario: i for i, scenario in enumerate(scenario_order)}
     target_rank = {t.name: i for i, t in enumerate(targets)}
     cases.sort(key=lambda c: (rank.get(c.scenario, len(rank)), c.scenario, target_rank[c.target]))

@@ -49,10 +49,20 @@ def test_a_bad_shard_is_a_one_line_error(text: str, message: str) -> None:
         Shard.parse(text)
 
 
-def _cut_reference(tmp_path: Path) -> list[Path]:
-    """The committed reference matrix cut in two run directories, the schedules in the first."""
+def _cut_reference(tmp_path: Path, *, by_scenario: bool = False) -> list[Path]:
+    """The committed reference matrix cut in two run directories, the schedules in the first:
+    every other cell (with an even number of columns, each shard has half the targets), or the
+    first half of the scenarios and the rest (each shard has every target)."""
     matrix = read_matrix_json(REFERENCE / "matrix.json")
-    halves = (matrix.cases[::2], matrix.cases[1::2])
+    if by_scenario:
+        ids = list(dict.fromkeys(c.scenario for c in matrix.cases))
+        first = set(ids[: len(ids) // 2])
+        halves = (
+            tuple(c for c in matrix.cases if c.scenario in first),
+            tuple(c for c in matrix.cases if c.scenario not in first),
+        )
+    else:
+        halves = (matrix.cases[::2], matrix.cases[1::2])
     dirs = []
     for i, cases in enumerate(halves):
         names = {c.target for c in cases}
@@ -69,10 +79,13 @@ def _cut_reference(tmp_path: Path) -> list[Path]:
     return dirs
 
 
-def test_a_matrix_cut_in_two_merges_back_into_itself(tmp_path: Path) -> None:
+@pytest.mark.parametrize("by_scenario", [False, True])
+def test_a_matrix_cut_in_two_merges_back_into_itself(tmp_path: Path, by_scenario: bool) -> None:
     reference = read_matrix_json(REFERENCE / "matrix.json")
-    shards = [read_shard(d) for d in _cut_reference(tmp_path)]
-    merged, schedules = merge_shards(shards, [s.id for s in load_catalogue()])
+    shards = [read_shard(d) for d in _cut_reference(tmp_path, by_scenario=by_scenario)]
+    merged, schedules = merge_shards(
+        shards, [s.id for s in load_catalogue()], [t.name for t in reference.targets]
+    )
     assert merged.cases == reference.cases
     assert [t.name for t in merged.targets] == [t.name for t in reference.targets]
     assert schedules is not None
@@ -83,7 +96,7 @@ def test_a_matrix_cut_in_two_merges_back_into_itself(tmp_path: Path) -> None:
 
 
 def test_shards_that_overlap_or_ran_other_images_are_refused(tmp_path: Path) -> None:
-    first, second = _cut_reference(tmp_path)
+    first, second = _cut_reference(tmp_path, by_scenario=True)
     shard = read_shard(first)
     with pytest.raises(MailstormError, match="is in both"):
         merge_shards([shard, shard])
