@@ -12,7 +12,7 @@ machine's) against a local receiver, or a container's own addresses.
 from __future__ import annotations
 
 import ipaddress
-from itertools import count
+from itertools import count, islice
 from threading import Lock
 
 from harness.errors import MailstormError
@@ -43,8 +43,8 @@ def _part(part: str) -> list[str]:
     try:
         if "/" in part:
             network = ipaddress.ip_network(part, strict=False)
-            hosts = list(network.hosts()) if network.num_addresses > 2 else list(network)
-            return [str(a) for a in hosts[: MAX_ADDRESSES + 1]]
+            hosts = network.hosts() if network.num_addresses > 2 else iter(network)
+            return [str(a) for a in islice(hosts, MAX_ADDRESSES + 1)]
         if "-" in part:
             low_text, high_text = (p.strip() for p in part.split("-", 1))
             low, high = ipaddress.ip_address(low_text), ipaddress.ip_address(high_text)
@@ -60,15 +60,18 @@ def _part(part: str) -> list[str]:
 
 
 class SourcePool:
-    """Hands out the pool's addresses in turn, one per user; None when the pool is empty."""
+    """Hands out the pool's addresses in turn, one per user; None when the pool is empty.
+
+    Distributed, worker `index` of `count` takes addresses index, index + count, ...: the
+    workers' users come from different hosts, as one process's would."""
 
     def __init__(self, addresses: tuple[str, ...]) -> None:
         self.addresses = addresses
         self._next = count()
         self._lock = Lock()
 
-    def take(self) -> str | None:
+    def take(self, index: int = 0, count: int = 1) -> str | None:
         if not self.addresses:
             return None
         with self._lock:
-            return self.addresses[next(self._next) % len(self.addresses)]
+            return self.addresses[(index + next(self._next) * count) % len(self.addresses)]

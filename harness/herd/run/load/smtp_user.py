@@ -72,7 +72,7 @@ class SmtpSlot(User):
             report=report,
             pipelining=settings.pipelining,
             # one sending host per slot: its own client address when the run has a pool
-            source=runtime.sources.take(),
+            source=runtime.sources.take(runtime.share.index, runtime.share.count),
         )
         while True:
             message = source.take()
