@@ -54,7 +54,9 @@ def _point_json(point: LossPoint) -> dict[str, Any]:
 
 
 def _pct(value: float) -> str:
-    return f"{value:.0%}" if value < 0.995 or value == 1 else ">99%"
+    if abs(value - 1) < 1e-9:
+        return "100%"
+    return f"{value:.0%}" if value < 0.995 else ">99%"
 
 
 def _delay(value: float | None) -> str:
