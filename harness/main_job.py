@@ -141,6 +141,18 @@ def run_main_job(job: MainJob) -> MainJobResult:
     schedules = measured or read
     if schedules is not None:
         matrix = attach_schedules(matrix, schedules.measured)
+    return _reported(matrix, run_dir, schedules, job, started)
+
+
+def _reported(
+    matrix: Matrix,
+    run_dir: Path,
+    schedules: ScheduleResults | None,
+    job: MainJob | MergeJob,
+    started: float,
+) -> MainJobResult:
+    """The matrix's reports, the reference copy and the baseline written as `job` asks, and
+    its differences from the baseline: the same for one run and for merged shards."""
     written = write_reports(matrix, run_dir)
     if job.reference_dir is not None:
         _update_reference(matrix, run_dir, job.reference_dir)
@@ -226,17 +238,4 @@ def run_merge_job(job: MergeJob) -> MainJobResult:
     run_dir = create_run_dir(job.reports, "matrix-merged")
     if schedules is not None:
         write_schedule_reports(schedules, run_dir)
-    written = write_reports(matrix, run_dir)
-    if job.reference_dir is not None:
-        _update_reference(matrix, run_dir, job.reference_dir)
-    if job.write_baseline is not None:
-        written["baseline"] = write_baseline(matrix, job.write_baseline)
-    differences = None if job.baseline is None else tuple(compare(job.baseline, matrix))
-    return MainJobResult(
-        matrix=matrix,
-        run_dir=run_dir,
-        written=written,
-        schedules=schedules,
-        differences=differences,
-        minutes=(time.monotonic() - started) / 60,
-    )
+    return _reported(matrix, run_dir, schedules, job, started)
