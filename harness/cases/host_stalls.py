@@ -19,7 +19,8 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from types import TracebackType
+
+from harness.lifecycle import Lifecycle
 
 #: Wall seconds between the probe's wake-ups: short enough to catch stalls of a few ms.
 PERIOD = 0.005
@@ -27,10 +28,10 @@ PERIOD = 0.005
 RECORDED = 0.002
 
 
-class HostStallProbe:
+class HostStallProbe(Lifecycle):
     """A thread measuring wake-up lateness; `worst_between` reads it for a span of wall time.
 
-    A context manager: the thread stops when the block ends, however it ends.
+    A `Lifecycle`: the thread stops when the `with` block ends, however it ends.
     """
 
     def __init__(self, period: float = PERIOD) -> None:
@@ -41,18 +42,13 @@ class HostStallProbe:
         self._late: list[float] = []  #: its lateness, wall seconds
         self._thread = threading.Thread(target=self._run, name="host-stall-probe", daemon=True)
 
-    def __enter__(self) -> HostStallProbe:
+    def start(self) -> None:
         self._thread.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def _run(self) -> None:
         due = time.monotonic() + self._period
