@@ -28,19 +28,11 @@ class CheckSpec:
     function: CheckFunction
 
 
-def _is_idle(attempt: Attempt) -> bool:
-    """A session the sender opened and ended itself before naming a message, with nothing
-    refused: its last reply was positive (OpenSMTPD opens a second connection to a host
-    while the first takes the only message, says EHLO on it and quits). It attempted no
-    delivery, so it is no message's attempt and no retry."""
-    return attempt.message_id is None and (attempt.reply or "")[:1] in ("2", "3")
-
-
 def _attempts_per_message(evidence: CaseEvidence) -> list[list[Attempt]]:
     """The attempts per message, each list sorted by time. Sessions that ended before MAIL
     named a message (a refused greeting) cannot be told apart, so then all attempts form one
-    stream; idle sessions (`_is_idle`) are left out."""
-    attempts = [a for a in evidence.attempts if not _is_idle(a)]
+    stream; idle sessions (`Attempt.is_idle`) are left out."""
+    attempts = [a for a in evidence.attempts if not a.is_idle]
     by_message: dict[str, list[Attempt]] = {}
     for attempt in attempts:
         if attempt.message_id:

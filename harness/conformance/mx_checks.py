@@ -80,17 +80,38 @@ def _two_addresses(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:
     """RFC 5321 5.1: when an address fails, the client SHOULD try at least two addresses
     (another family of the host, or the next MX) before it gives up on the attempt."""
     e = check.evidence
-    addresses = list(dict.fromkeys(c.address for c in e.connections))
-    hosts = list(dict.fromkeys(_where(c) for c in e.connections))
-    measured: dict[str, object] = {"addresses": len(addresses), "fates": e.counts()}
+    # An address was tried when a connection to it failed (refused, unanswered) or one of
+    # its sessions attempted a delivery or was refused; an idle session (the sender said
+    # EHLO and left, having nothing to send on it) tried nothing there.
+    busy = {attempt.listener for attempt in e.attempts if not attempt.is_idle}
+    tried = [c for c in e.connections if c.outcome != "session" or c.listener in busy]
+    idle = list(dict.fromkeys(_where(c) for c in e.connections if c not in tried))
+    addresses = list(dict.fromkeys(c.address for c in tried))
+    hosts = list(dict.fromkeys(_where(c) for c in tried))
+    measured: dict[str, object] = {
+        "addresses": len(addresses),
+        "idle_only": idle,
+        "fates": e.counts(),
+    }
+    besides = (
+        f"; idle sessions only (EHLO, then QUIT with nothing to send: no try) at {', '.join(idle)}"
+        if idle
+        else ""
+    )
     if not e.connections:
         return Outcome.NOT_APPLICABLE, "no connection to an MX host", measured
+    if not tried:
+        return Outcome.NOT_APPLICABLE, f"no connection attempted a delivery{besides}", measured
     if len(addresses) >= 2:
-        return Outcome.PASS, f"tried {len(addresses)} addresses: {', '.join(hosts)}", measured
+        return (
+            Outcome.PASS,
+            f"tried {len(addresses)} addresses: {', '.join(hosts)}{besides}",
+            measured,
+        )
     fates = {f.fate for f in e.fates}
     if fates <= {Fate.DELIVERED, Fate.DUPLICATED} and e.fates:
         return Outcome.NOT_APPLICABLE, f"delivered on the first address ({hosts[0]})", measured
-    return Outcome.DEVIATION, f"only one address tried ({hosts[0]})", measured
+    return Outcome.DEVIATION, f"only one address tried ({hosts[0]}){besides}", measured
 
 
 def _equal_preference(check: CheckInput) -> tuple[Outcome, str, dict[str, object]]:

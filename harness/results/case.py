@@ -56,6 +56,15 @@ class Attempt:
     listener: str = ""
     duration: float = 0.0  #: real seconds from connect to disconnect (or to observation's end)
 
+    @property
+    def is_idle(self) -> bool:
+        """A session the sender opened and ended itself before naming a message, with nothing
+        refused: its last reply was positive. OpenSMTPD opens a second connection to a host
+        while the first takes the only message, says EHLO on it and quits (mta_session.c,
+        state MTA_READY: no task for the relay). It attempted no delivery, so it is no
+        message's attempt, no retry, and no try of its address."""
+        return self.message_id is None and (self.reply or "")[:1] in ("2", "3")
+
 
 @dataclass(frozen=True)
 class DsnEvidence:

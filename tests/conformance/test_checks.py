@@ -11,7 +11,16 @@ from harness.conformance import CHECKS, CheckInput, GiveUpWindow, RetryWindow, r
 from harness.dsn import DeliveryReport, parse_dsn
 from harness.ledger import CaseEvidence
 from harness.receiver import MessageRecord
-from harness.results import Attempt, CaseResult, Check, Fate, Level, Outcome, RecipientFate
+from harness.results import (
+    Attempt,
+    CaseResult,
+    Check,
+    Connection,
+    Fate,
+    Level,
+    Outcome,
+    RecipientFate,
+)
 
 MINUTE = 60.0
 DAY = 86400.0
@@ -361,3 +370,34 @@ def test_client_timeout_fails_a_session_no_timeout_ended_within_a_day(
 ) -> None:
     case = silent_sessions(*sessions, observed_for=observed_for)
     assert verdict("client-timeout", case) is expected
+
+
+def test_an_idle_session_to_a_second_address_is_no_try_of_it() -> None:
+    """OpenSMTPD (mx-primary-451): every retry went to mx1 over IPv6 and got 451 at RCPT; once
+    it also opened mx1 over IPv4, said EHLO and quit with nothing left to send. That session
+    tried nothing there: still one address. A refusal or a 421 there is a try."""
+    recipients = evidence([Fate.QUEUED], []).fates
+    retries = tuple(
+        Attempt(t=t, stage="rcpt", reply="451 4.3.0 x", message_id="ms1", listener="mx1.ipv6")
+        for t in (5.0, 405.0, 6406.0)
+    )
+    idle = Attempt(t=6408.0, stage="ehlo", reply="250 HELP", listener="mx1.ipv4")
+    connections = (
+        *(Connection(a.t, "mx1", "ipv6", "2001:db8::a") for a in retries),
+        Connection(idle.t, "mx1", "ipv4", "172.30.0.10"),
+    )
+
+    def judged(attempts: tuple[Attempt, ...], seen: tuple[Connection, ...]) -> Check:
+        case = CaseEvidence(recipients, attempts, (), (), (), observed_for=DAY, connections=seen)
+        [check] = run_checks(("mx-two-addresses",), CheckInput(case, ()))
+        return check
+
+    alone = judged((*retries, idle), connections)
+    assert alone.outcome == Outcome.DEVIATION
+    assert "only one address tried (mx1 ipv6)" in alone.detail
+    assert "idle sessions only" in alone.detail
+    assert "at mx1 ipv4" in alone.detail
+    refused = judged((*retries, dataclasses.replace(idle, reply="421 4.3.2 busy")), connections)
+    assert refused.outcome == Outcome.PASS
+    closed = (*connections[:-1], dataclasses.replace(connections[-1], outcome="refused"))
+    assert judged(retries, closed).outcome == Outcome.PASS
