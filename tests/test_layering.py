@@ -31,6 +31,7 @@ ROOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "harness.durations",
             "harness.files",
             "harness.ports",
+            "harness.python_path",
             "harness.waiting",
             "harness.lifecycle",
             "harness.message_ids",

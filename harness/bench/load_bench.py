@@ -34,8 +34,9 @@ from harness.bench.receiver_bench import (
     RateRecord,
 )
 from harness.bench.servers import SmtpSink, run_smtp_source
-from harness.errors import BenchError
+from harness.errors import BenchError, MailstormError
 from harness.herd.run.locust_run import LoadRunConfig, run_locust
+from harness.herd.run.source_addresses import parse_source_addresses
 
 DEFAULT_MESSAGES = 20_000
 DEFAULT_SESSIONS = 20
@@ -68,6 +69,8 @@ class LoadResultRecord(TypedDict):
     target_one: float
     target_two: float
     meets_target: bool
+    #: how many client addresses the Locust users sent from (0: the default one)
+    source_addresses: int
     machine: MachineRecord
 
 
@@ -79,6 +82,8 @@ class LoadBenchResult:
     two: Rate
     postfix_version: str
     machine: MachineInfo
+    #: the client addresses the Locust users sent from (none: the default one)
+    source_addresses: tuple[str, ...] = ()
 
     @property
     def ratio_one(self) -> float:
@@ -108,11 +113,17 @@ class LoadBenchResult:
             target_one=TARGET_ONE,
             target_two=TARGET_TWO,
             meets_target=self.meets_target,
+            source_addresses=len(self.source_addresses),
             machine=self.machine.record(),
         )
 
     def report(self) -> str:
         config = self.config
+        sources = (
+            f", Locust users from {len(self.source_addresses)} client addresses"
+            if self.source_addresses
+            else ""
+        )
 
         def line(label: str, rate: Rate) -> str:
             return (
@@ -128,7 +139,7 @@ class LoadBenchResult:
             [
                 f"load benchmark: {config.messages} messages of {config.size} bytes per load, "
                 f"{config.sessions} sessions per process, a new connection per message, "
-                "against smtp-sink",
+                f"against smtp-sink{sources}",
                 self.machine.line(self.postfix_version),
                 line("smtp-source", self.source),
                 line("locust, 1 worker process", self.one),
@@ -142,9 +153,16 @@ class LoadBenchResult:
 def run_load_bench(
     config: BenchConfig,
     *,
+    source_addresses: str = "",
     tools: PostfixTools | None = None,
     progress: Callable[[str], None] = lambda line: None,
 ) -> LoadBenchResult:
+    """smtp-source, then Locust with one and two worker processes, against one smtp-sink; the
+    Locust users bind to `source_addresses` (source_addresses.py syntax, loopback) if given."""
+    try:
+        addresses = parse_source_addresses(source_addresses)
+    except MailstormError as error:
+        raise BenchError(f"--source-addresses: {error}") from None
     if tools is None:
         progress("looking for Postfix's smtp-sink and smtp-source")
         tools = find_postfix_tools()
@@ -166,7 +184,7 @@ def run_load_bench(
         for workers in (1, 2):
             progress(f"locust, {workers} worker process(es): {config.messages} messages")
             before = sink.messages_received()
-            rate = _measure_locust(config, sink.port, workers)
+            rate = _measure_locust(config, sink.port, workers, source_addresses)
             _expect_sink(sink, before + config.messages, f"locust with {workers} worker(s)")
             progress(f"locust, {workers} worker process(es): {rate.per_second:.0f} sessions/s")
             rates.append(rate)
@@ -177,6 +195,7 @@ def run_load_bench(
         two=rates[1],
         postfix_version=tools.version,
         machine=MachineInfo.here(),
+        source_addresses=addresses,
     )
 
 
@@ -186,7 +205,7 @@ def _expect_sink(sink: SmtpSink, count: int, what: str) -> None:
         raise BenchError(f"after {what}, smtp-sink counted {received} messages, not {count}")
 
 
-def _measure_locust(config: BenchConfig, port: int, workers: int) -> Rate:
+def _measure_locust(config: BenchConfig, port: int, workers: int, source_addresses: str) -> Rate:
     with tempfile.TemporaryDirectory(prefix="mailstorm-load-bench-") as scratch:
         out = Path(scratch)
         run = LoadRunConfig(
@@ -199,6 +218,7 @@ def _measure_locust(config: BenchConfig, port: int, workers: int) -> Rate:
             drain=config.timeout,
             workers=workers,
             message_size=config.size,
+            source_addresses=source_addresses,
         )
         run_locust(run, HOST, port, out, lambda line: None)
         return _verified_rate(out, config, workers)

@@ -185,16 +185,25 @@ _LISTENING = re.compile(r"^listening bench=(?P<host>.+):(?P<port>\d+)$")
 class ReceiverProcess:
     """`mailstorm receiver` in a subprocess, journaling to `journal`, on an ephemeral port.
 
+    With `processes` above 1 it is a group of receiver processes sharing the port, whose
+    journals are merged into `journal` when it stops.
+
     A subprocess, like smtp-sink, so the benchmark's own Python does not share its event loop or
     its GIL. It prints "listening bench=HOST:PORT" when ready; stopping it with SIGINT makes it
     commit its journal and exit 0, which `stop` checks.
     """
 
     def __init__(
-        self, journal: Path, host: str = "127.0.0.1", *, python: str = sys.executable
+        self,
+        journal: Path,
+        host: str = "127.0.0.1",
+        *,
+        processes: int = 1,
+        python: str = sys.executable,
     ) -> None:
         self.journal = journal
         self.host = host
+        self.processes = processes
         self.port = 0
         self.python = python
         self._dir = tempfile.TemporaryDirectory(prefix="mailstorm-receiver-")
@@ -212,6 +221,8 @@ class ReceiverProcess:
     def start(self) -> Self:
         command = [self.python, "-c", _MAILSTORM, "receiver"]
         command += ["--listen", f"bench={self.host}:0", "--journal", str(self.journal)]
+        if self.processes > 1:  # one client address (smtp-source's): spread by connection
+            command += ["--processes", str(self.processes), "--balance", "connection"]
         try:
             with self.errors.open("w") as errors:
                 self._process = subprocess.Popen(

@@ -25,3 +25,8 @@ def non_negative_float(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
     return value
+
+
+def positive_int_list(text: str) -> tuple[int, ...]:
+    """`1,2,4`: one or more whole numbers of at least 1, in the order given."""
+    return tuple(positive_int(part.strip()) for part in text.split(","))

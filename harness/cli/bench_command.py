@@ -8,6 +8,7 @@ with its ratio to the reference.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 
 from harness.bench import load_bench, receiver_bench
 from harness.bench.receiver_bench import BenchConfig
-from harness.cli.argument_types import positive_int
+from harness.cli.argument_types import positive_int, positive_int_list
 from harness.errors import BenchError
 
 
@@ -46,8 +47,22 @@ def register(commands: Any) -> None:
         ),
     )
     _add_load_options(receiver, BenchConfig(), what="sent to each server, ~10-20 s in all")
+    receiver.add_argument(
+        "--processes",
+        type=positive_int_list,
+        default=(1, 2),
+        metavar="LIST",
+        help=(
+            "receiver process counts to measure in this run, each a group sharing the port "
+            "(SO_REUSEPORT, balanced by connection, journals merged and verified) (default 1,2)"
+        ),
+    )
     receiver.set_defaults(
-        run=lambda arguments: _run(arguments, BenchConfig, receiver_bench.run_receiver_bench)
+        run=lambda arguments: _run(
+            arguments,
+            BenchConfig,
+            functools.partial(receiver_bench.run_receiver_bench, processes=arguments.processes),
+        )
     )
     load = benchmarks.add_parser(
         "load",
@@ -62,9 +77,20 @@ def register(commands: Any) -> None:
         ),
     )
     _add_load_options(load, load_bench.load_bench_config(), what="per load")
+    load.add_argument(
+        "--source-addresses",
+        default="",
+        metavar="ADDRESSES",
+        help="Locust users send from these loopback addresses, one each in turn "
+        "(127.0.0.2-127.0.0.201, a CIDR, a comma list), as a herd from many hosts would",
+    )
     load.set_defaults(
         run=lambda arguments: _run(
-            arguments, load_bench.load_bench_config, load_bench.run_load_bench
+            arguments,
+            load_bench.load_bench_config,
+            functools.partial(
+                load_bench.run_load_bench, source_addresses=arguments.source_addresses
+            ),
         )
     )
 

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from pathlib import Path
 from typing import Any
 
+from harness.cli.argument_types import positive_int
 from harness.durations import format_duration
 from harness.receiver import ACCEPT_ALL, JournalWriter, ListenSpec, load_plan, serve
 from harness.receiver.listeners import BoundListener
+from harness.receiver.process_group import ReceiverGroup
+from harness.receiver.reuseport import BALANCES, group_problems
+
+#: how often a group's supervisor looks whether every process still runs (wall seconds)
+_WATCH_INTERVAL = 0.5
 
 
 def register(commands: Any) -> None:
@@ -37,6 +46,26 @@ def register(commands: Any) -> None:
         metavar="K",
         help="plan durations are real MTA time, divided by K on the wall clock (default 1)",
     )
+    parser.add_argument(
+        "--processes",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help=(
+            "serve from N processes sharing the ports (SO_REUSEPORT), each with its own "
+            "journal under JOURNAL.parts/, merged into JOURNAL at the end (default 1)"
+        ),
+    )
+    parser.add_argument(
+        "--balance",
+        choices=BALANCES,
+        default="client",
+        help=(
+            "with --processes: 'client' keeps every session of one client address on one "
+            "process, so per-client plan state stays whole (default); 'connection' lets the "
+            "kernel spread every connection (for one client address, as a benchmark has)"
+        ),
+    )
     parser.set_defaults(run=run)
 
 
@@ -50,6 +79,8 @@ def run(arguments: argparse.Namespace) -> int:
     if arguments.time_scale <= 0:
         print("mailstorm: error: --time-scale must be > 0", file=sys.stderr)
         return 2
+    if arguments.processes > 1:
+        return _run_group(arguments, specs, plan)
     journal = JournalWriter(
         arguments.journal,
         meta={
@@ -75,3 +106,40 @@ def run(arguments: argparse.Namespace) -> int:
     for error in core.errors:
         print(f"mailstorm: receiver error: {type(error).__name__}: {error}", file=sys.stderr)
     return 1 if core.errors else 0
+
+
+def _run_group(arguments: argparse.Namespace, specs: list[ListenSpec], plan: Any) -> int:
+    """Supervise N receiver processes until SIGINT/SIGTERM, then merge their journals."""
+    problems = group_problems(plan, arguments.balance)
+    if problems:
+        print(
+            f"mailstorm: error: plan {plan.name!r} keeps state that {arguments.processes} "
+            f"processes with {arguments.balance} balance would split: {'; '.join(problems)}",
+            file=sys.stderr,
+        )
+        return 2
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda number, frame: stopping.set())
+    group = ReceiverGroup(
+        specs,
+        Path(arguments.journal),
+        arguments.processes,
+        scenario=Path(arguments.scenario) if arguments.scenario else None,
+        time_scale=arguments.time_scale,
+        balance=arguments.balance,
+        overwrite=arguments.overwrite,
+    )
+    with group:
+        rules = f"{len(plan.rules)} rule{'s' * (len(plan.rules) != 1)}"
+        print(
+            f"plan {plan.name!r}: {rules}, time scale {arguments.time_scale:g}, "
+            f"{arguments.processes} processes ({arguments.balance} balance)"
+        )
+        for listener in group.listeners:
+            print(f"listening {listener}", flush=True)
+        while not stopping.wait(_WATCH_INTERVAL):
+            group.check_alive()
+        merged = group.finish()
+    print(merged.summary(), flush=True)
+    return 0

@@ -66,11 +66,14 @@ class Decider:
         *,
         time_scale: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        stream_salt: str = "",
     ) -> None:
         if time_scale <= 0:
             raise ValueError(f"time scale must be > 0, got {time_scale}")
         self.time_scale = time_scale
         self._clock = clock
+        #: distinguishes the random streams of processes sharing one plan (same seed)
+        self.stream_salt = stream_salt
         self.open_sessions = 0
         #: open sessions per client address (the sessions' `client`), for client_sessions_above
         self.client_sessions: dict[str, int] = {}
@@ -86,7 +89,8 @@ class Decider:
         self._pair_attempts: dict[tuple[str, str], int] = {}
         self._greylist_first_seen: dict[tuple[str, str, str], float] = {}
         self._streams = {
-            rule.index: random.Random(f"{self.plan.seed}/{rule.index}") for rule in self.plan.rules
+            rule.index: random.Random(f"{self.plan.seed}/{rule.index}{self.stream_salt}")
+            for rule in self.plan.rules
         }
 
     def elapsed_real(self) -> float:

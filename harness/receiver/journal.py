@@ -112,6 +112,13 @@ class Journal:
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return self._db.execute(sql, params).fetchall()
 
+    def row_counts(self) -> dict[str, int]:
+        """How many sessions, events and messages the journal holds."""
+        return {
+            table: int(self._rows(f"SELECT count(*) FROM {table}")[0][0])
+            for table in ("sessions", "events", "messages")
+        }
+
     def sessions(self) -> list[SessionRecord]:
         return [SessionRecord(*row) for row in self._rows("SELECT * FROM sessions ORDER BY id")]
 

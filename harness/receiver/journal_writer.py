@@ -224,6 +224,17 @@ def _resolve(waiter: Future[None], error: BaseException | None = None) -> None:
         waiter.set_exception(error)
 
 
+def create_journal_file(
+    path: Path, meta: Mapping[str, str], *, overwrite: bool = False
+) -> sqlite3.Connection:
+    """A new, empty journal at `path` with `meta`, open for writing (the caller closes it)."""
+    _prepare_file(path, overwrite)
+    try:
+        return _create(path, meta)
+    except (sqlite3.Error, OSError) as error:
+        raise JournalError(f"{path}: cannot create journal: {error}") from None
+
+
 def _prepare_file(path: Path, overwrite: bool) -> None:
     if path.exists() and path.stat().st_size > 0:
         if not overwrite:

@@ -29,6 +29,12 @@ from harness.receiver.journal import Journal
 from harness.receiver.journal_writer import JournalWriter
 from harness.receiver.listeners import BoundListener, ListenSpec
 from harness.receiver.plan import ACCEPT_ALL, FaultPlan
+from harness.receiver.reuseport import (
+    GroupMembership,
+    enable_reuse_port,
+    group_problems,
+    steer_by_client_address,
+)
 from harness.receiver.session import FaultySMTP, PlanHooks
 
 DEFAULT_HOSTNAME = "mailstorm.test"
@@ -51,8 +57,19 @@ class ReceiverCore:
         hostname: str = DEFAULT_HOSTNAME,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         data_size_limit: int = DEFAULT_DATA_SIZE_LIMIT,
+        group: GroupMembership | None = None,
     ) -> None:
-        self.decider = Decider(plan, time_scale=time_scale)
+        if group is not None and (problems := group_problems(plan, group.balance)):
+            raise ListenError(
+                f"plan {plan.name!r} keeps state that {group.processes} processes with "
+                f"{group.balance} balance would split: {'; '.join(problems)}"
+            )
+        self.group = group
+        self.decider = Decider(
+            plan,
+            time_scale=time_scale,
+            stream_salt=group.stream_salt if group is not None else "",
+        )
         self.plan_hooks = PlanHooks(self)  # one for all sessions: aiosmtpd inspects it per session
         self.journal = journal
         self.hostname = hostname
@@ -146,6 +163,8 @@ class ReceiverCore:
             raise ListenError(_bind_problem(spec, error)) from None
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if self.group is not None:
+                enable_reuse_port(sock)
             sock.bind(address)
         except OSError as error:
             sock.close()
@@ -184,6 +203,8 @@ class ReceiverCore:
                 return FaultySMTP(self, listener)
 
             self._servers.append(await self.loop.create_server(protocol, sock=sock, backlog=1024))
+            if self.group is not None and self.group.balance == "client":
+                steer_by_client_address(sock, self.group.processes)
 
     async def stop(self) -> None:
         """Stop listening, hang up open sessions, and wait for them to finish."""
@@ -450,11 +471,15 @@ def serve(
     *,
     time_scale: float = 1.0,
     on_ready: Callable[[list[BoundListener]], None] = lambda listeners: None,
+    group: GroupMembership | None = None,
 ) -> ReceiverCore:
-    """Serve in the foreground until SIGINT or SIGTERM; then stop and return the core."""
+    """Serve in the foreground until SIGINT or SIGTERM; then stop and return the core.
+
+    With `group` this process is one of several sharing the ports (`harness.receiver.reuseport`).
+    """
 
     async def main() -> ReceiverCore:
-        core = ReceiverCore(plan, journal, time_scale=time_scale)
+        core = ReceiverCore(plan, journal, time_scale=time_scale, group=group)
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -35,7 +35,10 @@ def test_bench_receiver_prints_both_rates_and_the_ratio(
     assert run.returncode == 0, run.stderr
     assert re.search(r"^smtp-sink:\s+[\d.]+ msgs/s", run.stdout, re.M), run.stdout
     assert re.search(r"^mailstorm receiver \(journal on\):\s+[\d.]+ msgs/s", run.stdout, re.M)
-    assert re.search(r"^ratio receiver/smtp-sink: [\d.]+ ", run.stdout, re.M)
+    two = r"^mailstorm receiver \(journal on, 2 processes\):\s+[\d.]+ msgs/s"
+    assert re.search(two, run.stdout, re.M), run.stdout
+    assert re.search(r"^ratio receiver/smtp-sink: [\d.]+$", run.stdout, re.M)
+    assert re.search(r"^ratio receiver/smtp-sink \(2 processes\): [\d.]+$", run.stdout, re.M)
     assert re.search(r"^machine: \d+ cores", run.stdout, re.M)
 
     result = json.loads(result_file.read_text())
@@ -44,6 +47,8 @@ def test_bench_receiver_prints_both_rates_and_the_ratio(
     assert result["smtp_sink"]["messages_per_second"] > 0
     assert result["receiver"]["messages_per_second"] > 0
     assert result["ratio"] > 0
+    assert [r["processes"] for r in result["receivers"]] == [1, 2]
+    assert all(r["messages"] == 60 and r["ratio"] > 0 for r in result["receivers"])
     assert result["machine"]["cores"] >= 1
 
 
@@ -64,3 +69,16 @@ def test_bench_needs_a_benchmark_name() -> None:
     run = mailstorm("bench", timeout=60)
     assert run.returncode == 2
     assert "BENCHMARK" in run.stderr
+
+
+def test_bad_process_counts_and_source_addresses_are_one_line_errors() -> None:
+    zero = mailstorm("bench", "receiver", "--processes", "1,0", timeout=60)
+    assert zero.returncode == 2
+    assert "--processes: must be at least 1, not 0" in zero.stderr
+
+    remote = mailstorm("bench", "load", "--source-addresses", "10.0.0.1", timeout=60)
+    assert remote.returncode == 2, remote.stderr
+    assert remote.stderr.strip().splitlines() == [
+        "mailstorm: error: --source-addresses: source address 10.0.0.1 is not a loopback "
+        "address (127.0.0.0/8, ::1): allow remote targets to use a container's own addresses"
+    ]
