@@ -20,6 +20,7 @@ HERD_COMMAND_MODULES = (
     "herd_run_command",
     "herd_reopen_command",
     "herd_locustfile_command",
+    "herd_worker_image_command",
 )
 
 

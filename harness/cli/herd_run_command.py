@@ -121,6 +121,29 @@ def register(commands: Any) -> None:
         metavar="N",
         help="distributed: a Locust master and N worker processes (default 0: one process)",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=defaults.processes,
+        metavar="N",
+        help="Locust's own --processes: one locust command forks N workers (-1: one per core)",
+    )
+    parser.add_argument(
+        "--container-workers",
+        type=int,
+        default=defaults.container_workers,
+        metavar="N",
+        help="a master here and N Locust workers in containers on a bridge of this run, each "
+        "sending from its own addresses (needs Docker; the embedded receiver)",
+    )
+    parser.add_argument(
+        "--addresses-per-worker",
+        type=positive_int,
+        default=defaults.addresses_per_worker,
+        metavar="M",
+        help="client addresses each container worker sends from "
+        f"(default {defaults.addresses_per_worker})",
+    )
     parser.add_argument("--size", type=positive_int, default=defaults.message_size, metavar="BYTES")
     parser.add_argument(
         "--timeout",
@@ -170,6 +193,9 @@ def run(arguments: argparse.Namespace) -> int:
         run_time=arguments.run_time,
         drain=arguments.drain,
         workers=arguments.workers,
+        processes=arguments.processes,
+        container_workers=arguments.container_workers,
+        addresses_per_worker=arguments.addresses_per_worker,
         message_size=arguments.size,
         timeout=arguments.timeout,
         pipelining=not arguments.no_pipelining,

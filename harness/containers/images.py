@@ -19,6 +19,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,31 @@ def ensure_derived_image(
     return tag
 
 
+def ensure_assembled_image(
+    name: str,
+    digest: str,
+    base_tag: str,
+    assemble: Callable[[Path], None],
+    *,
+    kind: ImageKind,
+    client: docker.DockerClient | None = None,
+) -> str:
+    """The tag `mailstorm/<name>:<digest>`, built unless present from a context that
+    `assemble` writes into an empty directory (its Dockerfile starts `ARG BASE_IMAGE` /
+    `FROM ${BASE_IMAGE}`). The caller's `digest` must cover everything `assemble` writes
+    and the base image: it is what decides whether to build."""
+    client = client or docker_client()
+    tag = f"mailstorm/{name}:{digest}"
+    if _has_image(client, tag):
+        return tag
+    with exclusive_lock(f"image-{tag}"):
+        if not _has_image(client, tag):
+            with tempfile.TemporaryDirectory(prefix="mailstorm-build-") as context:
+                assemble(Path(context))
+                _build_context(client, name, Path(context), Path(context), tag, base_tag, kind)
+    return tag
+
+
 def _build(client: docker.DockerClient, metadata: TargetMetadata, tag: str, base_tag: str) -> None:
     with tempfile.TemporaryDirectory(prefix="mailstorm-build-") as context:
         for relative, path in context_files(metadata.image_directory).items():
@@ -139,10 +165,11 @@ def _build_context(
     context: Path,
     tag: str,
     base_tag: str,
+    kind: ImageKind = ImageKind.TARGET,
 ) -> None:
     """Build `context` (assembled from `directory`, which error messages name) as `tag`."""
     log_path = cache_dir() / f"build-{tag.replace('/', '_').replace(':', '-')}.log"
-    labels = {**image_labels(ImageKind.TARGET), "mailstorm.target": name}
+    labels = {**image_labels(kind), "mailstorm.target": name}
     started = time.monotonic()
     logger.info("building %s from %s on %s", tag, directory, base_tag)
     lines: list[str] = []

@@ -42,6 +42,7 @@ class ImageKind(enum.StrEnum):
 
     BASE = "base"
     TARGET = "target"
+    HERD_WORKER = "herd-worker"
 
 
 @dataclass(frozen=True)

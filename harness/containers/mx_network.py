@@ -8,6 +8,8 @@ address per MX host to the host's side of the bridge (`ip address add`), so the 
 in this process as before and the MTA containers on the network reach them directly; nothing
 leaves this machine. Docker allocates container addresses from the upper half of each subnet
 only (`ip_range`), so the MX hosts' lower-half addresses never collide with a container's.
+With no MX hosts it is a plain bridge of this run whose lower half is free: the herd's container
+workers take their client addresses there (`harness.herd.run.container_workers`).
 
 The network carries the run's labels, so `mailstorm clean` and the stale-run cleanup remove it
 like a container; removing it removes the bridge and every address added to it.
@@ -67,6 +69,7 @@ class MxNetwork(Lifecycle):
         self.ipv6 = ipv6
         self.name = ""
         self.bridge = ""
+        self.subnet4 = ""
         self.gateway4 = ""
         self.gateway6: str | None = None
         self.hosts: dict[str, MxHost] = {}
@@ -134,6 +137,7 @@ class MxNetwork(Lifecycle):
         network_id = str(self._network.id)
         self.bridge = f"br-{network_id[:12]}"
         net4 = ipaddress.ip_network(subnet4)
+        self.subnet4 = subnet4
         self.gateway4 = _first(subnet4)
         net6 = ipaddress.ip_network(subnet6) if subnet6 else None
         self.gateway6 = _first(subnet6) if subnet6 else None

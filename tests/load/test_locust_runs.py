@@ -264,3 +264,30 @@ def test_a_herd_from_50_addresses_is_seen_per_address_by_the_receiver(
     lines = (run_dir / "clients.csv").read_text().splitlines()
     assert lines[0] == "client,sessions,refused_421,messages"
     assert len(lines) == 51
+
+
+def test_locusts_own_processes_option_forks_the_workers(
+    receiver_factory: ReceiverFactory, write_curve: Callable[..., Path], tmp_path: Path
+) -> None:
+    """`--processes 2`: one locust command, a master and two forked workers sharing the curve."""
+    receiver = receiver_factory()
+    curve = write_curve(curve_document([(0.0, 30.0), (2.0, 30.0)]))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    result = run_load(
+        LoadRunConfig(
+            curve=str(curve),
+            target=f"{receiver.host}:{receiver.port}",
+            time_factor=1.0,
+            processes=2,
+            run_time=60,
+        ),
+        run_dir=run_dir,
+    )
+    found = records(run_dir)
+    assert set(found) == {"herd-master-0", "herd-worker-0", "herd-worker-1"}
+    assert result.summary.processes == 2
+    assert result.summary.delivered == 60
+    receiver.wait_idle()
+    with receiver.journal() as journal:
+        assert len(journal.messages()) == 60

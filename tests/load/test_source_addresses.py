@@ -42,3 +42,16 @@ def test_two_workers_hand_out_disjoint_addresses_until_the_pool_is_used_up() -> 
     assert set(taken) == set(addresses)  # ten users, ten hosts
     assert len(taken) == len(addresses)
     assert SourcePool(()).take() is None
+
+
+def test_a_worker_with_its_own_addresses_uses_all_of_them_not_a_stride() -> None:
+    own = {"MAILSTORM_HERD_SOURCE_ADDRESSES": "172.30.0.2 172.30.0.3 172.30.0.4"}
+    pool = SourcePool.for_process(("127.0.0.2", "127.0.0.3"), own)
+    assert [pool.take(1, 2) for _ in range(4)] == [
+        "172.30.0.2",
+        "172.30.0.3",
+        "172.30.0.4",
+        "172.30.0.2",
+    ]
+    shared = SourcePool.for_process(("127.0.0.2", "127.0.0.3"), {})
+    assert [shared.take(1, 2) for _ in range(2)] == ["127.0.0.3", "127.0.0.3"]

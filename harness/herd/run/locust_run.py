@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import socket
 import subprocess
 import sys
@@ -27,12 +26,16 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
+from harness.containers.mx_network import MxNetwork
 from harness.errors import HerdError, MailstormError
+from harness.herd.run.container_workers import ContainerWorkers
 from harness.herd.run.curve import ArrivalCurve, curve_from_option
 from harness.herd.run.source_addresses import parse_source_addresses
 from harness.herd.run.summary import LoadSummary, summarize
 from harness.herd.run.target import check_target
+from harness.herd.run.worker_image import ensure_worker_image
 from harness.ports import free_port
+from harness.python_path import harness_environment
 from harness.receiver import FaultPlan, Receiver, plan_from_mapping
 
 #: The locustfile: package data of `harness.herd.run.load`, found without importing Locust.
@@ -66,6 +69,8 @@ class LoadRunConfig:
     drain: float = 30.0
     #: 0: one Locust process; N: a master and N worker processes.
     workers: int = 0
+    #: Locust's own --processes (0: not given): one locust command forks N workers (-1: per core)
+    processes: int = 0
     message_size: int = 1024
     timeout: float = 30.0
     pipelining: bool = True
@@ -77,6 +82,10 @@ class LoadRunConfig:
     source_addresses: str = ""
     #: the embedded receiver's per-IP limit: sessions from one address above this get 421
     per_ip_sessions: int | None = None
+    #: N: a master here and N workers in containers on a bridge of this run (container_workers)
+    container_workers: int = 0
+    #: client addresses each container worker sends from
+    addresses_per_worker: int = 25
     reports: Path = Path("reports")
     run_dir: Path | None = None
     extra_locust_args: tuple[str, ...] = field(default=())
@@ -94,10 +103,31 @@ class LoadRunConfig:
             "timeout": self.timeout > 0,
             "session-time": self.session_time >= 0,
             "per-ip-sessions": self.per_ip_sessions is None or self.per_ip_sessions >= 1,
+            "container-workers": self.container_workers >= 0,
+            "processes": self.processes >= -1,
+            "addresses-per-worker": self.addresses_per_worker >= 1,
         }
         for name, good in checks.items():
             if not good:
                 raise LoadRunError(f"--{name}: out of range")
+        if self.processes and (self.workers or self.container_workers):
+            raise LoadRunError(
+                "--processes forks Locust's workers itself: it does not go together with "
+                "--workers or --container-workers"
+            )
+        if self.container_workers:
+            clashes = {
+                "--workers": self.workers > 0,
+                "--target": self.target is not None,
+                "--source-addresses": bool(self.source_addresses),
+            }
+            for option, given in clashes.items():
+                if given:
+                    raise LoadRunError(
+                        f"--container-workers and {option} do not go together: container "
+                        "workers load the embedded receiver on their bridge, from their own "
+                        "addresses"
+                    )
         try:
             parse_source_addresses(self.source_addresses, allow_remote=self.allow_remote)
         except MailstormError as error:
@@ -157,6 +187,19 @@ def run_load(
     run_dir = run_dir.resolve()  # Locust runs in it: every path it gets must be absolute
     journal_path: Path | None = None
     with contextlib.ExitStack() as stack:
+        containers: WorkerContainers | None = None
+        listen_host = HOST
+        if config.container_workers:
+            progress("herd worker image: finding or building it")
+            image = ensure_worker_image()
+            network = stack.enter_context(MxNetwork((), ipv6=False))
+            containers = WorkerContainers(image, network)
+            listen_host = network.gateway4
+            progress(
+                f"container workers: {config.container_workers} x "
+                f"{config.addresses_per_worker} addresses on {network.name} ({network.subnet4}), "
+                f"image {image}"
+            )
         if config.target is None:
             journal_path = run_dir / "journal.sqlite"
             receiver = stack.enter_context(
@@ -164,7 +207,7 @@ def run_load(
                     admission_plan(
                         config.max_sessions, config.session_time, config.per_ip_sessions
                     ),
-                    listen=[f"{HOST}:0"],
+                    listen=[f"{listen_host}:0"],
                     journal=journal_path,
                 )
             )
@@ -188,7 +231,7 @@ def run_load(
             f"volume {config.volume:g}, at most {config.max_messages} messages, "
             f"{config.run_time:g} s"
         )
-        run_locust(config, host, port, run_dir, progress)
+        run_locust(config, host, port, run_dir, progress, containers=containers)
     summary = summarize(
         run_dir,
         curve=curve,
@@ -254,10 +297,12 @@ def locust_arguments(config: LoadRunConfig, host: str, port: int, out: Path) -> 
     ]
     if not config.pipelining:
         arguments.append("--herd-no-pipelining")
-    if config.allow_remote:
+    if config.allow_remote or config.container_workers:  # their target is the bridge's gateway
         arguments.append("--herd-allow-remote")
     if config.attempt_log:
         arguments.append("--herd-attempt-log")
+    if config.processes:
+        arguments += ["--processes", str(config.processes)]
     return [*arguments, *config.extra_locust_args]
 
 
@@ -267,13 +312,17 @@ def locust_environment() -> dict[str, str]:
     The interpreter is this one, so an installed `harness` is found already; from a checkout
     without an install, its root goes first on the path.
     """
-    environment = dict(os.environ)
-    root = str(Path(str(files("harness"))).parent)
-    environment["PYTHONPATH"] = os.pathsep.join(
-        p for p in (root, environment.get("PYTHONPATH", "")) if p
-    )
+    environment = harness_environment()
     environment.setdefault("LOCUST_DISABLE_UPDATE_CHECK", "1")
     return environment
+
+
+@dataclass(frozen=True)
+class WorkerContainers:
+    """Where container workers run: their image, and the bridge whose gateway is the master's."""
+
+    image: str
+    network: MxNetwork
 
 
 def run_locust(
@@ -282,34 +331,68 @@ def run_locust(
     port: int,
     run_dir: Path,
     progress: Callable[[str], None],
+    *,
+    containers: WorkerContainers | None = None,
 ) -> None:
-    """Run Locust headless (one process, or a master and `config.workers` workers) against
-    host:port until it stops by itself; its reports and records land in `run_dir`."""
+    """Run Locust headless (one process, or a master and `config.workers` workers, or
+    `config.container_workers` workers in `containers`) against host:port until it stops by
+    itself; its reports and records land in `run_dir`."""
     arguments = locust_arguments(config, host, port, run_dir)
     deadline = config.run_time + _GRACE
-    if config.workers == 0:
-        progress("locust: one process")
+    worker_count = config.container_workers if containers is not None else config.workers
+    if worker_count == 0:
+        progress(
+            "locust: one process"
+            if not config.processes
+            else f"locust: one command with --processes {config.processes}"
+        )
         with _spawned([*_LOCUST, *arguments], run_dir / "locust.log") as process:
             _wait(process, deadline, run_dir / "locust.log", "locust")
         return
+    bind_host = HOST if containers is None else containers.network.gateway4
     for _attempt in range(_MASTER_ATTEMPTS):
-        master_port = free_port(HOST)
+        master_port = free_port(bind_host)
         master_arguments = [
             *arguments,
             "--master",
             "--master-bind-host",
-            HOST,
+            bind_host,
             "--master-bind-port",
             str(master_port),
             "--expect-workers",
-            str(config.workers),
+            str(worker_count),
             "--expect-workers-max-wait",
             str(_WORKER_WAIT),
         ]
-        progress(f"locust: a master on port {master_port} and {config.workers} workers")
+        where = "in containers" if containers is not None else "processes"
+        progress(
+            f"locust: a master on {bind_host}:{master_port} and {worker_count} workers ({where})"
+        )
         with contextlib.ExitStack() as stack:
             master_log = run_dir / "locust-master.log"
             master = stack.enter_context(_spawned([*_LOCUST, *master_arguments], master_log))
+            if containers is not None:
+                pool = stack.enter_context(
+                    ContainerWorkers(
+                        containers.image,
+                        containers.network,
+                        (bind_host, master_port),
+                        workers=worker_count,
+                        addresses_per_worker=config.addresses_per_worker,
+                        run_dir=run_dir,
+                    )
+                )
+                try:
+                    _wait(master, deadline + _WORKER_WAIT, master_log, "the locust master")
+                except LoadRunError:
+                    if "Address already in use" in _tail(master_log):
+                        continue
+                    raise
+                try:
+                    pool.wait(_GRACE)
+                except HerdError as error:
+                    raise LoadRunError(str(error)) from None
+                return
             workers = [
                 stack.enter_context(
                     _spawned(

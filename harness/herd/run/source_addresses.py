@@ -12,6 +12,7 @@ machine's) against a local receiver, or a container's own addresses.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from itertools import count, islice
 from threading import Lock
 
@@ -19,6 +20,9 @@ from harness.errors import MailstormError
 
 #: More addresses than this is a typo, not a herd this machine can drive.
 MAX_ADDRESSES = 65_536
+#: A worker's own addresses (a container's, space-separated): it sends from these, all of them,
+#: instead of its stride of the master's pool.
+OWN_ADDRESSES_VARIABLE = "MAILSTORM_HERD_SOURCE_ADDRESSES"
 
 
 def parse_source_addresses(text: str, *, allow_remote: bool = False) -> tuple[str, ...]:
@@ -63,15 +67,27 @@ class SourcePool:
     """Hands out the pool's addresses in turn, one per user; None when the pool is empty.
 
     Distributed, worker `index` of `count` takes addresses index, index + count, ...: the
-    workers' users come from different hosts, as one process's would."""
+    workers' users come from different hosts, as one process's would. A pool that is the
+    worker's `own` (its container's addresses) is not shared: the worker takes all of it."""
 
-    def __init__(self, addresses: tuple[str, ...]) -> None:
+    def __init__(self, addresses: tuple[str, ...], *, own: bool = False) -> None:
         self.addresses = addresses
+        self.own = own
         self._next = count()
         self._lock = Lock()
+
+    @classmethod
+    def for_process(cls, shared: tuple[str, ...], environment: Mapping[str, str]) -> SourcePool:
+        """The process's own addresses when its environment names some, else the shared pool."""
+        own = environment.get(OWN_ADDRESSES_VARIABLE, "").split()
+        if own:
+            return cls(parse_source_addresses(",".join(own), allow_remote=True), own=True)
+        return cls(shared)
 
     def take(self, index: int = 0, count: int = 1) -> str | None:
         if not self.addresses:
             return None
+        if self.own:
+            index, count = 0, 1
         with self._lock:
             return self.addresses[(index + next(self._next) * count) % len(self.addresses)]

@@ -245,7 +245,7 @@ class HerdRuntime:
             logger.info("herd: %d workers share the curve", len(clients))
             return
         self.address = check_target(environment.host or "", allow_remote=self.settings.allow_remote)
-        self.sources = SourcePool(self.settings.source_addresses)
+        self.sources = SourcePool.for_process(self.settings.source_addresses, os.environ)
         pacer = Pacer(
             self.curve,
             time_factor=self.settings.time_factor,
