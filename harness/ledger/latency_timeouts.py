@@ -8,11 +8,16 @@ waits 30 s (`connect_timeout`, its sockets' idle timeout), which is 10 ms of wal
 it then closes the session and sends the message again, and the receiver, which had stored it,
 sees a duplicate the harness made.
 
-The receiver journals a client's FIN (`eof`), and every decision a rule of the plan made. A
-half-close that came at least the sender's reply timeout, on its clock, after the receiver's
-last reply in that session, with no rule deciding anything from then to the receiver's next
-reply (a stall of the plan is such a decision: a client that gives up on it is the fault
-working), is such a give-up: the case's cell would be the harness's.
+The receiver journals a client's FIN (`eof`), a connection the client reset (`disconnect`
+with the reset), and every decision a rule of the plan made. A half-close or a reset that came
+at least the sender's reply timeout, on its clock, after the receiver's last reply in that
+session, with no rule deciding anything from then to the receiver's next reply (a stall of
+the plan is such a decision: a client that gives up on it is the fault working), is such a
+give-up: the case's cell would be the harness's. The reset counts since a reference run's
+Haraka `outage-72h-451` had a session end 58 of Haraka's seconds after the greeting with
+neither a command nor a FIN, unflagged; the message it was to carry waited for its next try,
+past the observation's end. A connection the receiver closed itself (the case's end) names no
+reset and is not counted.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from pathlib import Path
 
 from harness.receiver.journal import HALF_CLOSED, EventRecord, Journal
 
+#: How a client's reset reads in a `disconnect` event (asyncio's ConnectionResetError).
+RESET = "reset by peer"
 #: A give-up counts when the silence reached this share of the timeout on the sender's clock:
 #: the wall times are the receiver's, read a little after the sender's.
 TIMEOUT_SHARE = 0.9
@@ -40,7 +47,7 @@ def latency_timeouts(
         sessions.setdefault(event.session_id, []).append(event)
     for session_id, session in sessions.items():
         for index, event in enumerate(session):
-            if event.kind != "eof" or event.text != HALF_CLOSED:
+            if not _client_ended(event):
                 continue
             replies_before = [i for i in range(index) if session[i].kind == "reply"]
             if not replies_before:
@@ -51,12 +58,23 @@ def latency_timeouts(
             waited = (event.mono - last.mono) * time_scale
             if waited >= TIMEOUT_SHARE * reply_timeout:
                 found.append(
-                    f"session {session_id}: the sender closed it {waited:.0f}s (its clock) "
+                    f"session {session_id}: the sender {_how(event)} it {waited:.0f}s (its clock) "
                     f"after the reply {last.text[:40]!r}, {waited / time_scale * 1000:.1f} ms "
                     f"of wall time with no rule of the plan acting: its {reply_timeout:g}s "
                     "reply timeout ran out on the harness's latency"
                 )
     return tuple(found)
+
+
+def _client_ended(event: EventRecord) -> bool:
+    """The client closed its side (FIN) or reset the connection."""
+    if event.kind == "eof":
+        return event.text == HALF_CLOSED
+    return event.kind == "disconnect" and RESET in event.text
+
+
+def _how(event: EventRecord) -> str:
+    return "closed" if event.kind == "eof" else "reset"
 
 
 def _plan_acted(session: list[EventRecord], *, after: int, eof: int) -> bool:

@@ -8,6 +8,7 @@ reply timeout, and which no warp of 1 does."""
 from __future__ import annotations
 
 import socket
+import struct
 
 from harness import Receiver, parse_plan
 from harness.ledger import latency_timeouts
@@ -56,3 +57,32 @@ def test_a_give_up_on_a_stall_of_the_plan_is_the_fault_not_the_harness() -> None
         half_close_after_data(receiver, after_354=False)
         found = latency_timeouts(receiver.journal_path, time_scale=1e9, reply_timeout=TIMEOUT)
     assert found == ()
+
+
+def test_a_reset_after_the_greeting_counts_like_a_half_close() -> None:
+    """Haraka ended a session with a reset 58 s (its clock) after the 220, having sent
+    nothing: no FIN, so the half-close rule alone missed it."""
+    with Receiver(parse_plan(""), listen=["127.0.0.1:0"]) as receiver:
+        client = socket.create_connection((receiver.host, receiver.port), timeout=10)
+        client.makefile("rb").readline()  # the greeting
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # linger 0: a reset, not a FIN
+        receiver.wait_idle()
+        path = receiver.journal_path
+        warped = latency_timeouts(path, time_scale=1e9, reply_timeout=TIMEOUT)
+        real = latency_timeouts(path, time_scale=1.0, reply_timeout=TIMEOUT)
+    assert len(warped) == 1
+    assert "the sender reset it" in warped[0]
+    assert "'220 " in warped[0]
+    assert real == ()
+
+
+def test_the_receiver_closing_at_the_cases_end_is_not_the_senders_give_up() -> None:
+    receiver = Receiver(parse_plan(""), listen=["127.0.0.1:0"]).start()
+    try:
+        client = socket.create_connection((receiver.host, receiver.port), timeout=10)
+        client.makefile("rb").readline()  # the greeting; then the receiver stops
+    finally:
+        receiver.stop()
+    client.close()
+    assert latency_timeouts(receiver.journal_path, time_scale=1e9, reply_timeout=TIMEOUT) == ()

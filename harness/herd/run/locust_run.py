@@ -16,7 +16,9 @@ period). The run directory gets Locust's CSV and HTML reports, each Locust proce
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
+import shutil
 import socket
 import subprocess
 import sys
@@ -190,6 +192,7 @@ def run_load(
         containers: WorkerContainers | None = None
         listen_host = HOST
         if config.container_workers:
+            config = _curve_in_run_dir(config, run_dir)
             progress("herd worker image: finding or building it")
             image = ensure_worker_image()
             network = stack.enter_context(MxNetwork((), ipv6=False))
@@ -240,6 +243,17 @@ def run_load(
     )
     summary.write(run_dir)
     return LoadRunResult(run_dir=run_dir, summary=summary, curve=curve)
+
+
+def _curve_in_run_dir(config: LoadRunConfig, run_dir: Path) -> LoadRunConfig:
+    """The config with a curve file copied into the run directory, the one directory the
+    container workers see (at the same path): each worker reads the curve the master names."""
+    source = Path(config.curve)
+    if not source.is_file():
+        return config  # a built-in curve (demo, constant:..., flat-out:...): no file to read
+    copy = run_dir / f"curve-input{source.suffix or '.json'}"
+    shutil.copyfile(source, copy)
+    return dataclasses.replace(config, curve=str(copy))
 
 
 def probe_target(host: str, port: int) -> None:
