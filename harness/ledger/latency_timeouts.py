@@ -18,6 +18,14 @@ Haraka `outage-72h-451` had a session end 58 of Haraka's seconds after the greet
 neither a command nor a FIN, unflagged; the message it was to carry waited for its next try,
 past the observation's end. A connection the receiver closed itself (the case's end) names no
 reset and is not counted.
+
+A sender that leaves after a positive greeting without a word (no EHLO) is counted however
+soon it left: no MTA connects to a server that greets it only to go away, unless a timer made
+it. Under full load (13 columns) Haraka did that on its 12th try of a message, about 84.6 h
+into `outage-72h-451`, `-blackhole` and `-refused-2mx`, within a millisecond of wall time of
+the greeting; run alone, the same cases delivered on that try. Node's loop reads its clock
+once per turn, so a 30-second socket timer armed late in a long turn (the retry: queue file,
+MX lookup, connect), 21 ms of wall time at x1440, has run out when the greeting is read.
 """
 
 from __future__ import annotations
@@ -46,6 +54,15 @@ def latency_timeouts(
     for event in events:
         sessions.setdefault(event.session_id, []).append(event)
     for session_id, session in sessions.items():
+        silent = _left_after_greeting(session)
+        if silent is not None:
+            waited = silent * time_scale
+            found.append(
+                f"session {session_id}: the sender left {waited:.0f}s (its clock) after a "
+                f"positive greeting without a command, {silent * 1000:.1f} ms of wall time, "
+                "with no rule of the plan acting: a timer of the warped sender, not the plan"
+            )
+            continue
         for index, event in enumerate(session):
             if not _client_ended(event):
                 continue
@@ -64,6 +81,20 @@ def latency_timeouts(
                     "reply timeout ran out on the harness's latency"
                 )
     return tuple(found)
+
+
+def _left_after_greeting(session: list[EventRecord]) -> float | None:
+    """Wall seconds from a positive greeting to the client's end (FIN or reset), when the
+    client sent no command at all and no rule acted; None for any other session."""
+    if any(event.kind == "command" for event in session):
+        return None
+    if any(event.kind == "decision" and event.rule is not None for event in session):
+        return None
+    replies = [event for event in session if event.kind == "reply"]
+    ends = [event for event in session if _client_ended(event)]
+    if not replies or not ends or not replies[0].text.startswith("2"):
+        return None
+    return max(0.0, ends[0].mono - replies[0].mono)
 
 
 def _client_ended(event: EventRecord) -> bool:

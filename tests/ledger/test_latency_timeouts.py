@@ -59,13 +59,18 @@ def test_a_give_up_on_a_stall_of_the_plan_is_the_fault_not_the_harness() -> None
     assert found == ()
 
 
-def test_a_reset_after_the_greeting_counts_like_a_half_close() -> None:
-    """Haraka ended a session with a reset 58 s (its clock) after the 220, having sent
-    nothing: no FIN, so the half-close rule alone missed it."""
+def test_a_reset_after_a_reply_counts_like_a_half_close() -> None:
+    """A sender whose timer runs out resets the connection when data is left unread: no FIN,
+    so the half-close rule alone would miss it."""
     with Receiver(parse_plan(""), listen=["127.0.0.1:0"]) as receiver:
         client = socket.create_connection((receiver.host, receiver.port), timeout=10)
-        client.makefile("rb").readline()  # the greeting
+        reader = client.makefile("rb")
+        reader.readline()  # the greeting
+        client.sendall(b"EHLO client.test\r\n")
+        while not reader.readline().startswith(b"250 "):
+            pass
         client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        reader.close()
         client.close()  # linger 0: a reset, not a FIN
         receiver.wait_idle()
         path = receiver.journal_path
@@ -73,7 +78,7 @@ def test_a_reset_after_the_greeting_counts_like_a_half_close() -> None:
         real = latency_timeouts(path, time_scale=1.0, reply_timeout=TIMEOUT)
     assert len(warped) == 1
     assert "the sender reset it" in warped[0]
-    assert "'220 " in warped[0]
+    assert "'250 " in warped[0]
     assert real == ()
 
 
@@ -86,3 +91,34 @@ def test_the_receiver_closing_at_the_cases_end_is_not_the_senders_give_up() -> N
         receiver.stop()
     client.close()
     assert latency_timeouts(receiver.journal_path, time_scale=1e9, reply_timeout=TIMEOUT) == ()
+
+
+def test_a_sender_that_leaves_after_the_greeting_without_a_word_counts_however_soon() -> None:
+    """Haraka, under full load, on its 12th try: the 220, then its FIN within a millisecond of
+    wall time and no EHLO. On a real clock too: no MTA greets-and-goes on purpose."""
+    with Receiver(parse_plan(""), listen=["127.0.0.1:0"]) as receiver:
+        with socket.create_connection((receiver.host, receiver.port), timeout=10) as client:
+            reader = client.makefile("rb")
+            reader.readline()  # the greeting
+            client.shutdown(socket.SHUT_WR)
+            while reader.readline():
+                pass
+        receiver.wait_idle()
+        found = latency_timeouts(receiver.journal_path, time_scale=1440, reply_timeout=TIMEOUT)
+    assert len(found) == 1
+    assert "left" in found[0]
+    assert "without a command" in found[0]
+
+
+def test_a_greeting_refused_by_the_plan_is_the_fault_not_a_timer() -> None:
+    refuse = '[[rule]]\nstage = "greeting"\nreply = "554 5.3.2 go away"\n'
+    with Receiver(parse_plan(refuse), listen=["127.0.0.1:0"]) as receiver:
+        with socket.create_connection((receiver.host, receiver.port), timeout=10) as client:
+            reader = client.makefile("rb")
+            reader.readline()
+            client.shutdown(socket.SHUT_WR)
+            while reader.readline():
+                pass
+        receiver.wait_idle()
+        found = latency_timeouts(receiver.journal_path, time_scale=1440, reply_timeout=TIMEOUT)
+    assert found == ()
