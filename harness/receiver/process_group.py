@@ -28,7 +28,8 @@ from harness.lifecycle import Lifecycle
 from harness.python_path import harness_environment
 from harness.receiver.journal_merge import JournalMerge, merge_journals
 from harness.receiver.listeners import BoundListener, ListenSpec
-from harness.receiver.reuseport import Balance, enable_reuse_port
+from harness.receiver.reuseport import Balance
+from harness.receiver.server import bind_socket
 
 #: wall seconds for every member to listen on every port, and for one to exit when asked
 READY_TIMEOUT = 30.0
@@ -161,22 +162,7 @@ class ReceiverGroup(Lifecycle):
     def _reserve(self, position: int, spec: ListenSpec) -> BoundListener:
         """Bind (never listen) the spec's address with SO_REUSEPORT: its port is ours now."""
         name = spec.name or ("primary" if position == 0 else f"l{position}")
-        try:
-            family, kind, proto, _, address = socket.getaddrinfo(
-                spec.host, spec.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-            )[0]
-            sock = socket.socket(family, kind, proto)
-        except OSError as error:
-            raise ListenError(f"cannot listen on {spec.host}:{spec.port}: {error}") from None
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            enable_reuse_port(sock)
-            sock.bind(address)
-        except OSError as error:
-            sock.close()
-            raise ListenError(
-                f"cannot listen on {spec.host}:{spec.port}: {error.strerror or error}"
-            ) from None
+        sock = bind_socket(spec, reuse_port=True)
         self._reserved.append(sock)
         host, port = sock.getsockname()[:2]
         return BoundListener(name=name, host=str(host), port=int(port))

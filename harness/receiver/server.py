@@ -154,21 +154,7 @@ class ReceiverCore:
         return self.listeners
 
     def _bind(self, spec: ListenSpec, name: str) -> tuple[socket.socket, BoundListener]:
-        try:
-            family, kind, proto, _, address = socket.getaddrinfo(
-                spec.host, spec.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-            )[0]
-            sock = socket.socket(family, kind, proto)
-        except OSError as error:
-            raise ListenError(_bind_problem(spec, error)) from None
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if self.group is not None:
-                enable_reuse_port(sock)
-            sock.bind(address)
-        except OSError as error:
-            sock.close()
-            raise ListenError(_bind_problem(spec, error)) from None
+        sock = bind_socket(spec, reuse_port=self.group is not None)
         host, port = sock.getsockname()[:2]
         listener = BoundListener(name=name, host=str(host), port=int(port))
         self.listeners.append(listener)
@@ -232,6 +218,28 @@ class ReceiverCore:
         self.report_error(
             error if error is not None else ReceiverError(str(context.get("message")))
         )
+
+
+def bind_socket(spec: ListenSpec, *, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound (not listening) to `spec`, or a one-line ListenError saying why not.
+    With `reuse_port`, other sockets of this user may bind the same address (a receiver
+    group's members, and the port its supervisor reserves for them)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            spec.host, spec.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as error:
+        raise ListenError(_bind_problem(spec, error)) from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            enable_reuse_port(sock)
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        raise ListenError(_bind_problem(spec, error)) from None
+    return sock
 
 
 def _bind_problem(spec: ListenSpec, error: OSError) -> str:
