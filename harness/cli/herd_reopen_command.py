@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.durations import format_duration, parse_duration
 from harness.errors import MailstormError
+from harness.herd.model.loaders import load_schedule_json
 from harness.herd.reopen.experiment import ReopenExperiment, ReopenResults, run_reopen
 from harness.herd.reopen.plan import OutageVariant, Policy
 from harness.herd.reopen.report import write_reopen_reports
@@ -60,6 +61,18 @@ def register(commands: Any) -> None:
         help="compress real time by K (default: 60, a 2 h outage in 2 minutes)",
     )
     parser.add_argument(
+        "--clock-warp",
+        action="store_true",
+        help="run every sender on its stock configuration under a clock K times faster "
+        "(default: settings divided by K where the MTA allows it)",
+    )
+    parser.add_argument(
+        "--schedules",
+        metavar="FILE",
+        help="a schedule.json of `mailstorm schedule` or `matrix`: the model uses the retry "
+        "schedules measured in it for the MTAs it has (default: documented defaults)",
+    )
+    parser.add_argument(
         "--capacity",
         type=int,
         default=2,
@@ -102,6 +115,8 @@ def experiment_from(arguments: argparse.Namespace, work_dir: Path) -> ReopenExpe
         outage=_duration(arguments.outage, "--outage"),
         variant=OutageVariant(arguments.variant),
         time_scale=k,
+        clock_warp=arguments.clock_warp,
+        model_classes=load_schedule_json(arguments.schedules) if arguments.schedules else (),
         capacity=arguments.capacity,
         policies=tuple(Policy(p) for p in dict.fromkeys(arguments.policy or list(Policy))),
         messages_per_sender=arguments.messages,

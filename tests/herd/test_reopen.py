@@ -111,6 +111,41 @@ def test_report_puts_the_measured_curve_beside_the_model(
     assert "admission model" in markdown
 
 
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_run_measures_what_each_sender_container_cost(reopened: ReopenResults) -> None:
+    machine = reopened.machine
+    assert machine is not None
+    assert machine.containers == 4  # 1 Postfix + 1 Exim per policy
+    for cost in machine.costs:
+        assert cost.sampled == 2, f"{cost.mta}: a container was never sampled"
+        assert cost.peak_memory is not None
+        # An MTA with its queue manager and a few queued messages: more than a megabyte, far
+        # less than a gigabyte (a cgroup that also counted the page cache would be far more).
+        assert 1 * 2**20 < cost.peak_memory < 2**30
+        assert cost.outage_cpu is not None
+        assert cost.outage_cpu > 0, f"{cost.mta}: queueing through the outage took no CPU?"
+        assert cost.herd_cpu is not None
+    assert machine.memory_bound is not None
+    assert machine.memory_bound > machine.containers
+    assert machine.host_busy_outage is not None
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_phase_puts_each_mtas_first_delivery_beside_its_retry_cycles(
+    reopened: ReopenResults,
+) -> None:
+    for result in reopened.policies:
+        for load in result.measurement.senders:
+            # A 30-minute 4xx outage: Postfix retries after 5 min, Exim at its 30-min queue
+            # runs after 15 min: at least one retry each before the reopening.
+            assert load.outage_connections >= 2, f"{load.sender}: no retry in the outage"
+            assert load.first_accepted is not None
+            assert load.last_accepted is not None
+            assert 0 <= load.first_accepted <= load.last_accepted
+
+
 # -- without containers ------------------------------------------------------------------------
 
 
@@ -195,6 +230,8 @@ def _reopen_command(arguments: list[str]) -> argparse.Namespace:
         (["--time-scale", "0"], "--time-scale 0: K must be > 0"),
         (["--capacity", "0"], "the capacity must be >= 1 session"),
         (["--messages", "0"], "inject at least 1 message per sender"),
+        (["--schedules", "/nonexistent/schedule.json"], "schedule.json: no such file"),
+        (["--senders", "opensmtpd=1"], "no documented class for 'opensmtpd'"),
     ],
 )
 def test_bad_input_is_a_one_line_error(arguments: list[str], message: str, tmp_path: Path) -> None:

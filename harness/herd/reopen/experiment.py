@@ -29,8 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.containers import bridge_gateway, docker_client
+from harness.containers.resource_usage import ResourceMonitor
 from harness.errors import HerdError
+from harness.herd.model.sender_classes import SenderClass
+from harness.herd.reopen.machine import MachineLoad, machine_load
 from harness.herd.reopen.measure import Injected, Measurement, RunEvidence, measure
+from harness.herd.reopen.model import sender_classes
 from harness.herd.reopen.plan import OutageVariant, Policy, receiver_schedule
 from harness.herd.reopen.senders import Sender, SenderFleet, SenderMix, SenderSpec
 from harness.receiver import ACCEPT_ALL, Receiver
@@ -59,6 +63,11 @@ class ReopenExperiment:
     outage: float = 2 * 3600.0
     variant: OutageVariant = OutageVariant.REPLY_4XX
     time_scale: float = 60.0
+    #: every sender on its stock configuration under a clock k times faster (else the MTAs
+    #: that can be are configured with their settings divided by k; warp-only ones warp)
+    clock_warp: bool = False
+    #: the model's class per MTA where a measured one is given (else its documented default)
+    model_classes: tuple[SenderClass, ...] = ()
     capacity: int = 2  #: the admission policy's C: 421 at the greeting above C sessions
     policies: tuple[Policy, ...] = (Policy.OPEN, Policy.ADMISSION)
     messages_per_sender: int = 20  #: injected into each sender, evenly over the outage
@@ -83,6 +92,10 @@ class ReopenExperiment:
             problems.append(f"inject at least 1 message per sender, got {self.messages_per_sender}")
         if not (self.observe > 0 and self.bin_seconds > 0 and self.settle >= 0):
             problems.append("observe and bin must be > 0, settle >= 0")
+        try:
+            sender_classes(self.senders, self.model_classes)
+        except HerdError as error:
+            problems.append(str(error))
         if problems:
             raise ReopenError("; ".join(problems))
 
@@ -121,6 +134,7 @@ class ReopenResults:
     policies: tuple[PolicyResult, ...]
     wall_seconds: float
     targets: dict[str, dict[str, Any]]  #: MTA -> version and scaled parameters
+    machine: MachineLoad | None = None  #: what the sender containers cost the machine
 
 
 @dataclass
@@ -169,12 +183,29 @@ def run_reopen(exp: ReopenExperiment) -> ReopenResults:
             f"time scale {exp.time_scale:g})"
         )
         fleet = stack.enter_context(
-            SenderFleet(specs, time_scale=exp.time_scale, progress=exp.progress)
+            SenderFleet(
+                specs,
+                time_scale=exp.time_scale,
+                clock_warp=exp.clock_warp,
+                progress=exp.progress,
+            )
         )
         for run in runs:
             prefix = f"{run.policy.value}/"
             run.senders = [s for s in fleet.senders if s.label.startswith(prefix)]
+        monitor = stack.enter_context(
+            ResourceMonitor(
+                {s.label: s.target.container.get_wrapped_container() for s in fleet.senders}
+            )
+        )
         reopen, end = _observe(exp, runs)
+        machine = machine_load(
+            monitor.stop(),
+            mtas={s.label: s.target.name for s in fleet.senders},
+            ready={s.label: sum(s.target.timings.values()) for s in fleet.senders},
+            outage=(reopen - exp.outage / exp.time_scale, reopen),
+            herd=(reopen, end),
+        )
         queued = {run.policy: _still_queued(run) for run in runs}
         targets = {s.target.name: s.target.describe() for s in fleet.senders}
         senders = {run.policy: tuple(_sender_info(s) for s in run.senders) for run in runs}
@@ -202,7 +233,7 @@ def run_reopen(exp: ReopenExperiment) -> ReopenResults:
                 measurement=measure(evidence, bin_seconds=exp.bin_seconds),
             )
         )
-    return ReopenResults(exp, tuple(results), time.monotonic() - started, targets)
+    return ReopenResults(exp, tuple(results), time.monotonic() - started, targets, machine)
 
 
 def _policy_run(

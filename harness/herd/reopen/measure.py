@@ -73,6 +73,9 @@ class SenderLoad:
     connections: int
     peak_concurrency: int  #: most sessions it had open at once
     refused: int  #: sessions answered 421 at the greeting
+    outage_connections: int = 0  #: sessions it opened during the outage (its retry cycles)
+    first_accepted: float | None = None  #: its first acceptance at or after the reopening
+    last_accepted: float | None = None  #: its last acceptance (real s since the reopening)
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,10 @@ def _sender_loads(
 ) -> tuple[SenderLoad, ...]:
     holder = {item.message_id: item.sender for item in evidence.injected}
     accepted = Counter(holder[m] for m, _ in acceptances if m is not None and m in holder)
+    times: dict[str, list[float]] = {}
+    for m, t in acceptances:
+        if m is not None and m in holder and t >= 0:
+            times.setdefault(holder[m], []).append(t)
     injected = Counter(item.sender for item in evidence.injected)
     loads = []
     for label, mta in evidence.mtas.items():
@@ -230,6 +237,9 @@ def _sender_loads(
                 connections=sum(1 for s in mine if s.start >= 0),
                 peak_concurrency=peak_overlap(mine, since=0.0),
                 refused=sum(1 for s in mine if s.start >= 0 and s.greeting == "421"),
+                outage_connections=sum(1 for s in sessions if s.sender == label and s.start < 0),
+                first_accepted=min(times.get(label, []), default=None),
+                last_accepted=max(times.get(label, []), default=None),
             )
         )
     return tuple(loads)

@@ -21,6 +21,7 @@ Two adaptations, both stated in every report:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from harness.errors import HerdError
@@ -52,19 +53,39 @@ class ModelCurve:
     assumptions: tuple[str, ...]  #: the model's own list
 
 
-def sender_classes(mix: SenderMix) -> tuple[SenderClass, ...]:
-    """The documented class of each MTA in the mix, one host per container, shares by count."""
+def sender_classes(mix: SenderMix, measured: Sequence[SenderClass] = ()) -> tuple[SenderClass, ...]:
+    """Each MTA's class in the mix: the `measured` one of its name (a schedule.json of
+    `mailstorm schedule` or `matrix`) where there is one, else its documented default; one
+    host per container, shares by count."""
+    by_name = {c.name: c for c in measured}
     classes = []
     for name, count in mix.counts:
-        if name not in BUILTIN_CLASSES:
-            raise HerdError(f"the herd model has no class for {name!r}")
-        classes.append(replace(BUILTIN_CLASSES[name](count / mix.total), hosts=count))
+        if name in by_name:
+            base = replace(by_name[name], share=count / mix.total)
+        elif name in BUILTIN_CLASSES:
+            base = BUILTIN_CLASSES[name](count / mix.total)
+        else:
+            raise HerdError(
+                f"the herd model has no documented class for {name!r}: give a schedule "
+                f"measured for it (--schedules reports/reference/schedule.json)"
+            )
+        classes.append(replace(base, hosts=count))
     return tuple(classes)
+
+
+def classes_note(classes: Sequence[SenderClass]) -> str:
+    """Where the model's classes came from, for the report."""
+    parts = [
+        f"{c.name} {c.evidence}" + (f" ({c.source})" if c.evidence == "measured" else "")
+        for c in classes
+    ]
+    return "sender classes: " + "; ".join(parts) + "; hosts = containers"
 
 
 def predict_reopen(
     *,
     mix: SenderMix,
+    measured: Sequence[SenderClass] = (),
     outage: float,
     messages: int,
     policy: Policy,
@@ -74,11 +95,11 @@ def predict_reopen(
 ) -> ModelCurve:
     """The model's curve for `messages` injected evenly over `outage` into `mix`, reopened by
     `policy` (see the module docstring for the capacity)."""
+    classes = sender_classes(mix, measured)
     notes = [
         "model run without new mail after reopening (the experiment injects only during the "
         "outage)",
-        "sender classes: documented defaults (harness.herd.model.sender_classes), "
-        "hosts = containers",
+        classes_note(classes),
     ]
     max_sessions: int | None = None
     session = 1.0
@@ -96,7 +117,7 @@ def predict_reopen(
     scenario = herd_model.HerdScenario(
         outage=outage,
         rate=messages / outage,
-        senders=sender_classes(mix),
+        senders=classes,
         max_sessions=max_sessions,
         session_seconds=session,
         step=bin_seconds,

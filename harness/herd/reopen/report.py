@@ -19,8 +19,11 @@ from typing import Any
 from harness.durations import format_duration
 from harness.errors import ReportWriteError
 from harness.herd.reopen.experiment import PolicyResult, ReopenResults
+from harness.herd.reopen.machine_report import machine_json, machine_markdown
 from harness.herd.reopen.measure import Measurement, SessionSpan
-from harness.herd.reopen.model import ModelCurve, predict_reopen
+from harness.herd.reopen.model import ModelCurve, predict_reopen, sender_classes
+from harness.herd.reopen.phase import MtaPhase, mta_phases
+from harness.herd.reopen.phase_report import phase_json, phase_markdown
 from harness.herd.reopen.plan import Policy
 
 FORMAT = "mailstorm-herd-reopen/1"
@@ -33,6 +36,7 @@ class PolicyReport:
 
     result: PolicyResult
     model: ModelCurve
+    phases: tuple[MtaPhase, ...] = ()
 
 
 def model_curves(results: ReopenResults) -> list[PolicyReport]:
@@ -43,24 +47,23 @@ def model_curves(results: ReopenResults) -> list[PolicyReport]:
         for p in results.policies
         if p.measurement.served_session_seconds
     ]
+    classes = sender_classes(exp.senders, exp.model_classes)
     reports = []
     for result in results.policies:
         m = result.measurement
         session = m.served_session_seconds or (max(served) if served else None)
-        reports.append(
-            PolicyReport(
-                result,
-                predict_reopen(
-                    mix=exp.senders,
-                    outage=exp.outage,
-                    messages=m.injected,
-                    policy=result.policy,
-                    capacity_sessions=exp.capacity,
-                    session_seconds=session,
-                    bin_seconds=exp.bin_seconds,
-                ),
-            )
+        model = predict_reopen(
+            mix=exp.senders,
+            measured=exp.model_classes,
+            outage=exp.outage,
+            messages=m.injected,
+            policy=result.policy,
+            capacity_sessions=exp.capacity,
+            session_seconds=session,
+            bin_seconds=exp.bin_seconds,
         )
+        phases = tuple(mta_phases(m, classes, model.offered_by_class))
+        reports.append(PolicyReport(result, model, phases))
     return reports
 
 
@@ -103,6 +106,7 @@ def to_json(results: ReopenResults, reports: Sequence[PolicyReport]) -> dict[str
         },
         "wall_seconds": round(results.wall_seconds, 1),
         "targets": results.targets,
+        "machine": machine_json(results.machine),
         "policies": [_policy_json(report) for report in reports],
     }
 
@@ -146,6 +150,9 @@ def _policy_json(report: PolicyReport) -> dict[str, Any]:
                     "connections": s.connections,
                     "peak_concurrency": s.peak_concurrency,
                     "refused": s.refused,
+                    "outage_connections": s.outage_connections,
+                    "first_accepted_seconds": _round(s.first_accepted),
+                    "last_accepted_seconds": _round(s.last_accepted),
                 }
                 for s in m.senders
             ],
@@ -158,6 +165,7 @@ def _policy_json(report: PolicyReport) -> dict[str, Any]:
                 "accepted_by_mta": {mta: list(c) for mta, c in m.accepted_by_mta.items()},
             },
         },
+        "phases": phase_json(report.phases),
         "model": {
             "backlog_at_reopening": round(model.backlog_at_reopening, 3),
             "peak_offered_per_minute": round(model.peak_offered_rate * 60, 3),
@@ -207,19 +215,23 @@ def to_markdown(results: ReopenResults, reports: Sequence[PolicyReport], plot: s
         "",
         "## Per sender container",
         "",
-        "| policy | sender | injected | accepted | connections | peak concurrency | 421s |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| policy | sender | injected | accepted | sessions in the outage | connections "
+        "after | peak concurrency | 421s | first / last delivery after reopening |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
         *(
             f"| {r.result.policy.value} | {s.sender} ({s.mta}) | {s.injected} | {s.accepted} | "
-            f"{s.connections} | {s.peak_concurrency} | {s.refused} |"
+            f"{s.outage_connections} | {s.connections} | {s.peak_concurrency} | {s.refused} | "
+            f"{_when(s.first_accepted)} / {_when(s.last_accepted)} |"
             for r in reports
             for s in r.result.measurement.senders
         ),
         "",
+        *phase_markdown([(r.result.policy.value, r.phases) for r in reports], exp.bin_seconds),
         "## Curves after reopening (messages per real minute)",
         "",
         *_curve_table(reports),
         "",
+        *machine_markdown(results.machine),
         "## How to read this",
         "",
         "- *Offered*: message attempts (MAIL commands of injected messages) plus sessions "

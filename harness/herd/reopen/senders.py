@@ -95,6 +95,7 @@ class SenderFleet:
         specs: Sequence[SenderSpec],
         *,
         time_scale: float,
+        clock_warp: bool = False,
         progress: Callable[[str], None] = lambda line: None,
     ) -> None:
         labels = [spec.label for spec in specs]
@@ -102,12 +103,17 @@ class SenderFleet:
             raise SenderMixError(f"sender labels must be unique: {labels}")
         self.specs = tuple(specs)
         self.time_scale = time_scale
+        #: stock configurations on a clock k times faster, for every MTA (warp-only ones always)
+        self.clock_warp = clock_warp
         self.progress = progress
         self.senders: list[Sender] = []
 
     def start(self) -> Self:
         targets = [
-            target_class(spec.mta)(spec.routes, time_scale=self.time_scale) for spec in self.specs
+            target_class(spec.mta)(
+                spec.routes, time_scale=self.time_scale, clock_warp=self.clock_warp
+            )
+            for spec in self.specs
         ]
         with ThreadPoolExecutor(START_WORKERS, thread_name_prefix="mailstorm-sender") as pool:
             outcomes = list(pool.map(_start_one, targets))

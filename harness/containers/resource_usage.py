@@ -1,0 +1,196 @@
+"""What containers cost the machine while they run: memory and CPU, sampled from the engine.
+
+"As many sender containers as this machine holds" is a measurement, not a guess: a run that
+starts N containers samples each one's memory (the engine's usage less the page cache it can
+drop, as `docker stats` shows it) and CPU time (the cgroup's total), and the host's CPU busy
+share from /proc/stat, every `interval` wall seconds in a thread of its own. The engine's
+`one_shot` stats call answers from the cgroup at once (API 1.41), so a sample of 40
+containers costs a fraction of a second. A container that is gone or does not answer is
+skipped for that sample; a sample is never invented.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import docker.errors
+
+#: Wall seconds between two samples.
+DEFAULT_INTERVAL = 5.0
+_PROC_STAT = Path("/proc/stat")
+_PROC_MEMINFO = Path("/proc/meminfo")
+
+
+@dataclass(frozen=True)
+class ContainerSample:
+    """One container at one instant: memory in bytes, CPU time used since it started (s)."""
+
+    mono: float
+    memory: int
+    cpu_seconds: float
+
+
+@dataclass(frozen=True)
+class HostSample:
+    """The host's CPU busy share since the previous sample (0..1 of all cores)."""
+
+    mono: float
+    busy: float
+
+
+@dataclass(frozen=True)
+class HostMemory:
+    """The host's memory when the monitor started (bytes), from /proc/meminfo."""
+
+    total: int
+    available: int
+
+
+@dataclass
+class ResourceUsage:
+    """Every sample of a monitored run, by container label."""
+
+    cores: int
+    memory: HostMemory | None
+    containers: dict[str, list[ContainerSample]] = field(default_factory=dict)
+    host: list[HostSample] = field(default_factory=list)
+
+    def peak_memory(self, label: str) -> int | None:
+        samples = self.containers.get(label, [])
+        return max((s.memory for s in samples), default=None)
+
+    def cpu_between(self, label: str, start: float, end: float) -> float | None:
+        """CPU seconds the container used between two wall monotonic times (the samples
+        nearest inside them), or None when fewer than two samples fall inside."""
+        inside = [s for s in self.containers.get(label, []) if start <= s.mono <= end]
+        if len(inside) < 2:
+            return None
+        return inside[-1].cpu_seconds - inside[0].cpu_seconds
+
+    def span_between(self, label: str, start: float, end: float) -> float | None:
+        """Wall seconds between the first and last sample inside [start, end]."""
+        inside = [s.mono for s in self.containers.get(label, []) if start <= s.mono <= end]
+        return inside[-1] - inside[0] if len(inside) >= 2 else None
+
+    def host_busy(self, start: float, end: float) -> list[float]:
+        """The host's busy shares sampled inside [start, end]."""
+        return [s.busy for s in self.host if start <= s.mono <= end]
+
+
+class ResourceMonitor:
+    """Samples `containers` (label -> docker container object) until closed."""
+
+    def __init__(
+        self,
+        containers: Mapping[str, Any],
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        cores: int | None = None,
+    ) -> None:
+        self.targets = dict(containers)
+        self.interval = interval
+        self.usage = ResourceUsage(cores=cores or os.cpu_count() or 1, memory=read_host_memory())
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_stat = _read_cpu_times()
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(target=self._run, name="mailstorm-resources", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> ResourceUsage:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            self.sample()  # the last state, after the run
+        return self.usage
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        while True:
+            self.sample()
+            if self._stop.wait(self.interval):
+                return
+
+    def sample(self) -> None:
+        """Take one sample of every container and of the host now."""
+        for label, container in self.targets.items():
+            taken = sample_container(container)
+            if taken is not None:
+                self.usage.containers.setdefault(label, []).append(taken)
+        now_stat = _read_cpu_times()
+        if now_stat is not None and self._last_stat is not None:
+            busy, total = (now - then for now, then in zip(now_stat, self._last_stat, strict=True))
+            if total > 0:
+                self.usage.host.append(HostSample(time.monotonic(), busy / total))
+        self._last_stat = now_stat
+
+
+def sample_container(container: Any) -> ContainerSample | None:
+    """One `one_shot` stats reading, or None when the container is gone or says nothing."""
+    try:
+        stats = container.stats(stream=False, one_shot=True)
+    except (docker.errors.APIError, docker.errors.NotFound, OSError):
+        return None
+    return container_sample(stats, time.monotonic())
+
+
+def container_sample(stats: Mapping[str, Any], mono: float) -> ContainerSample | None:
+    """A sample from the engine's stats document (cgroup v1 or v2)."""
+    memory_stats = stats.get("memory_stats") or {}
+    usage = memory_stats.get("usage")
+    cpu = ((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage")
+    if usage is None or cpu is None:
+        return None
+    detail = memory_stats.get("stats") or {}
+    # What `docker stats` shows: the page cache the kernel can drop is not the container's.
+    cache = detail.get("total_inactive_file", detail.get("inactive_file", 0))
+    return ContainerSample(mono, max(0, int(usage) - int(cache)), int(cpu) / 1e9)
+
+
+def read_host_memory(path: Path = _PROC_MEMINFO) -> HostMemory | None:
+    """MemTotal and MemAvailable, or None where there is no /proc/meminfo."""
+    try:
+        fields = dict(line.split(":", 1) for line in path.read_text().splitlines() if ":" in line)
+        return HostMemory(
+            total=_kib(fields["MemTotal"]) * 1024, available=_kib(fields["MemAvailable"]) * 1024
+        )
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _kib(text: str) -> int:
+    return int(text.split()[0])
+
+
+def _read_cpu_times(path: Path = _PROC_STAT) -> tuple[int, int] | None:
+    """(busy, total) jiffies of all cores since boot; idle and iowait are not busy."""
+    try:
+        first = path.read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    if not first or first[0] != "cpu":
+        return None
+    # user nice system idle iowait irq softirq steal; guest time is already in user.
+    values = [int(v) for v in first[1:9]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return sum(values) - idle, sum(values)
