@@ -1,12 +1,17 @@
-"""What containers cost the machine while they run: memory and CPU, sampled from the engine.
+"""What containers cost the machine while they run: memory and CPU, read from their cgroups.
 
 "As many sender containers as this machine holds" is a measurement, not a guess: a run that
-starts N containers samples each one's memory (the engine's usage less the page cache it can
-drop, as `docker stats` shows it) and CPU time (the cgroup's total), and the host's CPU busy
-share from /proc/stat, every `interval` wall seconds in a thread of its own. The engine's
-`one_shot` stats call answers from the cgroup at once (API 1.41), so a sample of 40
-containers costs a fraction of a second. A container that is gone or does not answer is
-skipped for that sample; a sample is never invented.
+starts N containers samples each one's memory (usage less the page cache the kernel can drop,
+as `docker stats` shows it) and CPU time (the cgroup's total), and the host's CPU busy share
+from /proc/stat, every `interval` wall seconds in a thread of its own.
+
+The numbers are read from the container's cgroup files (v1: memory/ and cpuacct/ under
+docker/<id>; v2: docker-<id>.scope or docker/<id>), which costs microseconds. The engine's
+stats call says the same but is slow: measured here, 0.5 to 2 s per container even with
+`one_shot`, so a pass over 60 containers took over a minute and the monitor's last pass
+held up the end of a run. The engine is asked only when the files are not on this host (a
+remote engine). A container that is gone or does not answer is skipped for that sample; a
+sample is never invented.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import docker.errors
 #: Wall seconds between two samples.
 DEFAULT_INTERVAL = 5.0
 _PROC_STAT = Path("/proc/stat")
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
 _PROC_MEMINFO = Path("/proc/meminfo")
 
 
@@ -97,6 +103,11 @@ class ResourceMonitor:
         self.targets = dict(containers)
         self.interval = interval
         self.usage = ResourceUsage(cores=cores or os.cpu_count() or 1, memory=read_host_memory())
+        self._files = {
+            label: files
+            for label, container in self.targets.items()
+            if (files := cgroup_files(str(getattr(container, "id", "")))) is not None
+        }
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_stat = _read_cpu_times()
@@ -134,7 +145,7 @@ class ResourceMonitor:
     def sample(self) -> None:
         """Take one sample of every container and of the host now."""
         for label, container in self.targets.items():
-            taken = sample_container(container)
+            taken = sample_container(container, self._files.get(label))
             if taken is not None:
                 self.usage.containers.setdefault(label, []).append(taken)
         now_stat = _read_cpu_times()
@@ -145,8 +156,61 @@ class ResourceMonitor:
         self._last_stat = now_stat
 
 
-def sample_container(container: Any) -> ContainerSample | None:
-    """One `one_shot` stats reading, or None when the container is gone or says nothing."""
+@dataclass(frozen=True)
+class CgroupFiles:
+    """Where one container's memory and CPU figures are on this host."""
+
+    memory_usage: Path  #: bytes (v1 memory.usage_in_bytes, v2 memory.current)
+    memory_stat: Path  #: holds (total_)inactive_file
+    cpu: Path  #: v1 cpuacct.usage (ns), v2 cpu.stat (usage_usec)
+
+
+def cgroup_files(container_id: str, root: Path = _CGROUP_ROOT) -> CgroupFiles | None:
+    """The container's cgroup files under `root`, v1 or v2 layout; None when not here."""
+    if not container_id:
+        return None
+    v1_cpu = [root / name / "docker" / container_id for name in ("cpuacct", "cpu,cpuacct")]
+    v1_memory = root / "memory" / "docker" / container_id
+    for cpu_dir in v1_cpu:
+        if (v1_memory / "memory.usage_in_bytes").is_file() and (
+            cpu_dir / "cpuacct.usage"
+        ).is_file():
+            return CgroupFiles(
+                v1_memory / "memory.usage_in_bytes",
+                v1_memory / "memory.stat",
+                cpu_dir / "cpuacct.usage",
+            )
+    for scope in (
+        root / "system.slice" / f"docker-{container_id}.scope",
+        root / "docker" / container_id,
+    ):
+        if (scope / "memory.current").is_file() and (scope / "cpu.stat").is_file():
+            return CgroupFiles(scope / "memory.current", scope / "memory.stat", scope / "cpu.stat")
+    return None
+
+
+def read_cgroup(files: CgroupFiles, mono: float) -> ContainerSample | None:
+    """One sample from the cgroup files, or None when they are gone (the container ended)."""
+    try:
+        usage = int(files.memory_usage.read_text().split()[0])
+        detail = dict(line.split(maxsplit=1) for line in files.memory_stat.read_text().splitlines())
+        cpu_text = files.cpu.read_text()
+    except (OSError, ValueError, IndexError):
+        return None
+    cache = int(detail.get("total_inactive_file", detail.get("inactive_file", "0")))
+    if files.cpu.name == "cpu.stat":
+        fields = dict(line.split(maxsplit=1) for line in cpu_text.splitlines() if " " in line)
+        cpu_seconds = int(fields.get("usage_usec", "0")) / 1e6
+    else:
+        cpu_seconds = int(cpu_text.split()[0]) / 1e9
+    return ContainerSample(mono, max(0, usage - cache), cpu_seconds)
+
+
+def sample_container(container: Any, files: CgroupFiles | None = None) -> ContainerSample | None:
+    """One sample: from the cgroup files when given, else the engine's `one_shot` stats;
+    None when the container is gone or says nothing."""
+    if files is not None:
+        return read_cgroup(files, time.monotonic())
     try:
         stats = container.stats(stream=False, one_shot=True)
     except (docker.errors.APIError, docker.errors.NotFound, OSError):

@@ -231,7 +231,7 @@ def _reopen_command(arguments: list[str]) -> argparse.Namespace:
         (["--capacity", "0"], "the capacity must be >= 1 session"),
         (["--messages", "0"], "inject at least 1 message per sender"),
         (["--schedules", "/nonexistent/schedule.json"], "schedule.json: no such file"),
-        (["--senders", "opensmtpd=1"], "no documented class for 'opensmtpd'"),
+        (["--senders", "msmtp=1"], "no documented class for 'msmtp'"),
     ],
 )
 def test_bad_input_is_a_one_line_error(arguments: list[str], message: str, tmp_path: Path) -> None:

@@ -178,5 +178,5 @@ def test_the_model_takes_a_measured_class_over_the_documented_one() -> None:
 def test_an_mta_the_model_has_no_class_for_is_refused_before_any_container(
     tmp_path: Path,
 ) -> None:
-    with pytest.raises(ReopenError, match=r"no documented class for .opensmtpd.*--schedules"):
-        ReopenExperiment(SenderMix.parse("postfix=1,opensmtpd=1"), tmp_path)
+    with pytest.raises(ReopenError, match=r"no documented class for .msmtp.*--schedules"):
+        ReopenExperiment(SenderMix.parse("postfix=1,msmtp=1"), tmp_path)

@@ -339,6 +339,57 @@ def haraka_default(share: float = 0.0) -> SenderClass:
     )
 
 
+def opensmtpd_default(share: float = 0.0) -> SenderClass:
+    """OpenSMTPD 7.6 with Debian's configuration: the ramqueue scheduler tries an envelope
+    again at creation + 400 s x n² for its n-th retry (scheduler_ramqueue.c,
+    `BACKOFF_TRANSFER`, `scheduler_backoff`), on its own timer (no queue run, anchored on the
+    message), until `queue ttl` 4 days (smtpd.h `SMTPD_QUEUE_EXPIRY`); a delay warning after
+    4 hours (`bounce warn-interval`). At most 5 connections per route (limit.c
+    `maxconn_per_route`)."""
+    offsets = tuple(400.0 * n * n for n in range(1, 30) if 400.0 * n * n < 4 * DAY)
+    return SenderClass(
+        name="opensmtpd",
+        retry_offsets=offsets,
+        backoff=None,
+        give_up=4 * DAY,
+        warning=4 * 3600.0,
+        concurrency=5,
+        scan_interval=0.0,
+        anchor="message",
+        share=share,
+        source=(
+            "documented default: OpenSMTPD 7.6 scheduler_ramqueue.c BACKOFF_TRANSFER=400 "
+            "(retry n at 400 s x n² after queueing), smtpd.h SMTPD_QUEUE_EXPIRY=4d, bounce "
+            "warn-interval 4h, limit.c maxconn_per_route=5"
+        ),
+    )
+
+
+def sendmail_default(share: float = 0.0) -> SenderClass:
+    """Sendmail 8.18 with Debian's configuration: no per-message schedule; the daemon forks a
+    queue runner every 10 minutes (`-q10m`, QUEUE_INTERVAL in /etc/mail/sendmail.conf) and
+    each run tries every queued message (no MinQueueAge), one after another in one session:
+    so every queued message goes at the next run (anchored on the destination, a queue run
+    of 10 min). Returned at the first attempt after `Timeout.queuereturn` 5 days; a delay
+    warning after `Timeout.queuewarn` 4 hours. One connection per queue run."""
+    return SenderClass(
+        name="sendmail",
+        retry_offsets=(),
+        backoff=Backoff(600.0),
+        give_up=5 * DAY,
+        warning=4 * 3600.0,
+        concurrency=1,
+        scan_interval=600.0,
+        anchor="destination",
+        share=share,
+        source=(
+            "documented default: Debian sendmail 8.18 QUEUE_INTERVAL=10m (-q10m), no "
+            "MinQueueAge, Timeout.queuereturn=5d, Timeout.queuewarn=4h; one queue runner "
+            "delivering in turn"
+        ),
+    )
+
+
 #: The built-in documented classes by name, used when no measured schedule is given.
 BUILTIN_CLASSES = {
     "postfix": postfix_default,
@@ -346,4 +397,6 @@ BUILTIN_CLASSES = {
     "nullmailer": nullmailer_default,
     "dma": dma_default,
     "haraka": haraka_default,
+    "opensmtpd": opensmtpd_default,
+    "sendmail": sendmail_default,
 }
