@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from docker.models.containers import Container
 
 from harness.containers.labels import run_labels
 from harness.containers.resource_usage import (
+    ContainerSample,
     ResourceMonitor,
     cgroup_files,
     container_sample,
@@ -26,9 +28,9 @@ def test_the_cgroup_files_say_what_the_engine_says(start_container: StartContain
     # The engine reads the same cgroup: a reading of the files taken between two of the
     # engine's lies between them for CPU time (a running total), and within their range for
     # memory (the container may still be settling after its start).
-    before = container_sample(container.stats(stream=False, one_shot=True), 0.0)
+    before = _engine_sample(container)
     from_files = read_cgroup(files, 0.0)
-    after = container_sample(container.stats(stream=False, one_shot=True), 0.0)
+    after = _engine_sample(container)
     assert before is not None
     assert from_files is not None
     assert after is not None
@@ -36,6 +38,12 @@ def test_the_cgroup_files_say_what_the_engine_says(start_container: StartContain
     slack = 64 * 1024
     low, high = sorted((before.memory, after.memory))
     assert low - slack <= from_files.memory <= high + slack
+
+
+def _engine_sample(container: Container) -> ContainerSample | None:
+    stats = container.stats(stream=False, one_shot=True)
+    assert isinstance(stats, dict)
+    return container_sample(stats, 0.0)
 
 
 def test_the_monitor_sees_cpu_burnt_and_stops_sampling_a_gone_container(
