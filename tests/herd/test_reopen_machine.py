@@ -180,3 +180,15 @@ def test_an_mta_the_model_has_no_class_for_is_refused_before_any_container(
 ) -> None:
     with pytest.raises(ReopenError, match=r"no documented class for .msmtp.*--schedules"):
         ReopenExperiment(SenderMix.parse("postfix=1,msmtp=1"), tmp_path)
+
+
+def test_a_rcpt_deferral_puts_exim_on_a_schedule_per_message() -> None:
+    """Exim keys a 4xx to RCPT on the address and sender (transports/smtp.c), a host error on
+    the host: the reopen experiment's 451 outage is the former."""
+    mix = SenderMix.parse("exim=1,postfix=1")
+    exim, postfix = sender_classes(mix)
+    assert (exim.anchor, exim.rcpt_anchor) == ("destination", "message")
+    at_rcpt_exim, at_rcpt_postfix = sender_classes(mix, deferred_at_rcpt=True)
+    assert at_rcpt_exim.anchor == "message"
+    assert at_rcpt_exim.retry_offsets == exim.retry_offsets
+    assert at_rcpt_postfix == postfix

@@ -48,6 +48,7 @@ def prediction_to_json(prediction: HerdPrediction) -> dict[str, Any]:
                 "hosts": s.hosts,
                 "scan_interval": s.scan_interval,
                 "anchor": s.anchor,
+                "rcpt_anchor": s.rcpt_anchor,
                 "source": s.source,
             }
             for s in senders

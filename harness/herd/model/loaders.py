@@ -43,6 +43,7 @@ _CLASS_KEYS = {
     "hosts",
     "scan_interval",
     "anchor",
+    "rcpt_anchor",
     "evidence",
 }
 
@@ -107,7 +108,7 @@ def _class_from_table(table: Any, where: str) -> SenderClass:
     for key in ("concurrency", "hosts"):
         if key in table:
             fields[key] = _integer(table[key], f"{where}.{key}")
-    for key in ("anchor", "evidence"):
+    for key in ("anchor", "rcpt_anchor", "evidence"):
         if key in table:
             fields[key] = table[key]
     fields.setdefault("share", base.share if base else 0.0)
@@ -204,6 +205,7 @@ def _measured_class(index: int, measured: MeasuredSchedule, path: Path) -> Sende
             concurrency=base.concurrency if base else 1,
             scan_interval=base.scan_interval if base else 0.0,
             anchor=base.anchor if base else "message",
+            rcpt_anchor=base.rcpt_anchor if base else None,
             share=0.0,
             source=source,
             evidence="measured",

@@ -12,7 +12,9 @@ the sender's retry schedule:
   back to its sender when its queue lifetime ran out. The times come from the herd model
   (`predict`, unlimited capacity, no new mail after reopening), so the loss curves and the herd
   share one model and one set of classes: destination-anchored senders (Exim) wait for their
-  host's next retry, queue runs spread a retry over the scan interval.
+  host's next retry, queue runs spread a retry over the scan interval. A 4xx outage answers
+  451 to RCPT, as the matrix's cells do, and there a class's `rcpt_anchor` applies (Exim keys
+  a RCPT deferral on the address and sender: each message on its own schedule).
 
 A class measured for the failure mode (`schedule.json` of `mailstorm schedule --variant ...`)
 is used for it; otherwise its 4xx schedule stands in, and the curve's source says so.
@@ -125,6 +127,8 @@ def loss_curves(
     queued: dict[str, dict[str, list[_Outcome]]] = {}
     for mode in QUEUEING_MODES:
         senders = _for_mode(classes, loss_input.schedules.get(mode, ()))
+        if mode == "4xx":  # 451 to RCPT, as the matrix's outage cells answer
+            senders = tuple(c.deferred_at_rcpt() for c in senders)
         queued[mode] = {c.name: [] for c in senders}
         for outage in outages:
             for name, outcome in _queueing(senders, outage).items():

@@ -63,6 +63,9 @@ class SenderClass:
     fraction of our normal inbound mail the class carries. `scan_interval` is the sender's
     queue run period: a retry due at T happens at its next queue run, which across a population
     of senders with unrelated clocks spreads uniformly over [T, T + scan_interval).
+    `rcpt_anchor` is the anchoring when the receiver defers at RCPT rather than failing as a
+    host (refused, no greeting, 4xx at the greeting), where a sender keeps a different state:
+    Exim keys a RCPT deferral on the address and sender, not the host (None: as `anchor`).
     """
 
     name: str
@@ -77,6 +80,7 @@ class SenderClass:
     scan_interval: float = 0.0
     anchor: Anchor = "message"
     evidence: Evidence = "documented"
+    rcpt_anchor: Anchor | None = None
 
     def __post_init__(self) -> None:
         where = f"sender class {self.name!r}"
@@ -100,8 +104,17 @@ class SenderClass:
             raise ValueError(f"{where}: scan_interval must be >= 0")
         if self.anchor not in ("message", "destination"):
             raise ValueError(f"{where}: anchor must be 'message' or 'destination'")
+        if self.rcpt_anchor not in (None, "message", "destination"):
+            raise ValueError(f"{where}: rcpt_anchor must be 'message' or 'destination'")
         if self.evidence not in EVIDENCE:
             raise ValueError(f"{where}: evidence must be one of {', '.join(EVIDENCE)}")
+
+    def deferred_at_rcpt(self) -> SenderClass:
+        """This class when the receiver answers 4xx to RCPT (a 451 outage): its `rcpt_anchor`
+        if it has one."""
+        if self.rcpt_anchor is None or self.rcpt_anchor == self.anchor:
+            return self
+        return replace(self, anchor=self.rcpt_anchor)
 
     def attempt_offsets(self, until: float | None = None) -> tuple[float, ...]:
         """Every attempt, 0 first, up to and including `until` (default: `give_up`): the
@@ -240,9 +253,13 @@ def exim_default(share: float = 0.0) -> SenderClass:
     """Exim 4.96 with Debian's configuration (exim4-config, bookworm).
 
     Retry rule `F,2h,15m; G,16h,1h,1.5; F,4d,6h`, kept per destination host (Exim spec ch. 32:
-    "per-host ... not on a per-message basis"); the daemon runs the queue every 30 minutes
-    (QUEUEINTERVAL='30m'); delay_warning=1d; queue_run_max=5 queue runners, each delivering
-    one message at a time (remote_max_parallel=2 parallelises the recipients of one message):
+    "per-host ... not on a per-message basis") for host errors (refused, timeout, 4xx at the
+    greeting); a 4xx to RCPT is keyed on the address and the sender instead
+    (transports/smtp.c: "Add a retry item for the address", `address_retry_include_sender`),
+    so under a RCPT deferral each recipient follows the rule from its own first failure. The
+    daemon runs the queue every 30 minutes (QUEUEINTERVAL='30m'); delay_warning=1d;
+    queue_run_max=5 queue runners, each delivering one message at a time
+    (remote_max_parallel=2 parallelises the recipients of one message):
     5 connections to us per host. Past the final cutoff (4 d) the host is tried at each queue
     run, and a message older than the cutoff is bounced when that attempt fails: the measured
     schedule (reports/*-schedule) shows exactly this, a last attempt minutes after 4 d.
@@ -256,11 +273,13 @@ def exim_default(share: float = 0.0) -> SenderClass:
         concurrency=5,
         scan_interval=1800.0,
         anchor="destination",
+        rcpt_anchor="message",
         share=share,
         source=(
             "documented default: Debian exim4 4.96 retry rule F,2h,15m; G,16h,1h,1.5; F,4d,6h, "
             "QUEUEINTERVAL=30m, delay_warning=1d, queue_run_max=5, remote_max_parallel=2 "
-            "(exim -bP in the exim target); per-host retry state (Exim spec ch. 32)"
+            "(exim -bP in the exim target); per-host retry state (Exim spec ch. 32), per "
+            "address and sender for a 4xx to RCPT (transports/smtp.c)"
         ),
     )
 

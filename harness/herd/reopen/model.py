@@ -53,10 +53,13 @@ class ModelCurve:
     assumptions: tuple[str, ...]  #: the model's own list
 
 
-def sender_classes(mix: SenderMix, measured: Sequence[SenderClass] = ()) -> tuple[SenderClass, ...]:
+def sender_classes(
+    mix: SenderMix, measured: Sequence[SenderClass] = (), *, deferred_at_rcpt: bool = False
+) -> tuple[SenderClass, ...]:
     """Each MTA's class in the mix: the `measured` one of its name (a schedule.json of
     `mailstorm schedule` or `matrix`) where there is one, else its documented default; one
-    host per container, shares by count."""
+    host per container, shares by count. `deferred_at_rcpt`: the outage answers 4xx to RCPT,
+    so each class's `rcpt_anchor` applies (Exim: per address, not per host)."""
     by_name = {c.name: c for c in measured}
     classes = []
     for name, count in mix.counts:
@@ -69,6 +72,8 @@ def sender_classes(mix: SenderMix, measured: Sequence[SenderClass] = ()) -> tupl
                 f"the herd model has no documented class for {name!r}: give a schedule "
                 f"measured for it (--schedules reports/reference/schedule.json)"
             )
+        if deferred_at_rcpt:
+            base = base.deferred_at_rcpt()
         classes.append(replace(base, hosts=count))
     return tuple(classes)
 
@@ -76,7 +81,8 @@ def sender_classes(mix: SenderMix, measured: Sequence[SenderClass] = ()) -> tupl
 def classes_note(classes: Sequence[SenderClass]) -> str:
     """Where the model's classes came from, for the report."""
     parts = [
-        f"{c.name} {c.evidence}" + (f" ({c.source})" if c.evidence == "measured" else "")
+        f"{c.name} {c.evidence}, retry state per {c.anchor}"
+        + (f" ({c.source})" if c.evidence == "measured" else "")
         for c in classes
     ]
     return "sender classes: " + "; ".join(parts) + "; hosts = containers"
@@ -86,6 +92,7 @@ def predict_reopen(
     *,
     mix: SenderMix,
     measured: Sequence[SenderClass] = (),
+    deferred_at_rcpt: bool = False,
     outage: float,
     messages: int,
     policy: Policy,
@@ -95,7 +102,7 @@ def predict_reopen(
 ) -> ModelCurve:
     """The model's curve for `messages` injected evenly over `outage` into `mix`, reopened by
     `policy` (see the module docstring for the capacity)."""
-    classes = sender_classes(mix, measured)
+    classes = sender_classes(mix, measured, deferred_at_rcpt=deferred_at_rcpt)
     notes = [
         "model run without new mail after reopening (the experiment injects only during the "
         "outage)",

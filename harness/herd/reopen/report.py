@@ -24,7 +24,7 @@ from harness.herd.reopen.measure import Measurement, SessionSpan
 from harness.herd.reopen.model import ModelCurve, predict_reopen, sender_classes
 from harness.herd.reopen.phase import MtaPhase, mta_phases
 from harness.herd.reopen.phase_report import phase_json, phase_markdown
-from harness.herd.reopen.plan import Policy
+from harness.herd.reopen.plan import OutageVariant, Policy
 
 FORMAT = "mailstorm-herd-reopen/1"
 STEM = "herd-reopen"
@@ -47,7 +47,8 @@ def model_curves(results: ReopenResults) -> list[PolicyReport]:
         for p in results.policies
         if p.measurement.served_session_seconds
     ]
-    classes = sender_classes(exp.senders, exp.model_classes)
+    at_rcpt = exp.variant is OutageVariant.REPLY_4XX  # the outage rule defers at RCPT
+    classes = sender_classes(exp.senders, exp.model_classes, deferred_at_rcpt=at_rcpt)
     reports = []
     for result in results.policies:
         m = result.measurement
