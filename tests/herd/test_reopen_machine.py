@@ -145,8 +145,10 @@ def test_phase_shows_the_first_delivery_window_and_the_busiest_bin() -> None:
     measurement = _measurement(senders, {"exim": (0, 0, 20, 0), "postfix": (0, 4, 3, 3)})
     classes = sender_classes(SenderMix.parse("exim=2,postfix=1"))
     model = {"exim": (0.01, 0.01), "postfix": (0.03, 0.01)}
-    exim, postfix = mta_phases(measurement, classes, model)
+    ready = {"exim-1": 700.0, "exim-2": 460.0, "postfix-1": 100.0}
+    exim, postfix = mta_phases(measurement, classes, model, ready)
     assert exim.containers == 2
+    assert exim.ready_spread == pytest.approx(240.0)
     assert exim.outage_sessions == (5, 7)
     assert exim.first == (310.0, 312.0)
     assert exim.last == (320.0, 330.0)
@@ -154,6 +156,7 @@ def test_phase_shows_the_first_delivery_window_and_the_busiest_bin() -> None:
     assert exim.busiest_share == pytest.approx(1.0)
     assert exim.model_busiest_share == pytest.approx(0.5)
     assert postfix.first == (1.0, 1.0)
+    assert postfix.ready_spread == 0.0
     assert postfix.busiest_share == pytest.approx(0.4)
     assert postfix.model_busiest_share == pytest.approx(0.75)
     assert postfix.scan_interval == postfix_default().scan_interval

@@ -114,6 +114,7 @@ class SenderInfo:
     version: str
     address: str
     distorted: tuple[str, ...]  #: scaled parameters off their real value, with the factor
+    ready_before_outage: float = 0.0  #: real seconds between its MTA being ready and the outage
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,13 @@ def run_reopen(exp: ReopenExperiment) -> ReopenResults:
         )
         queued = {run.policy: _still_queued(run) for run in runs}
         targets = {s.target.name: s.target.describe() for s in fleet.senders}
-        senders = {run.policy: tuple(_sender_info(s) for s in run.senders) for run in runs}
+        outage_start = reopen - exp.outage / exp.time_scale
+        senders = {
+            run.policy: tuple(
+                _sender_info(s, (outage_start - s.ready_mono) * exp.time_scale) for s in run.senders
+            )
+            for run in runs
+        }
     results = []
     for run in runs:
         evidence = RunEvidence(
@@ -367,9 +374,10 @@ def _still_queued(run: _PolicyRun) -> frozenset[str]:
     )
 
 
-def _sender_info(sender: Sender) -> SenderInfo:
+def _sender_info(sender: Sender, ready_before_outage: float) -> SenderInfo:
     target = sender.target
     return SenderInfo(
+        ready_before_outage=ready_before_outage,
         label=_short(sender.label),
         mta=target.name,
         version=target.version,

@@ -15,6 +15,7 @@ def phase_json(phases: Sequence[MtaPhase]) -> list[dict[str, Any]]:
             "mta": p.mta,
             "containers": p.containers,
             "outage_sessions_per_container": list(p.outage_sessions),
+            "ready_spread_seconds": _round(p.ready_spread),
             "first_delivery_seconds": _pair(p.first),
             "last_delivery_seconds": _pair(p.last),
             "model_scan_interval_seconds": p.scan_interval,
@@ -35,13 +36,13 @@ def phase_markdown(
     return [
         "## Phase and bunching per MTA (where the model parts from the measurement)",
         "",
-        "| policy | MTA | containers | sessions per container in the outage | first delivery "
-        "after reopening (earliest - latest container) | last delivery | model: queue scan, "
-        f"retry state | share of deliveries in the busiest {format_duration(bin_seconds)} | "
-        "model's share |",
-        "|---|---|---:|---|---|---|---|---:|---:|",
+        "| policy | MTA | containers | their starts spread over (real) | sessions per container "
+        "in the outage | first delivery after reopening (earliest - latest container) | last "
+        "delivery | model: queue scan, retry state | share of deliveries in the busiest "
+        f"{format_duration(bin_seconds)} | model's share |",
+        "|---|---|---:|---|---|---|---|---|---:|---:|",
         *(
-            f"| {policy} | {p.mta} | {p.containers} | "
+            f"| {policy} | {p.mta} | {p.containers} | {_duration(p.ready_spread)} | "
             f"{p.outage_sessions[0]}-{p.outage_sessions[1]} | {_span(p.first)} | "
             f"{_span(p.last)} | {_scan(p)} | {_share(p.busiest_share)} | "
             f"{_share(p.model_busiest_share)} |"
@@ -50,7 +51,9 @@ def phase_markdown(
         "",
         "- The model spreads a retry due at T over [T, T + queue scan) as if every sender's "
         "clock were unrelated; a first-delivery window much narrower than the scan means the "
-        "containers' queue runners ran in phase (they started together).",
+        "containers' queue runners ran in phase. Their phases are set by when each container's "
+        "MTA started (a queue runner ticks from its daemon's start): starts spread over less "
+        "than one scan put them in phase, which is the harness's doing, not the MTA's.",
         "- *Per destination* retry state (Exim's hints database) holds all of a sender's "
         "mail until the host's next retry time, then sends it in one queue run: a busiest-bin "
         "share near 100% is that burst; the model keeps it too, but spreads it over the scan.",
@@ -63,6 +66,12 @@ def _span(pair: tuple[float, float] | None) -> str:
         return "-"
     low, high = (format_duration(v) if v >= 1 else "0" for v in pair)
     return low if low == high else f"{low} - {high}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return format_duration(seconds) if seconds >= 1 else "0"
 
 
 def _scan(p: MtaPhase) -> str:

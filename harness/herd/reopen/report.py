@@ -63,7 +63,8 @@ def model_curves(results: ReopenResults) -> list[PolicyReport]:
             session_seconds=session,
             bin_seconds=exp.bin_seconds,
         )
-        phases = tuple(mta_phases(m, classes, model.offered_by_class))
+        ready = {s.label: s.ready_before_outage for s in result.senders}
+        phases = tuple(mta_phases(m, classes, model.offered_by_class, ready))
         reports.append(PolicyReport(result, model, phases))
     return reports
 

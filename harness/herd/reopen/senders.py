@@ -11,6 +11,7 @@ started are removed before the error propagates.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -85,6 +86,9 @@ class Sender:
     label: str
     target: SenderTarget
     address: str
+    #: monotonic wall time its MTA was ready: its queue runner's clock starts about then, so
+    #: the spread of these across containers of one MTA is the spread of their queue-run phase
+    ready_mono: float = 0.0
 
 
 class SenderFleet:
@@ -117,18 +121,19 @@ class SenderFleet:
         ]
         with ThreadPoolExecutor(START_WORKERS, thread_name_prefix="mailstorm-sender") as pool:
             outcomes = list(pool.map(_start_one, targets))
+        ready = [outcome[1] if isinstance(outcome, tuple) else 0.0 for outcome in outcomes]
         started = [
-            (spec, target)
-            for spec, target, outcome in zip(self.specs, targets, outcomes, strict=True)
+            (spec, target, at)
+            for spec, target, outcome, at in zip(self.specs, targets, outcomes, ready, strict=True)
             if not isinstance(outcome, BaseException)
         ]
         try:
             failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
             if failure is not None:
                 raise failure
-            self.senders = [Sender(spec.label, t, _address(t)) for spec, t in started]
+            self.senders = [Sender(spec.label, t, _address(t), at) for spec, t, at in started]
         except BaseException:
-            for _, target in started:
+            for _, target, _ in started:
                 target.stop()
             raise
         for sender in self.senders:
@@ -160,10 +165,11 @@ class SenderFleet:
         return {sender.address: sender.label for sender in self.senders}
 
 
-def _start_one(target: SenderTarget) -> SenderTarget | BaseException:
-    """Start a target in a worker thread; its failure is returned (it already cleaned up)."""
+def _start_one(target: SenderTarget) -> tuple[SenderTarget, float] | BaseException:
+    """Start a target in a worker thread: it and when it was ready, or its failure (it already
+    cleaned up)."""
     try:
-        return target.start()
+        return target.start(), time.monotonic()
     except BaseException as error:  # handed to the caller, which raises the first one
         return error
 
