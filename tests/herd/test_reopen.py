@@ -106,6 +106,14 @@ def test_report_puts_the_measured_curve_beside_the_model(
         assert sum(policy["measured"]["curve"]["accepted"]) >= policy["measured"]["delivered"]
         assert policy["model"]["backlog_at_reopening"] == pytest.approx(20)
         assert not any("CHECK FAILED" in note for note in policy["model"]["notes"])
+        # The outage answers 451 to RCPT, which Exim keys on the address, not the host.
+        assert any(
+            "exim documented, retry state per message" in n for n in policy["model"]["notes"]
+        )
+        assert {p["mta"]: p["model_anchor"] for p in policy["phases"]} == {
+            "postfix": "message",
+            "exim": "message",
+        }
     markdown = paths["md"].read_text()
     assert "open measured" in markdown
     assert "admission model" in markdown

@@ -56,6 +56,7 @@ def model_curves(results: ReopenResults) -> list[PolicyReport]:
         model = predict_reopen(
             mix=exp.senders,
             measured=exp.model_classes,
+            deferred_at_rcpt=at_rcpt,
             outage=exp.outage,
             messages=m.injected,
             policy=result.policy,
