@@ -12,9 +12,10 @@ this measures both from the receiver's journal, per MTA:
   than the scan interval. The containers' start times are the harness's doing: the report
   gives their spread (in real time, so k times the wall seconds the starts took) beside the
   spread of first deliveries and the class's scan interval;
-- **bunching**: a sender that keeps retry state per destination host (Exim's hints database)
-  sends all its queued mail in the first run after the host's retry time, so the busiest
-  bin holds most of its backlog; the model's busiest bin is put beside it.
+- **bunching**: a sender that tries its whole queue at each run (Sendmail) or keeps retry
+  state per destination host (Exim after a host error) sends all its queued mail in the first
+  run after the host's retry time, so the busiest bin holds most of its backlog; the model's
+  busiest bin is put beside it.
 """
 
 from __future__ import annotations

@@ -54,9 +54,10 @@ def phase_markdown(
         "containers' queue runners ran in phase. Their phases are set by when each container's "
         "MTA started (a queue runner ticks from its daemon's start): starts spread over less "
         "than one scan put them in phase, which is the harness's doing, not the MTA's.",
-        "- *Per destination* retry state (Exim's hints database) holds all of a sender's "
-        "mail until the host's next retry time, then sends it in one queue run: a busiest-bin "
-        "share near 100% is that burst; the model keeps it too, but spreads it over the scan.",
+        "- *Per destination*: a sender that tries its whole queue at each queue run "
+        "(Sendmail), or keeps one retry state per host (Exim after a host error; a 4xx to RCPT "
+        "is kept per address), sends all its queued mail in one run: a busiest-bin share near "
+        "100% is that burst; the model keeps it too, but spreads it over the scan.",
         "",
     ]
 
