@@ -83,11 +83,7 @@ def run(arguments: argparse.Namespace) -> int:
         return _run_group(arguments, specs, plan)
     journal = JournalWriter(
         arguments.journal,
-        meta={
-            "plan_name": plan.name,
-            "plan_source": plan.source,
-            "time_scale": repr(arguments.time_scale),
-        },
+        meta=plan.journal_meta(arguments.time_scale),
         overwrite=arguments.overwrite,
     )
 

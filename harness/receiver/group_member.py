@@ -48,9 +48,7 @@ def main(argv: list[str]) -> int:
         journal = JournalWriter(
             arguments.journal,
             meta={
-                "plan_name": plan.name,
-                "plan_source": plan.source,
-                "time_scale": repr(arguments.time_scale),
+                **plan.journal_meta(arguments.time_scale),
                 "process": f"{membership.member}/{membership.processes}",
             },
         )

@@ -229,6 +229,15 @@ class FaultPlan:
     def rules_for(self, stage: Stage) -> tuple[Rule, ...]:
         return tuple(rule for rule in self.rules if stage in rule.match.stages)
 
+    def journal_meta(self, time_scale: float) -> dict[str, str]:
+        """What a journal records about the plan it was written under (its `meta` table), so
+        a journal read later says which plan and clock produced it."""
+        return {
+            "plan_name": self.name,
+            "plan_source": self.source,
+            "time_scale": repr(time_scale),
+        }
+
 
 ACCEPT_ALL = FaultPlan()
 

@@ -391,12 +391,7 @@ class Receiver:
         return done.result()
 
     def _meta(self) -> dict[str, str]:
-        return {
-            "plan_name": self.plan.name,
-            "plan_source": self.plan.source,
-            "time_scale": repr(self.time_scale),
-            "hostname": self.hostname,
-        }
+        return {**self.plan.journal_meta(self.time_scale), "hostname": self.hostname}
 
     # -- use --------------------------------------------------------------------------------
 
