@@ -19,7 +19,7 @@ from harness.herd.reopen.experiment import (
     run_reopen,
 )
 from harness.herd.reopen.measure import SessionSpan, peak_overlap
-from harness.herd.reopen.model import predict_reopen
+from harness.herd.reopen.model import predict_reopen, sender_classes
 from harness.herd.reopen.plan import ADMISSION_REPLY, OutageVariant, Policy, receiver_schedule
 from harness.herd.reopen.report import concurrency_steps, write_reopen_reports
 from harness.herd.reopen.senders import SenderMix, SenderMixError
@@ -209,7 +209,7 @@ def test_concurrency_counts_a_close_before_the_next_open() -> None:
 def test_model_conserves_the_backlog_without_new_mail() -> None:
     for policy in Policy:
         curve = predict_reopen(
-            mix=SenderMix.parse("postfix=2,exim=2"),
+            classes=sender_classes(SenderMix.parse("postfix=2,exim=2")),
             outage=7200,
             messages=80,
             policy=policy,

@@ -90,9 +90,7 @@ def classes_note(classes: Sequence[SenderClass]) -> str:
 
 def predict_reopen(
     *,
-    mix: SenderMix,
-    measured: Sequence[SenderClass] = (),
-    deferred_at_rcpt: bool = False,
+    classes: Sequence[SenderClass],
     outage: float,
     messages: int,
     policy: Policy,
@@ -100,9 +98,9 @@ def predict_reopen(
     session_seconds: float | None,
     bin_seconds: float,
 ) -> ModelCurve:
-    """The model's curve for `messages` injected evenly over `outage` into `mix`, reopened by
-    `policy` (see the module docstring for the capacity)."""
-    classes = sender_classes(mix, measured, deferred_at_rcpt=deferred_at_rcpt)
+    """The model's curve for `messages` injected evenly over `outage` into the senders of
+    `classes` (`sender_classes` of the run's mix), reopened by `policy` (see the module
+    docstring for the capacity)."""
     notes = [
         "model run without new mail after reopening (the experiment injects only during the "
         "outage)",
@@ -124,7 +122,7 @@ def predict_reopen(
     scenario = herd_model.HerdScenario(
         outage=outage,
         rate=messages / outage,
-        senders=classes,
+        senders=tuple(classes),
         max_sessions=max_sessions,
         session_seconds=session,
         step=bin_seconds,

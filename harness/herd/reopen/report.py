@@ -47,16 +47,16 @@ def model_curves(results: ReopenResults) -> list[PolicyReport]:
         for p in results.policies
         if p.measurement.served_session_seconds
     ]
-    at_rcpt = exp.variant is OutageVariant.REPLY_4XX  # the outage rule defers at RCPT
+    # One set of classes for the model's curves and the phase table: the outage rule of a
+    # `4xx` run defers at RCPT, where Exim keeps its retry state per address.
+    at_rcpt = exp.variant is OutageVariant.REPLY_4XX
     classes = sender_classes(exp.senders, exp.model_classes, deferred_at_rcpt=at_rcpt)
     reports = []
     for result in results.policies:
         m = result.measurement
         session = m.served_session_seconds or (max(served) if served else None)
         model = predict_reopen(
-            mix=exp.senders,
-            measured=exp.model_classes,
-            deferred_at_rcpt=at_rcpt,
+            classes=classes,
             outage=exp.outage,
             messages=m.injected,
             policy=result.policy,
