@@ -22,10 +22,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import docker.errors
+
+from harness.lifecycle import Lifecycle
 
 #: Wall seconds between two samples.
 DEFAULT_INTERVAL = 5.0
@@ -75,23 +76,29 @@ class ResourceUsage:
     def cpu_between(self, label: str, start: float, end: float) -> float | None:
         """CPU seconds the container used between two wall monotonic times (the samples
         nearest inside them), or None when fewer than two samples fall inside."""
-        inside = [s for s in self.containers.get(label, []) if start <= s.mono <= end]
-        if len(inside) < 2:
-            return None
-        return inside[-1].cpu_seconds - inside[0].cpu_seconds
+        ends = self._ends(label, start, end)
+        return None if ends is None else ends[1].cpu_seconds - ends[0].cpu_seconds
 
     def span_between(self, label: str, start: float, end: float) -> float | None:
         """Wall seconds between the first and last sample inside [start, end]."""
-        inside = [s.mono for s in self.containers.get(label, []) if start <= s.mono <= end]
-        return inside[-1] - inside[0] if len(inside) >= 2 else None
+        ends = self._ends(label, start, end)
+        return None if ends is None else ends[1].mono - ends[0].mono
+
+    def _ends(
+        self, label: str, start: float, end: float
+    ) -> tuple[ContainerSample, ContainerSample] | None:
+        """The first and last of the container's samples inside [start, end], if two are."""
+        inside = [s for s in self.containers.get(label, []) if start <= s.mono <= end]
+        return (inside[0], inside[-1]) if len(inside) >= 2 else None
 
     def host_busy(self, start: float, end: float) -> list[float]:
         """The host's busy shares sampled inside [start, end]."""
         return [s.busy for s in self.host if start <= s.mono <= end]
 
 
-class ResourceMonitor:
-    """Samples `containers` (label -> docker container object) until closed."""
+class ResourceMonitor(Lifecycle):
+    """Samples `containers` (label -> docker container object) from `start` to `stop`; the
+    samples are in `usage`."""
 
     def __init__(
         self,
@@ -112,29 +119,17 @@ class ResourceMonitor:
         self._thread: threading.Thread | None = None
         self._last_stat = _read_cpu_times()
 
-    def start(self) -> Self:
+    def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="mailstorm-resources", daemon=True)
         self._thread.start()
-        return self
 
-    def stop(self) -> ResourceUsage:
+    def stop(self) -> None:
+        """Stop sampling; a monitor that ran takes one last sample, the state after the run."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-            self.sample()  # the last state, after the run
-        return self.usage
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+            self.sample()
 
     def _run(self) -> None:
         while True:
@@ -197,13 +192,12 @@ def read_cgroup(files: CgroupFiles, mono: float) -> ContainerSample | None:
         cpu_text = files.cpu.read_text()
     except (OSError, ValueError, IndexError):
         return None
-    cache = int(detail.get("total_inactive_file", detail.get("inactive_file", "0")))
     if files.cpu.name == "cpu.stat":
         fields = dict(line.split(maxsplit=1) for line in cpu_text.splitlines() if " " in line)
         cpu_seconds = int(fields.get("usage_usec", "0")) / 1e6
     else:
         cpu_seconds = int(cpu_text.split()[0]) / 1e9
-    return ContainerSample(mono, max(0, usage - cache), cpu_seconds)
+    return ContainerSample(mono, _owned_memory(usage, detail), cpu_seconds)
 
 
 def sample_container(container: Any, files: CgroupFiles | None = None) -> ContainerSample | None:
@@ -225,10 +219,16 @@ def container_sample(stats: Mapping[str, Any], mono: float) -> ContainerSample |
     cpu = ((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage")
     if usage is None or cpu is None:
         return None
-    detail = memory_stats.get("stats") or {}
-    # What `docker stats` shows: the page cache the kernel can drop is not the container's.
-    cache = detail.get("total_inactive_file", detail.get("inactive_file", 0))
-    return ContainerSample(mono, max(0, int(usage) - int(cache)), int(cpu) / 1e9)
+    return ContainerSample(
+        mono, _owned_memory(int(usage), memory_stats.get("stats") or {}), int(cpu) / 1e9
+    )
+
+
+def _owned_memory(usage: int, memory_stat: Mapping[str, Any]) -> int:
+    """What `docker stats` shows: the usage less the page cache the kernel can drop
+    (`total_inactive_file` in cgroup v1's memory.stat, `inactive_file` in v2's)."""
+    cache = memory_stat.get("total_inactive_file", memory_stat.get("inactive_file", 0))
+    return max(0, usage - int(cache))
 
 
 def read_host_memory(path: Path = _PROC_MEMINFO) -> HostMemory | None:

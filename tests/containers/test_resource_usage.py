@@ -59,7 +59,8 @@ def test_the_monitor_sees_cpu_burnt_and_stops_sampling_a_gone_container(
     monitor.sample()
     idle.remove(force=True)
     monitor.sample()
-    usage = monitor.stop()
+    monitor.stop()
+    usage = monitor.usage
     burnt = usage.cpu_between("busy", 0.0, float("inf"))
     slept = usage.cpu_between("idle", 0.0, float("inf"))
     assert burnt is not None

@@ -200,16 +200,17 @@ def run_reopen(exp: ReopenExperiment) -> ReopenResults:
             )
         )
         reopen, end = _observe(exp, runs)
+        monitor.stop()  # before the containers go: the last sample is the state after the run
+        outage_start = reopen - exp.outage / exp.time_scale
         machine = machine_load(
-            monitor.stop(),
+            monitor.usage,
             mtas={s.label: s.target.name for s in fleet.senders},
             ready={s.label: sum(s.target.timings.values()) for s in fleet.senders},
-            outage=(reopen - exp.outage / exp.time_scale, reopen),
+            outage=(outage_start, reopen),
             herd=(reopen, end),
         )
         queued = {run.policy: _still_queued(run) for run in runs}
         targets = {s.target.name: s.target.describe() for s in fleet.senders}
-        outage_start = reopen - exp.outage / exp.time_scale
         senders = {
             run.policy: tuple(
                 _sender_info(s, (outage_start - s.ready_mono) * exp.time_scale) for s in run.senders
