@@ -121,10 +121,9 @@ class SenderFleet:
         ]
         with ThreadPoolExecutor(START_WORKERS, thread_name_prefix="mailstorm-sender") as pool:
             outcomes = list(pool.map(_start_one, targets))
-        ready = [outcome[1] if isinstance(outcome, tuple) else 0.0 for outcome in outcomes]
         started = [
-            (spec, target, at)
-            for spec, target, outcome, at in zip(self.specs, targets, outcomes, ready, strict=True)
+            (spec, *outcome)
+            for spec, outcome in zip(self.specs, outcomes, strict=True)
             if not isinstance(outcome, BaseException)
         ]
         try:
