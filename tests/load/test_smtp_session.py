@@ -4,6 +4,7 @@ against the real receiver on a real socket: each outcome, each phase, how failur
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,9 @@ from harness.receiver import plan_from_mapping
 Phase = tuple[str, float, SmtpFailure | None]
 
 
-def deliver(address: tuple[str, int], *, pipelining: bool = True) -> tuple[str, list[Phase]]:
+def deliver(
+    address: tuple[str, int], *, pipelining: bool = True, body_size: int = 500
+) -> tuple[str, list[Phase]]:
     phases: list[Phase] = []
     session = SmtpSession(
         address,
@@ -35,7 +38,7 @@ def deliver(address: tuple[str, int], *, pipelining: bool = True) -> tuple[str, 
     envelope = Envelope(
         "mailstorm+unit@fast.herd.mailstorm.test",
         "user@example.test",
-        wire_content("Subject: unit\r\nFrom: a@fast.herd.mailstorm.test", 500),
+        wire_content("Subject: unit\r\nFrom: a@fast.herd.mailstorm.test", body_size),
     )
     return session.run(envelope), phases
 
@@ -79,6 +82,38 @@ def test_a_refused_recipient_is_named_by_its_codes_only(
     assert str(failure) == label
     assert failure.permanent is (outcome == BOUNCED)
     assert [n for n, _, _ in phases] == ["connect", "greeting", "ehlo", "mail", "rcpt"]
+
+
+def test_a_target_named_by_host_name_is_resolved_and_delivered_to(
+    receiver_factory: ReceiverFactory,
+) -> None:
+    receiver = receiver_factory()
+
+    outcome, _ = deliver(("localhost", receiver.port))
+
+    assert outcome == DELIVERED
+    receiver.wait_idle()
+    with receiver.journal() as journal:
+        assert len(journal.messages()) == 1
+
+
+def test_a_message_bigger_than_the_socket_buffers_arrives_whole(
+    receiver_factory: ReceiverFactory,
+) -> None:
+    """The client writes with `send`, not `sendall`: a message the kernel takes in parts must
+    still leave whole."""
+    receiver = receiver_factory()
+    # Past the largest send buffer the kernel grows to, so one `send` cannot take it all.
+    largest_send_buffer = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    body_size = 2 * largest_send_buffer + 12_345
+
+    outcome, _ = deliver((receiver.host, receiver.port), body_size=body_size)
+
+    assert outcome == DELIVERED
+    receiver.wait_idle()
+    with receiver.journal() as journal:
+        (message,) = journal.messages()
+    assert message.size >= body_size
 
 
 def test_nothing_listening_is_a_deferral_at_connect() -> None:
