@@ -89,14 +89,31 @@ class Scenario:
 
     @property
     def holds_deliveries(self) -> bool:
-        """Whether a rule stalls for a minute or more (a blackhole, a slow greeting, a stall).
+        """Whether a rule stalls for a minute or more (a blackhole, a slow greeting, a stall),
+        or the zone lets DNS questions go unanswered (`answer = "timeout"`).
 
         Such a scenario holds the sender's delivery process while it waits, and a sender that
         delivers its queue in sequence (an Exim queue run) makes every message behind it wait
         too: the neighbours' retry intervals would then be this scenario's blocking. So it
-        runs in its own sender instance (`harness.cases.grouping`).
+        runs in its own sender instance (`harness.cases.grouping`). An unanswered question
+        holds longest of all: the resolver's timeouts are wall time, not the MTA's scaled
+        clock, so at k = 60 one lookup lasts up to 20 real minutes. In a full run an Exim
+        queue run stood 14 wall seconds (860 real) on `dns-timeout`'s message: the ten messages
+        it had retried before got their first retry at 38 to 43 minutes, the eleven after it
+        at 58 to 66 (docs/clock-warp.md has the run).
         """
-        return any(rule.action.stall >= HOLDING_STALL for rule in self.plan.rules)
+        return (
+            any(rule.action.stall >= HOLDING_STALL for rule in self.plan.rules)
+            or self.dns_goes_unanswered
+        )
+
+    @property
+    def dns_goes_unanswered(self) -> bool:
+        """Whether a `[[zone.fault]]` answers nothing at all (`answer = "timeout"`)."""
+        faults = (self.zone or {}).get("fault", [])
+        return isinstance(faults, list) and any(
+            isinstance(fault, Mapping) and fault.get("answer") == "timeout" for fault in faults
+        )
 
     @property
     def domain(self) -> str:

@@ -57,6 +57,20 @@ def test_a_sharing_target_gets_one_container_per_tier_and_per_blocking_scenario(
     assert len(groups) == 2 + len(alone)  # fine and coarse tiers share one each
 
 
+def test_a_dns_server_that_never_answers_holds_deliveries_and_runs_alone(tmp_path: Path) -> None:
+    """The resolver's timeouts are wall time: an Exim queue run stood 14 wall seconds on
+    dns-timeout's lookups and its neighbours' first retries came 20 minutes late. A SERVFAIL or
+    NXDOMAIN comes back at once and holds nothing."""
+    catalogue = {s.id: s for s in load_catalogue()}
+    assert catalogue["dns-timeout"].holds_deliveries
+    assert not catalogue["dns-servfail"].holds_deliveries
+    assert not catalogue["dns-nxdomain"].holds_deliveries
+    assert ["dns-timeout"] in groups_of("exim", tmp_path)
+    shared = max(groups_of("exim", tmp_path), key=len)
+    assert "dns-servfail" in shared
+    assert "rcpt-450" in shared
+
+
 def test_a_schedule_run_gives_the_relay_a_receiver_per_variant(tmp_path: Path) -> None:
     run = ScheduleRun(
         targets=["nullmailer", "postfix"],
