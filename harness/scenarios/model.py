@@ -98,9 +98,9 @@ class Scenario:
         runs in its own sender instance (`harness.cases.grouping`). An unanswered question
         holds longest of all: the resolver's timeouts are wall time, not the MTA's scaled
         clock, so at k = 60 one lookup lasts up to 20 real minutes. In a full run an Exim
-        queue run stood 14 wall seconds (860 real) on `dns-timeout`'s message: the ten messages
-        it had retried before got their first retry at 38 to 43 minutes, the eleven after it
-        at 58 to 66 (docs/clock-warp.md has the run).
+        queue run stood about 15 wall seconds (900 real) on `dns-timeout`'s message: the five
+        messages it had retried before got their first retry at 38 to 42 minutes, the eleven
+        after it at 58 to 66 (the README's "What moves between full runs").
         """
         return (
             any(rule.action.stall >= HOLDING_STALL for rule in self.plan.rules)

@@ -58,7 +58,7 @@ def test_a_sharing_target_gets_one_container_per_tier_and_per_blocking_scenario(
 
 
 def test_a_dns_server_that_never_answers_holds_deliveries_and_runs_alone(tmp_path: Path) -> None:
-    """The resolver's timeouts are wall time: an Exim queue run stood 14 wall seconds on
+    """The resolver's timeouts are wall time: an Exim queue run stood about 15 wall seconds on
     dns-timeout's lookups and its neighbours' first retries came 20 minutes late. A SERVFAIL or
     NXDOMAIN comes back at once and holds nothing."""
     catalogue = {s.id: s for s in load_catalogue()}
