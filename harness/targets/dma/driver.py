@@ -17,7 +17,10 @@ mail.c (github.com/corecode/dma, tag v0.13):
   sleeping process looks at that file after each nap: touched during this pause, it retries
   at once with the backoff back at 5 minutes (`flushqueue_since`). So on a Debian host with
   cron, every deferred message is retried every 5 minutes, 30 s more at most, until it gives
-  up. The flush also restarts the delivery of a message whose process died.
+  up. The look compares whole seconds and includes its bound (`st_mtim.tv_sec + period >=
+  now.tv_sec`), so a flush in the same second as a look is seen by the next look too: now and
+  then a second retry comes one nap after the first. The flush also restarts the delivery of a
+  message whose process died.
 - **The give-up**: at the first failed attempt more than `MAX_TIMEOUT` (5 days) after the queue
   file's mtime, the message is bounced ("Could not deliver for the last 432000 seconds").
 - **Permanent is more than a 5xx.** A 5xx at any stage bounces; so does any EHLO reply that is
