@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from harness.dns.zone import Failure
 from harness.receiver.plan import FaultPlan, Reply, Stage
-from harness.scenarios.mx import MxHostSpec
+from harness.scenarios.mx import MxHostSpec, placeholder_addresses, scenario_zone
 
 #: A stall this long (real seconds) or longer holds a sender's delivery process for minutes.
 HOLDING_STALL = 60.0
@@ -109,11 +110,14 @@ class Scenario:
 
     @property
     def dns_goes_unanswered(self) -> bool:
-        """Whether a `[[zone.fault]]` answers nothing at all (`answer = "timeout"`)."""
-        faults = (self.zone or {}).get("fault", [])
-        return isinstance(faults, list) and any(
-            isinstance(fault, Mapping) and fault.get("answer") == "timeout" for fault in faults
+        """Whether a fault of the scenario's zone answers nothing at all (`answer = "timeout"`),
+        read from the zone as the loader checked it (on documentation addresses)."""
+        if self.zone is None:  # faults come only from the [zone] table
+            return False
+        zone = scenario_zone(
+            self.domain, self.mx, self.zone, placeholder_addresses(self.mx), source=self.id
         )
+        return any(fault.failure is Failure.TIMEOUT for fault in zone.faults)
 
     @property
     def domain(self) -> str:
